@@ -1,0 +1,239 @@
+/**
+ * The Flux Kustomization API (`kustomize.toolkit.fluxcd.io/v1`), parsed and validated.
+ * Every field Flux defines is either supported or rejected with a message naming it;
+ * nothing is silently ignored.
+ */
+import { ValidationError } from '../util/errors.js';
+import { parseDuration } from '../util/duration.js';
+import type { KubeObject } from '../kube/object.js';
+import type { KustomizePatch, RenderSpec } from '../render/types.js';
+
+export const KUSTOMIZATION_GROUP = 'kustomize.toolkit.fluxcd.io';
+export const KUSTOMIZATION_API_VERSIONS = ['kustomize.toolkit.fluxcd.io/v1', 'kustomize.toolkit.fluxcd.io/v1beta2'];
+
+export interface CrossRef {
+  kind: string;
+  name: string;
+  namespace: string;
+  apiVersion?: string;
+}
+
+export interface HealthCheckRef {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  namespace?: string;
+}
+
+export interface SubstituteRef {
+  kind: 'ConfigMap' | 'Secret';
+  name: string;
+  optional: boolean;
+}
+
+export type DeletionPolicy = 'MirrorPrune' | 'Delete' | 'WaitForTermination' | 'Orphan';
+
+export interface KustomizationSpec {
+  namespace: string;
+  name: string;
+  generation: number;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  sourceRef: CrossRef;
+  path: string;
+  intervalMs: number;
+  retryIntervalMs: number;
+  timeoutMs: number;
+  prune: boolean;
+  wait: boolean;
+  force: boolean;
+  suspend: boolean;
+  dependsOn: Array<{ name: string; namespace: string }>;
+  healthChecks: HealthCheckRef[];
+  deletionPolicy: DeletionPolicy;
+  render: RenderSpec;
+  postBuild?: { substitute: Record<string, string>; substituteFrom: SubstituteRef[] };
+}
+
+const SUPPORTED_SPEC = new Set([
+  'sourceRef', 'path', 'interval', 'retryInterval', 'timeout', 'prune', 'wait', 'force', 'suspend',
+  'dependsOn', 'healthChecks', 'deletionPolicy', 'targetNamespace', 'namePrefix', 'nameSuffix',
+  'patches', 'images', 'components', 'ignoreMissingComponents', 'commonMetadata', 'postBuild',
+]);
+const UNSUPPORTED_HINTS: Record<string, string> = {
+  decryption: 'SOPS decryption is not supported yet: commit plain Secrets through another tool, or keep this Kustomization on Flux',
+  kubeConfig: 'remote clusters per Kustomization are not supported yet',
+  serviceAccountName: 'impersonation is not supported yet: Fluxless applies with the credentials of its own kubeconfig',
+  healthCheckExprs: 'CEL health checks are not supported yet',
+  patchesStrategicMerge: 'removed in kustomize.toolkit.fluxcd.io/v1: use spec.patches',
+  patchesJson6902: 'removed in kustomize.toolkit.fluxcd.io/v1: use spec.patches',
+  validation: 'removed in kustomize.toolkit.fluxcd.io/v1',
+};
+
+function fail(id: string, field: string, msg: string): never {
+  throw new ValidationError(`Kustomization ${id}: ${field}: ${msg}`);
+}
+
+function str(v: unknown, id: string, field: string, required = false): string | undefined {
+  if (v === undefined || v === null) {
+    if (required) fail(id, field, 'is required');
+    return undefined;
+  }
+  if (typeof v !== 'string') fail(id, field, `must be a string, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function bool(v: unknown, id: string, field: string, dflt: boolean): boolean {
+  if (v === undefined || v === null) return dflt;
+  if (typeof v !== 'boolean') fail(id, field, `must be true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function strMap(v: unknown, id: string, field: string): Record<string, string> {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) fail(id, field, 'must be a map of strings');
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
+    if (typeof val !== 'string') fail(id, `${field}.${k}`, `must be a string, got ${JSON.stringify(val)}`);
+    out[k] = val;
+  }
+  return out;
+}
+
+function arr(v: unknown, id: string, field: string): unknown[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) fail(id, field, 'must be a list');
+  return v;
+}
+
+function duration(v: unknown, id: string, field: string): number | undefined {
+  const s = str(v, id, field);
+  if (s === undefined) return undefined;
+  try {
+    return parseDuration(s, field);
+  } catch {
+    return fail(id, field, `invalid duration '${s}' (use Go syntax such as 30s, 5m, 1h)`);
+  }
+}
+
+export function isKustomization(obj: { apiVersion?: string; kind?: string }): boolean {
+  return obj.kind === 'Kustomization' && (obj.apiVersion ?? '').startsWith(KUSTOMIZATION_GROUP + '/');
+}
+
+export function parseKustomization(obj: KubeObject, source = ''): KustomizationSpec {
+  const ns = obj.metadata?.namespace ?? 'default';
+  const name = obj.metadata?.name;
+  const where = source ? ` (in ${source})` : '';
+  if (!name) throw new ValidationError(`Kustomization without metadata.name${where}`);
+  const id = `${ns}/${name}${where}`;
+  if (!KUSTOMIZATION_API_VERSIONS.includes(obj.apiVersion)) {
+    fail(id, 'apiVersion', `'${obj.apiVersion}' is not supported; use kustomize.toolkit.fluxcd.io/v1`);
+  }
+  const spec = (obj.spec ?? {}) as Record<string, unknown>;
+  if (typeof spec !== 'object' || Array.isArray(spec)) fail(id, 'spec', 'must be an object');
+  for (const key of Object.keys(spec)) {
+    if (UNSUPPORTED_HINTS[key]) fail(id, `spec.${key}`, UNSUPPORTED_HINTS[key]);
+    if (!SUPPORTED_SPEC.has(key)) fail(id, `spec.${key}`, 'unknown or unsupported field');
+  }
+  const sr = spec.sourceRef as Record<string, unknown> | undefined;
+  if (!sr || typeof sr !== 'object') fail(id, 'spec.sourceRef', 'is required');
+  const srcKind = str(sr.kind, id, 'spec.sourceRef.kind', true)!;
+  if (srcKind !== 'GitRepository') {
+    fail(id, 'spec.sourceRef.kind', `'${srcKind}' is not supported yet (supported: GitRepository)`);
+  }
+  const intervalMs = duration(spec.interval, id, 'spec.interval');
+  if (intervalMs === undefined) fail(id, 'spec.interval', 'is required');
+  if (spec.prune === undefined) fail(id, 'spec.prune', 'is required (true or false)');
+  const dependsOn = arr(spec.dependsOn, id, 'spec.dependsOn').map((d, i) => {
+    const o = d as Record<string, unknown>;
+    return {
+      name: str(o?.name, id, `spec.dependsOn[${i}].name`, true)!,
+      namespace: str(o?.namespace, id, `spec.dependsOn[${i}].namespace`) ?? ns,
+    };
+  });
+  const healthChecks = arr(spec.healthChecks, id, 'spec.healthChecks').map((h, i) => {
+    const o = h as Record<string, unknown>;
+    return {
+      apiVersion: str(o?.apiVersion, id, `spec.healthChecks[${i}].apiVersion`) ?? '',
+      kind: str(o?.kind, id, `spec.healthChecks[${i}].kind`, true)!,
+      name: str(o?.name, id, `spec.healthChecks[${i}].name`, true)!,
+      namespace: str(o?.namespace, id, `spec.healthChecks[${i}].namespace`),
+    };
+  });
+  const deletionPolicy = (str(spec.deletionPolicy, id, 'spec.deletionPolicy') ?? 'MirrorPrune') as DeletionPolicy;
+  if (!['MirrorPrune', 'Delete', 'WaitForTermination', 'Orphan'].includes(deletionPolicy)) {
+    fail(id, 'spec.deletionPolicy', `must be one of MirrorPrune, Delete, WaitForTermination, Orphan`);
+  }
+  let postBuild: KustomizationSpec['postBuild'];
+  if (spec.postBuild !== undefined) {
+    const pb = spec.postBuild as Record<string, unknown>;
+    for (const key of Object.keys(pb ?? {})) {
+      if (key !== 'substitute' && key !== 'substituteFrom') fail(id, `spec.postBuild.${key}`, 'unknown or unsupported field');
+    }
+    postBuild = {
+      substitute: strMap(pb?.substitute, id, 'spec.postBuild.substitute'),
+      substituteFrom: arr(pb?.substituteFrom, id, 'spec.postBuild.substituteFrom').map((s, i) => {
+        const o = s as Record<string, unknown>;
+        const kind = str(o?.kind, id, `spec.postBuild.substituteFrom[${i}].kind`, true);
+        if (kind !== 'ConfigMap' && kind !== 'Secret') fail(id, `spec.postBuild.substituteFrom[${i}].kind`, 'must be ConfigMap or Secret');
+        return {
+          kind,
+          name: str(o?.name, id, `spec.postBuild.substituteFrom[${i}].name`, true)!,
+          optional: bool(o?.optional, id, `spec.postBuild.substituteFrom[${i}].optional`, false),
+        };
+      }),
+    };
+  }
+  const cm = spec.commonMetadata as Record<string, unknown> | undefined;
+  const render: RenderSpec = {
+    targetNamespace: str(spec.targetNamespace, id, 'spec.targetNamespace'),
+    namePrefix: str(spec.namePrefix, id, 'spec.namePrefix'),
+    nameSuffix: str(spec.nameSuffix, id, 'spec.nameSuffix'),
+    patches: arr(spec.patches, id, 'spec.patches').map((p, i) => {
+      const o = p as Record<string, unknown>;
+      return { patch: str(o?.patch, id, `spec.patches[${i}].patch`, true)!, target: o?.target as KustomizePatch['target'] };
+    }),
+    images: arr(spec.images, id, 'spec.images').map((im, i) => {
+      const o = im as Record<string, unknown>;
+      return {
+        name: str(o?.name, id, `spec.images[${i}].name`, true)!,
+        newName: str(o?.newName, id, `spec.images[${i}].newName`),
+        newTag: str(o?.newTag, id, `spec.images[${i}].newTag`),
+        digest: str(o?.digest, id, `spec.images[${i}].digest`),
+      };
+    }),
+    components: arr(spec.components, id, 'spec.components').map((c, i) => str(c, id, `spec.components[${i}]`, true)!),
+    ignoreMissingComponents: bool(spec.ignoreMissingComponents, id, 'spec.ignoreMissingComponents', false),
+    commonMetadata: cm
+      ? { labels: strMap(cm.labels, id, 'spec.commonMetadata.labels'), annotations: strMap(cm.annotations, id, 'spec.commonMetadata.annotations') }
+      : undefined,
+  };
+  // Flux: spec.timeout, else the interval minus 30s, at least 30s.
+  const timeoutMs = duration(spec.timeout, id, 'spec.timeout') ?? Math.max(intervalMs - 30_000, 30_000);
+  return {
+    namespace: ns,
+    name,
+    generation: Number(obj.metadata.generation ?? 1),
+    labels: obj.metadata.labels ?? {},
+    annotations: obj.metadata.annotations ?? {},
+    sourceRef: {
+      kind: srcKind,
+      name: str(sr.name, id, 'spec.sourceRef.name', true)!,
+      namespace: str(sr.namespace, id, 'spec.sourceRef.namespace') ?? ns,
+      apiVersion: str(sr.apiVersion, id, 'spec.sourceRef.apiVersion'),
+    },
+    path: str(spec.path, id, 'spec.path') ?? './',
+    intervalMs,
+    retryIntervalMs: duration(spec.retryInterval, id, 'spec.retryInterval') ?? intervalMs,
+    timeoutMs,
+    prune: bool(spec.prune, id, 'spec.prune', false),
+    wait: bool(spec.wait, id, 'spec.wait', false),
+    force: bool(spec.force, id, 'spec.force', false),
+    suspend: bool(spec.suspend, id, 'spec.suspend', false),
+    dependsOn,
+    healthChecks,
+    deletionPolicy,
+    render,
+    postBuild,
+  };
+}
