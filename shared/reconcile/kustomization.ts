@@ -72,7 +72,14 @@ export interface ReconcileOutcome {
   /** Definitions removed by this run: finalize them next. */
   removedDefinitions: Array<{ kind: string; namespace: string; name: string }>;
   changes: ChangeEntry[];
+  /**
+   * Set when the failure says nothing about the Kustomization (the API server or a store
+   * could not be reached): the status is written, and the caller should retry the message.
+   */
+  transientError?: Error;
 }
+
+const TRANSIENT_CODES = new Set(['Unreachable', 'Timeout', 'Conflict', 'EnvironmentFailed']);
 
 const DEPENDENCY_RETRY_MS = 30_000;
 
@@ -87,9 +94,18 @@ class Failure extends Error {
     message: string,
     readonly retryMs?: number,
     readonly stalled = false,
+    cause?: unknown,
   ) {
-    super(message);
+    super(message, cause === undefined ? undefined : { cause });
   }
+}
+
+/** The first error in the cause chain that says the cluster or a store could not be reached. */
+function transientCause(err: unknown): Error | undefined {
+  for (let e: unknown = err, i = 0; e && i < 8; e = (e as { cause?: unknown }).cause, i++) {
+    if (e instanceof FluxlessError && TRANSIENT_CODES.has(e.code)) return e;
+  }
+  return undefined;
 }
 
 function countActions(changes: ChangeEntry[]): Record<string, number> {
@@ -216,7 +232,7 @@ export async function reconcileKustomization(
       changes = await engine.applyAll(clusterObjects);
     } catch (err) {
       const msg = err instanceof ValidationFailedError ? err.message : errorMessage(err);
-      throw new Failure('ReconciliationFailed', msg, spec.retryIntervalMs);
+      throw new Failure('ReconciliationFailed', msg, spec.retryIntervalMs, false, err);
     }
     const defs = await syncDefinitions(deps, spec, fluxObjects, rec);
     outcome.changedDefinitions = defs.changed;
@@ -349,7 +365,8 @@ export async function reconcileKustomization(
       now(),
     );
     logger.warn('reconcile failed', { reason: f.reason, error: f.message });
-    return { ...outcome, ready: false, reason: f.reason, message: f.message, revision, requeueAfterMs: f.retryMs };
+    const transientError = transientCause(err);
+    return { ...outcome, ready: false, reason: f.reason, message: f.message, revision, requeueAfterMs: f.retryMs, transientError };
   } finally {
     await rm(work, { recursive: true, force: true });
   }

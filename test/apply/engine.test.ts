@@ -22,6 +22,13 @@ test('creates, then leaves unchanged objects untouched (no write), then configur
     `ConfigMap/${ns}/a created`,
     `Deployment/${ns}/web created`,
   ]);
+  // Let the Deployment controller finish writing to the Deployment (revision annotation,
+  // observedGeneration) so the no-op below measures our calls, not a moving object.
+  for (let i = 0; i < 100; i++) {
+    const d = await engine.get(objs[1]);
+    if ((d?.status as { observedGeneration?: number } | undefined)?.observedGeneration === d?.metadata.generation) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
   const before = await engine.get(objs[0]);
   const calls = client.requestCount;
   const second = await engine.applyAll(objs);
@@ -128,7 +135,16 @@ test('drift made with another field manager is corrected, and kept under ssa: Me
   assert.equal(res[0].action, 'configured');
   const live = (await engine.get(cm)) as { data: Record<string, string> } & KubeObject;
   assert.equal(live.data.color, 'blue', 'our field is restored');
-  assert.equal(live.data.extra, 'x', 'a field we never set stays (server-side apply semantics)');
+  assert.equal(live.data.extra, undefined, 'kubectl edits are undone, as Flux does (kubectl managers are taken over)');
+  // A field set by another controller (not kubectl) is left alone: server-side apply semantics.
+  await engine.client.request('PATCH', `/api/v1/namespaces/${ns}/configmaps/drift`, {
+    body: { data: { owner: 'other-controller' } },
+    contentType: 'application/merge-patch+json',
+    query: { fieldManager: 'other-controller' },
+  });
+  assert.equal((await engine.applyAll([cm]))[0].action, 'unchanged');
+  const live3 = (await engine.get(cm)) as { data: Record<string, string> } & KubeObject;
+  assert.equal(live3.data.owner, 'other-controller');
 
   const merged = configMap(ns, 'merged', { color: 'blue' }, { annotations: { 'kustomize.toolkit.fluxcd.io/ssa': 'Merge' } });
   await engine.applyAll([merged]);

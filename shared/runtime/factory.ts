@@ -1,0 +1,49 @@
+/** Builds a Runtime from the configuration: filesystem + on-disk queue, or S3 + SQS. */
+import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { KubeConfig } from '@kubernetes/client-node';
+import path from 'node:path';
+import { FsArtifactStore } from '../artifacts/fs-store.js';
+import { S3ArtifactStore } from '../artifacts/s3-store.js';
+import type { FluxlessConfig } from '../config/config.js';
+import { createKubeClient } from '../kube/client.js';
+import { createSecretReader } from '../kube/secrets.js';
+import { LocalWorkQueue, SqsWorkQueue } from '../queue/index.js';
+import { FsStateStore, S3StateStore } from '../state/index.js';
+import type { Runtime } from './runtime.js';
+
+export function kubeConfigFor(cfg: FluxlessConfig): KubeConfig {
+  const kc = new KubeConfig();
+  if (cfg.cluster.inCluster) kc.loadFromCluster();
+  else if (cfg.cluster.kubeconfig) kc.loadFromFile(cfg.cluster.kubeconfig);
+  else kc.loadFromDefault();
+  return kc;
+}
+
+export function createRuntime(cfg: FluxlessConfig, opts: { kubeConfig?: KubeConfig } = {}): Runtime {
+  const client = createKubeClient(opts.kubeConfig ?? kubeConfigFor(cfg));
+  const awsOpts = { region: cfg.aws.region ?? 'us-east-1', ...(cfg.aws.endpoint ? { endpoint: cfg.aws.endpoint } : {}) };
+  let state: Runtime['state'];
+  let artifacts: Runtime['artifacts'];
+  if (cfg.store.type === 's3') {
+    const s3 = new S3Client({ ...awsOpts, forcePathStyle: Boolean(cfg.aws.endpoint) });
+    state = new S3StateStore({ client: s3, bucket: cfg.store.bucket, prefix: `${cfg.store.prefix}state/` });
+    artifacts = new S3ArtifactStore({ client: s3, bucket: cfg.store.bucket, prefix: `${cfg.store.prefix}artifacts/` });
+  } else {
+    state = new FsStateStore(path.join(cfg.store.dir, 'state'));
+    artifacts = new FsArtifactStore(path.join(cfg.store.dir, 'artifacts'));
+  }
+  const queue =
+    cfg.queue.type === 'sqs'
+      ? new SqsWorkQueue({ client: new SQSClient(awsOpts), queueUrl: cfg.queue.url, dlqUrl: cfg.queue.dlqUrl })
+      : new LocalWorkQueue(cfg.queue.dir);
+  return {
+    state,
+    artifacts,
+    queue,
+    client,
+    secrets: createSecretReader(client),
+    fieldManager: 'fluxless',
+    now: () => new Date(),
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * The local runtime (`fluxless serve`): the webhook server, a worker pool and the scheduler
+ * in one process, on the same handlers the Lambda functions call. Graceful shutdown: stop
+ * taking messages, let running reconciles finish (unfinished ones are redelivered after a
+ * restart, since the on-disk queue keeps them).
+ */
+import type { AddressInfo } from 'node:net';
+import { serve as serveHttp, type ServerType } from '@hono/node-server';
+import type { FluxlessConfig } from '../config/config.js';
+import { consume } from '../queue/index.js';
+import { errorMessage } from '../util/errors.js';
+import { parseDuration } from '../util/duration.js';
+import { log } from '../util/log.js';
+import { bootstrap } from './bootstrap.js';
+import { enqueue } from './enqueue.js';
+import type { Runtime } from './runtime.js';
+import { scheduleTick } from './schedule.js';
+import { createWebhookApp } from './webhook.js';
+import { handleMessage } from './worker.js';
+
+export interface LocalRuntime {
+  /** Base URL of the webhook server, e.g. http://127.0.0.1:9292 */
+  url: string;
+  rt: Runtime;
+  /** Runs one scheduler tick now. */
+  tick(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startLocalRuntime(rt: Runtime, cfg: FluxlessConfig, opts: { bootstrap?: boolean } = {}): Promise<LocalRuntime> {
+  if (opts.bootstrap !== false) {
+    for (const key of await bootstrap(rt, cfg)) await enqueue(rt, key, 'bootstrap', { dedupKey: `bootstrap-${rt.now().getTime()}` });
+  }
+  const app = createWebhookApp(rt);
+  const server: ServerType = await new Promise((resolve, reject) => {
+    const s = serveHttp({ fetch: app.fetch, hostname: cfg.webhook.host, port: cfg.webhook.port }, () => resolve(s));
+    s.once('error', reject);
+  });
+  const addr = server.address() as AddressInfo;
+  const url = `http://${cfg.webhook.host}:${addr.port}`;
+
+  const abort = new AbortController();
+  const worker = consume(rt.queue, (m, ctx) => handleMessage(rt, m, ctx.signal), {
+    concurrency: cfg.worker.concurrency,
+    visibilityTimeoutSeconds: 120,
+    waitSeconds: 1,
+    signal: abort.signal,
+  });
+  let ticking = false;
+  const tick = async () => {
+    if (ticking) return;
+    ticking = true;
+    try {
+      await scheduleTick(rt);
+    } catch (err) {
+      log.warn('scheduler tick failed', { error: errorMessage(err) });
+    } finally {
+      ticking = false;
+    }
+  };
+  const timer = setInterval(() => void tick(), parseDuration(cfg.scheduleInterval, 'scheduleInterval'));
+  void tick();
+  log.info('fluxless serving', { url, concurrency: cfg.worker.concurrency });
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    rt,
+    tick,
+    stop() {
+      stopping ??= (async () => {
+        clearInterval(timer);
+        abort.abort();
+        await new Promise<void>((r) => server.close(() => r()));
+        await worker;
+        await rt.queue.close();
+        rt.client.close();
+      })();
+      return stopping;
+    },
+  };
+}

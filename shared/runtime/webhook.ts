@@ -1,0 +1,74 @@
+/**
+ * Wires the Receiver app to the runtime: Receivers come from the state store (definitions
+ * found in Git) with their tokens from Secrets on the management cluster, and a valid hook
+ * marks its targets (`requestedAt`) and enqueues them.
+ */
+import type { Hono } from 'hono';
+import { createReceiverApp } from '../receivers/app.js';
+import type { DeliveryDeduper } from '../receivers/dedupe.js';
+import type { ReceiverDirectory, ReceiverEntry } from '../receivers/directory.js';
+import { parseReceiver, type ResourceSelector } from '../receivers/spec.js';
+import { readRecord, type ObjectRecord } from '../reconcile/records.js';
+import { errorMessage } from '../util/errors.js';
+import { log } from '../util/log.js';
+import { enqueue } from './enqueue.js';
+import type { Runtime } from './runtime.js';
+
+export function stateReceiverDirectory(rt: Runtime): ReceiverDirectory {
+  return {
+    async list() {
+      const out: ReceiverEntry[] = [];
+      for (const key of await rt.state.list({ kind: 'Receiver' })) {
+        const rec = await readRecord(rt.state, key);
+        if (!rec?.object || rec.deleted) continue;
+        try {
+          const spec = parseReceiver(rec.object);
+          const data = await rt.secrets.get(key.namespace, spec.secretRef.name);
+          if (!data.token) {
+            log.warn('receiver secret has no token key: receiver not served', { receiver: `${key.namespace}/${key.name}` });
+            continue;
+          }
+          out.push({ namespace: key.namespace, name: key.name, spec, token: data.token });
+        } catch (err) {
+          log.warn('receiver not served', { receiver: `${key.namespace}/${key.name}`, error: errorMessage(err) });
+        }
+      }
+      return out;
+    },
+  };
+}
+
+function labelsMatch(labels: Record<string, string> | undefined, want: Record<string, string> | undefined): boolean {
+  return Object.entries(want ?? {}).every(([k, v]) => labels?.[k] === v);
+}
+
+export async function requestReconcile(rt: Runtime, targets: readonly ResourceSelector[], info: { deliveryId?: string } = {}): Promise<number> {
+  const requestedAt = rt.now().toISOString();
+  let n = 0;
+  for (const t of targets) {
+    const ns = t.namespace ?? 'default';
+    const keys =
+      t.name === '*'
+        ? await rt.state.list({ kind: t.kind, namespace: ns })
+        : [{ kind: t.kind, namespace: ns, name: t.name }];
+    for (const key of keys) {
+      const res = await rt.state.update<ObjectRecord>(key, (cur) => {
+        if (!cur?.object || cur.deleted) return undefined;
+        if (t.name === '*' && !labelsMatch(cur.object.metadata.labels, t.matchLabels)) return undefined;
+        return { ...cur, requestedAt };
+      });
+      if (res?.value.requestedAt !== requestedAt) continue;
+      await enqueue(rt, key, 'webhook', { dedupKey: info.deliveryId ?? requestedAt });
+      n++;
+    }
+  }
+  return n;
+}
+
+export function createWebhookApp(rt: Runtime, opts: { deduper?: DeliveryDeduper } = {}): Hono {
+  return createReceiverApp({
+    directory: stateReceiverDirectory(rt),
+    deduper: opts.deduper,
+    requester: { request: (targets, _receiver, info) => requestReconcile(rt, targets, info) },
+  });
+}

@@ -1,0 +1,83 @@
+/**
+ * The worker: handles one reconcile message. Sources fetch and store artifacts, then
+ * enqueue the Kustomizations that use them; Kustomizations reconcile, then enqueue the
+ * definitions they created or removed and the Kustomizations that depend on them.
+ *
+ * A reconcile that fails on its own terms (bad manifest, health check) is recorded in the
+ * object's status and retried on schedule (retryInterval); the message is acked. An error
+ * that says nothing about the object (API server unreachable, store down) is thrown, so the
+ * queue redelivers the message and, after N tries, dead-letters it with the reason.
+ */
+import { extractArtifact } from '../artifacts/extract.js';
+import type { ReceivedMessage } from '../queue/index.js';
+import { reconcileKustomization } from '../reconcile/kustomization.js';
+import { readRecord, recordKey, type ObjectRecord } from '../reconcile/records.js';
+import { reconcileGitRepository } from '../sources/reconcile.js';
+import { log } from '../util/log.js';
+import { enqueue, type Target } from './enqueue.js';
+import type { Runtime } from './runtime.js';
+
+export const DEFINITION_ONLY_KINDS = new Set(['Receiver', 'Alert', 'Provider']);
+
+async function kustomizationsWhere(rt: Runtime, pred: (rec: ObjectRecord, t: Target) => boolean): Promise<Target[]> {
+  const out: Target[] = [];
+  for (const key of await rt.state.list({ kind: 'Kustomization' })) {
+    const rec = await readRecord(rt.state, key);
+    if (rec?.object && !rec.deleted && pred(rec, key)) out.push(key);
+  }
+  return out;
+}
+
+export async function handleMessage(rt: Runtime, msg: ReceivedMessage, signal?: AbortSignal): Promise<void> {
+  const t = msg.message.target;
+  const logger = log.child({ target: `${t.kind}/${t.namespace}/${t.name}`, reason: msg.message.reason, delivery: msg.receiveCount });
+  switch (t.kind) {
+    case 'GitRepository': {
+      const out = await reconcileGitRepository({ state: rt.state, artifacts: rt.artifacts, secrets: rt.secrets, now: () => rt.now(), signal }, t);
+      if (out.changed && out.revision) {
+        const users = await kustomizationsWhere(rt, (rec, k) => {
+          const sr = (rec.object?.spec as { sourceRef?: { kind?: string; name?: string; namespace?: string } } | undefined)?.sourceRef;
+          return sr?.kind === 'GitRepository' && sr.name === t.name && (sr.namespace ?? k.namespace) === t.namespace;
+        });
+        for (const k of users) await enqueue(rt, k, 'source', { revision: out.revision, dedupKey: out.revision });
+      }
+      return;
+    }
+    case 'Kustomization': {
+      const out = await reconcileKustomization(
+        {
+          state: rt.state,
+          client: rt.client,
+          fieldManager: rt.fieldManager,
+          healthIntervalMs: rt.healthIntervalMs,
+          now: () => rt.now(),
+          signal,
+          fetchArtifact: (a) => rt.artifacts.get(a.key, a.digest),
+          extractArtifact: async (data, dir) => {
+            await extractArtifact(data, dir);
+          },
+        },
+        t,
+      );
+      if (out.transientError) throw out.transientError;
+      for (const d of [...out.changedDefinitions, ...out.removedDefinitions]) {
+        if (DEFINITION_ONLY_KINDS.has(d.kind)) continue;
+        await enqueue(rt, d, 'dependency', { dedupKey: `def-${rt.now().getTime()}` });
+      }
+      if (out.ready) {
+        const dependents = await kustomizationsWhere(rt, (rec, k) => {
+          const deps = (rec.object?.spec as { dependsOn?: Array<{ name: string; namespace?: string }> } | undefined)?.dependsOn ?? [];
+          return deps.some((d) => d.name === t.name && (d.namespace ?? k.namespace) === t.namespace) && rec.status.lastAppliedRevision !== out.revision;
+        });
+        for (const k of dependents) await enqueue(rt, k, 'dependency', { dedupKey: `dep-${out.revision}` });
+      }
+      logger.info('kustomization handled', { ready: out.ready, reason: out.reason });
+      return;
+    }
+    default: {
+      const rec = await readRecord(rt.state, recordKey(t.kind, t.namespace, t.name));
+      if (rec?.deleted) await rt.state.delete(recordKey(t.kind, t.namespace, t.name));
+      else if (!DEFINITION_ONLY_KINDS.has(t.kind)) logger.warn(`${t.kind} is not supported yet: the definition is kept but not reconciled`);
+    }
+  }
+}
