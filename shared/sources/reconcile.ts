@@ -54,7 +54,7 @@ export async function reconcileGitRepository(deps: SourceDeps, ref: { namespace:
   try {
     const repo = parseGitRepository(rec.object, { defaultNamespace: ref.namespace });
     intervalMs = repo.spec.intervalMs;
-    if (repo.spec.suspend) return { ready: true, changed: false, reason: 'Suspended', message: 'GitRepository is suspended' };
+    if (repo.spec.suspend || rec.suspended) return { ready: true, changed: false, reason: 'Suspended', message: 'GitRepository is suspended' };
     let auth: GitCredentials | undefined;
     if (repo.spec.secretRef) {
       const data = await deps.secrets.get(ref.namespace, repo.spec.secretRef.name);

@@ -1,0 +1,87 @@
+/**
+ * Types for sources (GitRepository today). Specs here are already validated and
+ * normalised by the parse* functions; consumers never see raw manifest shapes.
+ */
+
+/** The one reference a GitRepository follows, after Flux's precedence (commit > name > semver > tag > branch). */
+export type GitRef =
+  /** A pinned commit (full lowercase sha1). `branch` narrows the fetch; `name` is kept for the revision string. */
+  | { kind: 'commit'; commit: string; branch?: string; name?: string }
+  /** A full reference name, e.g. refs/pull/4/head or refs/tags/v1.0.0. */
+  | { kind: 'name'; name: string }
+  /** A semver constraint (Masterminds syntax) over the remote's tags. */
+  | { kind: 'semver'; semver: string }
+  | { kind: 'tag'; tag: string }
+  | { kind: 'branch'; branch: string };
+
+export interface ObjectRef {
+  name: string;
+  namespace: string;
+}
+
+export interface GitRepositorySpec {
+  /** http(s) URL; credentials embedded in it are used when no Secret gives any. */
+  url: string;
+  ref: GitRef;
+  /** The Secret with username/password or bearerToken (namespace = the object's). */
+  secretRef?: ObjectRef;
+  /** As written (e.g. "5m"), and in milliseconds. */
+  interval: string;
+  intervalMs: number;
+  /** Timeout for one fetch (ls-refs + fetch + checkout); default "60s". */
+  timeout: string;
+  timeoutMs: number;
+  /** .sourceignore-format patterns that replace the default excludes. */
+  ignore?: string;
+  suspend: boolean;
+}
+
+export interface GitRepository {
+  apiVersion: string;
+  kind: 'GitRepository';
+  metadata: {
+    name: string;
+    namespace: string;
+    generation?: number;
+    uid?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  spec: GitRepositorySpec;
+}
+
+/** Decoded Secret data that matters for git over HTTPS. */
+export interface GitCredentials {
+  username?: string;
+  password?: string;
+  bearerToken?: string;
+}
+
+/** What a remote says the GitRepository would check out, without fetching objects. */
+export interface ResolvedGitRevision {
+  /** Flux revision string, e.g. main@sha1:<40hex>, v1.2.3@sha1:<40hex>, sha1:<40hex>. */
+  revision: string;
+  /** The commit sha (tags are peeled to their commit). */
+  commit: string;
+  /** The full reference followed, when there is one (refs/heads/main, refs/tags/v1.2.3, refs/pull/4/head). */
+  ref?: string;
+}
+
+export interface GitCommitInfo {
+  message: string;
+  author: { name: string; email: string; timestamp: number };
+  committer: { name: string; email: string; timestamp: number };
+}
+
+export type GitFetchResult =
+  | { changed: false; revision: string; commit: string }
+  | ({ changed: true; revision: string; commit: string; ref?: string; dir: string } & GitCommitInfo);
+
+export interface GitFetchOptions {
+  /** Directory for the checkout (created when missing, must be empty). The git dir is `<dir>/.git`. */
+  dir: string;
+  /** The revision of the artifact we already have; when the remote still resolves to it, nothing is fetched. */
+  lastRevision?: string;
+  /** Cancels the operation (in addition to spec.timeout). */
+  signal?: AbortSignal;
+}
