@@ -1,38 +1,123 @@
 /**
- * The `fluxless` command line. Errors print as one clear line plus a hint; exit codes
- * follow Flux's CLI (0 ok, 1 failure or "diff found", >1 error).
+ * The `fluxless` command line, with Flux's verbs and exit codes. Errors print as one clear
+ * line plus a hint. Exit codes: 0 ok; 1 failure (and, for `diff`, "differences found");
+ * 2 usage errors and `diff` errors.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { packageRoot } from '../devenv/paths.js';
 import { FluxlessError, errorMessage } from '../util/errors.js';
+import { configureLogging } from '../util/log.js';
+import { parseDuration } from '../util/duration.js';
+import { buildCmd, diffCmd, eventsCmd, getCmd, kindOf, reconcileCmd, setSuspended, treeCmd } from './commands.js';
+import { cliRuntime, type GlobalOptions } from './context.js';
 import { devCluster } from './dev.js';
+import { serveCmd, startCmd } from './serve.js';
 
-const USAGE = `fluxless: GitOps continuous delivery for Kubernetes with Flux semantics, no controllers.
+const HELP: Record<string, string> = {
+  '': `fluxless: GitOps continuous delivery for Kubernetes with Flux semantics, no controllers.
 
-Usage:
-  fluxless dev cluster up|down|kubeconfig   Run a local Kubernetes control plane for trying Fluxless
-  fluxless version                          Print the version
+Usage: fluxless <command> [flags]
+
+Commands:
+  start                             Run everything on embedded defaults (what 'npm start' does)
+  serve                             Run the local runtime (webhooks, workers, scheduler) on fluxless.yaml
+  get all|sources|kustomizations    Show objects and their status
+  reconcile <kind> <name>           Reconcile now and wait (--with-source to fetch the source first)
+  suspend|resume <kind> <name>      Stop / restart reconciling an object
+  diff kustomization <name>         Show what would change (exit 0 no diff, 1 diff, >1 error)
+  build kustomization <name>        Print the objects a Kustomization renders
+  events                            Show events (--for Kind/name)
+  tree kustomization <name>         Show the objects a Kustomization manages
+  dev cluster up|down|kubeconfig    A local Kubernetes control plane for trying Fluxless
+  version                           Print the version
 
 Global flags:
-  --data-dir DIR   Where the local runtime keeps its data (default .fluxless)
-  -h, --help       Show help
-`;
+  --config FILE     Configuration file (default ./fluxless.yaml, or FLUXLESS_CONFIG)
+  --data-dir DIR    Local runtime data (default .fluxless, or FLUXLESS_DATA_DIR)
+  -n, --namespace   Namespace (default flux-system)
+  -h, --help        Help for a command: fluxless <command> --help
+`,
+  start: `Usage: fluxless start [--once] [--timeout 5m]
+Starts a cluster (KUBECONFIG's, else the local control plane), serves examples/fleet from a
+local git server (unless a configuration names a repository), reconciles it, prints the
+status of each object and the webhook URL, and keeps serving until Ctrl-C.
+  --once        Exit after the first convergence (0 when every Kustomization is Ready)
+  --timeout D   How long to wait for convergence (default 5m)`,
+  serve: `Usage: fluxless serve [--config fluxless.yaml]
+Runs the webhook server, the worker pool and the scheduler in one process, on the store and
+queue of the configuration. Ctrl-C finishes running reconciles, then stops.`,
+  get: `Usage: fluxless get all|sources|kustomizations|receivers [-n NS | -A] [-o table|json|yaml]`,
+  reconcile: `Usage: fluxless reconcile kustomization|source git <name> [-n NS] [--with-source] [--timeout 5m]
+Exit code 1 when the object is not Ready afterwards.`,
+  suspend: `Usage: fluxless suspend kustomization|source git <name> [-n NS]`,
+  resume: `Usage: fluxless resume kustomization|source git <name> [-n NS]`,
+  diff: `Usage: fluxless diff kustomization <name> [--path DIR] [-n NS]
+Exit codes: 0 no differences, 1 differences, >1 error. Secret values are never shown.`,
+  build: `Usage: fluxless build kustomization <name> [--path DIR] [-n NS]`,
+  events: `Usage: fluxless events [--for Kind/name] [-n NS]`,
+  tree: `Usage: fluxless tree kustomization <name> [-n NS]`,
+  dev: `Usage: fluxless dev cluster up|down|kubeconfig`,
+  version: `Usage: fluxless version`,
+};
+
+class UsageError extends FluxlessError {
+  constructor(message: string, cmd: string) {
+    super('Usage', message, { hint: `run 'fluxless ${cmd ? cmd + ' ' : ''}--help'` });
+  }
+}
+
+/** `source git NAME` -> kind GitRepository, rest [NAME]. */
+function kindAndName(pos: string[], cmd: string): { kind: string; name: string } {
+  let words = pos;
+  if (words[0] === 'source' && words[1] === 'git') words = ['gitrepository', ...words.slice(2)];
+  if (words.length < 2) throw new UsageError(`'${cmd}' needs a kind and a name`, cmd);
+  return { kind: kindOf(words[0]), name: words[1] };
+}
 
 export async function main(argv: string[]): Promise<number> {
-  const args = [...argv];
-  let dataDir = process.env.FLUXLESS_DATA_DIR ?? '.fluxless';
-  const i = args.indexOf('--data-dir');
-  if (i >= 0) {
-    dataDir = args[i + 1] ?? dataDir;
-    args.splice(i, 2);
-  }
-  dataDir = path.resolve(dataDir);
-  if (args.length === 0 || args[0] === '-h' || args[0] === '--help' || args[0] === 'help') {
-    console.log(USAGE);
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      config: { type: 'string' },
+      'data-dir': { type: 'string' },
+      namespace: { type: 'string', short: 'n' },
+      'all-namespaces': { type: 'boolean', short: 'A' },
+      output: { type: 'string', short: 'o' },
+      'with-source': { type: 'boolean' },
+      timeout: { type: 'string' },
+      path: { type: 'string' },
+      for: { type: 'string' },
+      once: { type: 'boolean' },
+      verbose: { type: 'boolean', short: 'v' },
+    },
+  });
+  const [cmd = '', ...pos] = positionals;
+  if (values.help || cmd === 'help' || !cmd) {
+    const topic = cmd === 'help' ? (pos[0] ?? '') : cmd;
+    console.log(HELP[topic] ?? HELP['']);
     return 0;
   }
-  const [cmd, ...rest] = args;
+  if (!['start', 'serve'].includes(cmd) && !values.verbose) configureLogging({ level: 'warn' });
+  const g: GlobalOptions = {
+    dataDir: path.resolve(values['data-dir'] ?? process.env.FLUXLESS_DATA_DIR ?? '.fluxless'),
+    config: values.config,
+  };
+  const ns = values.namespace ?? 'flux-system';
+  const timeoutMs = values.timeout ? parseDuration(values.timeout, '--timeout') : 5 * 60_000;
+  const withRuntime = async <T>(f: (rt: ReturnType<typeof cliRuntime>['rt']) => Promise<T>): Promise<T> => {
+    const { rt } = cliRuntime(g);
+    try {
+      return await f(rt);
+    } finally {
+      rt.client.close();
+      await rt.queue.close();
+    }
+  };
   switch (cmd) {
     case 'version': {
       const pkg = JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
@@ -40,11 +125,56 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'dev':
-      if (rest[0] === 'cluster' && !rest.includes('--help') && !rest.includes('-h')) return devCluster(rest[1], dataDir);
-      console.log('Usage: fluxless dev cluster up|down|kubeconfig');
-      return rest.includes('--help') || rest.includes('-h') ? 0 : 2;
+      if (pos[0] !== 'cluster') throw new UsageError(`unknown 'dev' subcommand '${pos[0] ?? ''}'`, 'dev');
+      return devCluster(pos[1], g.dataDir);
+    case 'start':
+      return startCmd(g, { once: Boolean(values.once), timeoutMs });
+    case 'serve':
+      return serveCmd(g);
+    case 'get': {
+      if (!pos[0]) throw new UsageError("'get' needs what to show: all, sources or kustomizations", 'get');
+      const what = pos[0] === 'source' || pos[0] === 'sources' ? 'sources' : pos[0];
+      const text = await withRuntime((rt) => getCmd(rt, what, { namespace: values['all-namespaces'] ? undefined : values.namespace, output: values.output ?? 'table' }));
+      console.log(text);
+      return 0;
+    }
+    case 'reconcile': {
+      const { kind, name } = kindAndName(pos, cmd);
+      return withRuntime((rt) => reconcileCmd(rt, g.dataDir, kind, ns, name, { withSource: Boolean(values['with-source']), timeoutMs, log: (s) => console.log(s) }));
+    }
+    case 'suspend':
+    case 'resume': {
+      const { kind, name } = kindAndName(pos, cmd);
+      console.log(await withRuntime((rt) => setSuspended(rt, kind, ns, name, cmd === 'suspend')));
+      return 0;
+    }
+    case 'events':
+      console.log(await withRuntime((rt) => eventsCmd(rt, { namespace: values.namespace, forObj: values.for })));
+      return 0;
+    case 'tree': {
+      const { name } = kindAndName(pos, cmd);
+      console.log(await withRuntime((rt) => treeCmd(rt, ns, name)));
+      return 0;
+    }
+    case 'build': {
+      const { name } = kindAndName(pos, cmd);
+      process.stdout.write(await withRuntime((rt) => buildCmd(rt, ns, name, values.path)));
+      return 0;
+    }
+    case 'diff': {
+      const { name } = kindAndName(pos, cmd);
+      try {
+        const { code, text } = await withRuntime((rt) => diffCmd(rt, ns, name, values.path));
+        if (text) console.log(text);
+        else console.log('✔ no changes');
+        return code;
+      } catch (err) {
+        (err as { exitCode?: number }).exitCode = 2;
+        throw err;
+      }
+    }
     default:
-      throw new FluxlessError('Usage', `unknown command '${cmd}'`, { hint: "run 'fluxless --help' to see the commands" });
+      throw new UsageError(`unknown command '${cmd}'`, '');
   }
 }
 
@@ -55,7 +185,8 @@ export async function run(argv: string[]): Promise<void> {
     console.error(`✗ ${errorMessage(err)}`);
     const hint = err instanceof FluxlessError ? err.hint : undefined;
     if (hint) console.error(`  hint: ${hint}`);
-    process.exitCode = 2;
+    const usage = err instanceof FluxlessError && err.code === 'Usage';
+    process.exitCode = (err as { exitCode?: number }).exitCode ?? (usage || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 2 : 1);
   }
 }
 

@@ -50,7 +50,7 @@ function need(v: unknown, field: string, file: string): string {
 }
 
 /** Loads the configuration: the file (if any) then environment overrides, validated. */
-export function loadConfig(opts: { file?: string; env?: Env; dataDir?: string } = {}): FluxlessConfig {
+export function loadConfig(opts: { file?: string; env?: Env; dataDir?: string; requireSource?: boolean } = {}): FluxlessConfig {
   const env = opts.env ?? process.env;
   const file = opts.file ?? env.FLUXLESS_CONFIG ?? (existsSync(CONFIG_FILE) ? CONFIG_FILE : undefined);
   let raw: Record<string, unknown> = {};
@@ -76,7 +76,7 @@ export function loadConfig(opts: { file?: string; env?: Env; dataDir?: string } 
   const queueType = (env.FLUXLESS_QUEUE ?? queueRaw.type ?? 'local') as string;
   const cfg: FluxlessConfig = {
     source: {
-      url: need(env.FLUXLESS_SOURCE_URL ?? src.url, 'source.url (FLUXLESS_SOURCE_URL)', where),
+      url: opts.requireSource === false ? ((env.FLUXLESS_SOURCE_URL ?? src.url ?? '') as string) : need(env.FLUXLESS_SOURCE_URL ?? src.url, 'source.url (FLUXLESS_SOURCE_URL)', where),
       ref: env.FLUXLESS_SOURCE_BRANCH ? { branch: env.FLUXLESS_SOURCE_BRANCH } : Object.keys(ref).length ? ref : { branch: 'main' },
       interval: (env.FLUXLESS_SOURCE_INTERVAL ?? src.interval ?? '1m') as string,
       secretRef: (env.FLUXLESS_SOURCE_SECRET ?? src.secretRef) as string | undefined,
@@ -113,7 +113,7 @@ export function loadConfig(opts: { file?: string; env?: Env; dataDir?: string } 
   };
   if (storeType !== 'filesystem' && storeType !== 's3') throw new ValidationError(`${where}: store.type must be filesystem or s3, got '${storeType}'`);
   if (queueType !== 'local' && queueType !== 'sqs') throw new ValidationError(`${where}: queue.type must be local or sqs, got '${queueType}'`);
-  if (!/^https?:\/\//.test(cfg.source.url)) throw new ValidationError(`${where}: source.url must be an http(s) URL (SSH is not supported)`);
+  if ((cfg.source.url || opts.requireSource !== false) && !/^https?:\/\//.test(cfg.source.url)) throw new ValidationError(`${where}: source.url must be an http(s) URL (SSH is not supported)`);
   for (const [f, v] of [['source.interval', cfg.source.interval], ['interval', cfg.interval], ['scheduleInterval', cfg.scheduleInterval]] as const) parseDuration(v, `${where}: ${f}`);
   if (!Number.isInteger(cfg.webhook.port) || cfg.webhook.port < 0 || cfg.webhook.port > 65535) throw new ValidationError(`${where}: webhook.port must be a port number`);
   if (!Number.isInteger(cfg.worker.concurrency) || cfg.worker.concurrency < 1) throw new ValidationError(`${where}: worker.concurrency must be a positive integer`);

@@ -139,7 +139,7 @@ export async function reconcileKustomization(
     await writeStatus(deps, key, rec, { ready: false, reason: 'InvalidSpec', message: errorMessage(err), stalled: true }, now());
     return { ...outcome, reason: 'InvalidSpec', message: errorMessage(err) };
   }
-  if (spec.suspend) {
+  if (spec.suspend || rec.suspended) {
     logger.info('suspended: skipping');
     return { ...outcome, ready: isReady(rec), reason: 'Suspended', message: 'Kustomization is suspended' };
   }
@@ -199,19 +199,7 @@ export async function reconcileKustomization(
     // 4-7. Render
     let objects: KubeObject[];
     try {
-      // Flux order: build, substitute, owner labels, then commonMetadata (never substituted).
-      objects = await renderKustomization({
-        root,
-        path: spec.path,
-        spec: { ...spec.render, commonMetadata: undefined },
-        signal: deps.signal,
-      });
-      if (spec.postBuild) {
-        const vars = await substitutionVars(deps.client, spec);
-        objects = substituteVariables(objects as KubeObjectLike[], vars, { strict: true }) as KubeObject[];
-      }
-      objects = addOwnerLabels(objects, { name: spec.name, namespace: spec.namespace });
-      objects = applyCommonMetadata(objects, spec.render.commonMetadata);
+      objects = await buildKustomization(deps.client, spec, root, deps.signal);
     } catch (err) {
       throw new Failure('BuildFailed', errorMessage(err), spec.retryIntervalMs);
     }
@@ -370,6 +358,20 @@ export async function reconcileKustomization(
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * Renders a Kustomization from an extracted artifact (or any local directory): build,
+ * substitute, owner labels, then commonMetadata (never substituted), in Flux's order.
+ */
+export async function buildKustomization(client: KubeClient, spec: KustomizationSpec, root: string, signal?: AbortSignal): Promise<KubeObject[]> {
+  let objects = await renderKustomization({ root, path: spec.path, spec: { ...spec.render, commonMetadata: undefined }, signal });
+  if (spec.postBuild) {
+    const vars = await substitutionVars(client, spec);
+    objects = substituteVariables(objects as KubeObjectLike[], vars, { strict: true }) as KubeObject[];
+  }
+  objects = addOwnerLabels(objects, { name: spec.name, namespace: spec.namespace });
+  return applyCommonMetadata(objects, spec.render.commonMetadata);
 }
 
 async function substitutionVars(client: KubeClient, spec: KustomizationSpec): Promise<Record<string, string>> {

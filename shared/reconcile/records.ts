@@ -80,6 +80,8 @@ export interface ObjectRecord {
   origin?: Origin;
   /** Set when the definition was removed from Git: the object is being finalized. */
   deleted?: boolean;
+  /** Set by `fluxless suspend` (like `flux suspend` patching spec.suspend outside Git). */
+  suspended?: boolean;
   /** `reconcile.fluxcd.io/requestedAt` value asked for by a webhook or the CLI. */
   requestedAt?: string;
   status: ObjectStatus;

@@ -1,4 +1,4 @@
-import { reconcileMessage, type ReconcileReason } from '../queue/index.js';
+import { reconcileMessage, toQueueId, type ReconcileReason } from '../queue/index.js';
 import type { Runtime } from './runtime.js';
 
 export interface Target {
@@ -15,12 +15,5 @@ export async function enqueue(rt: Runtime, target: Target, reason: ReconcileReas
   const msg = reconcileMessage(target, reason, { revision: opts.revision, requestedAt: rt.now() });
   const base = `${target.kind}/${target.namespace}/${target.name}`;
   const dedupId = opts.dedupKey ? `${base}#${opts.dedupKey}` : undefined;
-  await rt.queue.send(msg, dedupId ? { dedupId: toId(dedupId) } : {});
-}
-
-/** Queue ids: printable ASCII without spaces, at most 128 characters (hash when longer). */
-import { createHash } from 'node:crypto';
-function toId(s: string): string {
-  const clean = s.replace(/[^\x21-\x7e]/g, '_');
-  return clean.length <= 128 ? clean : `${clean.slice(0, 80)}~${createHash('sha256').update(clean).digest('hex').slice(0, 40)}`;
+  await rt.queue.send(msg, dedupId ? { dedupId: toQueueId(dedupId) } : {});
 }

@@ -23,7 +23,7 @@ export async function scheduleTick(rt: Runtime): Promise<TickResult> {
       const spec = (rec.object.spec ?? {}) as { suspend?: boolean };
       let reason: string | undefined;
       if (rec.deleted) reason = 'finalize';
-      else if (spec.suspend) continue;
+      else if (spec.suspend || rec.suspended) continue;
       else if (!rec.status.lastReconciledAt) reason = 'new';
       else if (rec.status.nextRunAt && Date.parse(rec.status.nextRunAt) <= now.getTime()) reason = kind === 'GitRepository' ? 'poll' : 'drift';
       if (!reason) continue;

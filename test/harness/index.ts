@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import type { TestContext } from 'node:test';
+import { after, type TestContext } from 'node:test';
 import { KubeConfig, CoreV1Api } from '@kubernetes/client-node';
 import { startFauxqs } from 'fauxqs';
 import { EXTERNAL_KUBECONFIG_ENV, startControlPlane } from '../../shared/devenv/controlplane.js';
@@ -86,6 +86,10 @@ export const starters = {
 export async function stopStarted(): Promise<void> {
   while (stoppers.length) await stoppers.pop()!().catch(() => undefined);
 }
+
+// A test file run on its own (node --test, no runner): stop what it started when its tests end,
+// or listening servers would keep the process alive.
+if (process.env.NODE_TEST_CONTEXT && !process.env.FLUXLESS_TEST_ENV) after(() => stopStarted());
 
 let shared: SharedEnvFile | undefined;
 function sharedEnv(): SharedEnvFile {

@@ -1,0 +1,154 @@
+/**
+ * `fluxless serve` (the local runtime on a configuration) and `fluxless start` (what
+ * `npm start` runs: everything on embedded defaults, for trying Fluxless on a fresh machine).
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { loadConfig, type FluxlessConfig } from '../config/config.js';
+import { startControlPlane, type ControlPlane } from '../devenv/controlplane.js';
+import { startGitServer } from '../devenv/git-server.js';
+import { packageRoot } from '../devenv/paths.js';
+import { createKubeClient, isNotFound, loadKubeConfig } from '../kube/client.js';
+import { webhookPath } from '../receivers/signature.js';
+import { createRuntime } from '../runtime/factory.js';
+import { startLocalRuntime, type LocalRuntime } from '../runtime/local.js';
+import { readRecord, getCondition } from '../reconcile/records.js';
+import { getCmd } from './commands.js';
+import { removeServeMarker, writeServeMarker, type GlobalOptions } from './context.js';
+
+const run = promisify(execFile);
+
+function waitForSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+}
+
+async function serveUntilSignal(local: LocalRuntime, dataDir: string): Promise<void> {
+  mkdirSync(dataDir, { recursive: true });
+  writeServeMarker(dataDir, { pid: process.pid, url: local.url });
+  const sig = await waitForSignal();
+  console.log(`\n${sig}: finishing running reconciles, then stopping (queued work is kept for the next start)`);
+  await local.stop();
+  removeServeMarker(dataDir);
+}
+
+export async function serveCmd(g: GlobalOptions): Promise<number> {
+  const cfg = loadConfig({ file: g.config, dataDir: g.dataDir });
+  const rt = createRuntime(cfg);
+  const local = await startLocalRuntime(rt, cfg);
+  console.log(`fluxless serving: webhooks at ${local.url}/hook/<digest>, ${cfg.worker.concurrency} workers, store ${cfg.store.type}, queue ${cfg.queue.type}`);
+  await serveUntilSignal(local, g.dataDir);
+  return 0;
+}
+
+/** Commits examples/fleet into a bare repository under the data dir (a new commit only when it changed). */
+async function publishExamples(dataDir: string, gitRoot: string): Promise<string> {
+  const src = path.join(packageRoot(), 'examples', 'fleet');
+  const work = path.join(dataDir, 'examples-work');
+  const bare = path.join(gitRoot, 'fleet.git');
+  const git = (args: string[], cwd: string) =>
+    run('git', args, { cwd, env: { ...process.env, GIT_AUTHOR_NAME: 'Fluxless', GIT_AUTHOR_EMAIL: 'fluxless@localhost', GIT_COMMITTER_NAME: 'Fluxless', GIT_COMMITTER_EMAIL: 'fluxless@localhost' } });
+  if (!existsSync(path.join(bare, 'HEAD'))) {
+    mkdirSync(bare, { recursive: true });
+    await git(['init', '--bare', '-q', '-b', 'main'], bare);
+    await git(['config', 'http.receivepack', 'true'], bare);
+  }
+  if (!existsSync(path.join(work, '.git'))) {
+    mkdirSync(work, { recursive: true });
+    await git(['init', '-q', '-b', 'main'], work);
+    await git(['remote', 'add', 'origin', bare], work);
+  }
+  await run('rsync', ['-a', '--delete', '--exclude', '.git', `${src}/`, `${work}/`]).catch(async () => {
+    const { cp, rm } = await import('node:fs/promises');
+    for (const e of await (await import('node:fs/promises')).readdir(work)) if (e !== '.git') await rm(path.join(work, e), { recursive: true, force: true });
+    await cp(src, work, { recursive: true });
+  });
+  await git(['add', '-A'], work);
+  const status = (await git(['status', '--porcelain'], work)).stdout.trim();
+  if (status) await git(['commit', '-q', '-m', 'Update from examples/fleet'], work);
+  await git(['push', '-q', 'origin', 'main'], work);
+  return 'fleet.git';
+}
+
+export async function startCmd(g: GlobalOptions, opts: { once: boolean; timeoutMs: number }): Promise<number> {
+  const dataDir = g.dataDir;
+  mkdirSync(dataDir, { recursive: true });
+  const stops: Array<() => Promise<void>> = [];
+  try {
+    // 1. A cluster: KUBECONFIG's if set, else the local control plane.
+    let kubeconfigPath = process.env.KUBECONFIG;
+    let cp: ControlPlane | undefined;
+    if (!kubeconfigPath) {
+      console.log('► starting the local Kubernetes control plane (first run builds it: ~10 minutes)');
+      cp = await startControlPlane();
+      stops.push(() => cp!.stop());
+      kubeconfigPath = path.join(dataDir, 'kubeconfig');
+      writeFileSync(kubeconfigPath, cp.kubeconfig, { mode: 0o600 });
+      console.log(`✔ control plane at ${cp.server} (export KUBECONFIG=${kubeconfigPath})`);
+    } else {
+      console.log(`► using the cluster of KUBECONFIG=${kubeconfigPath}`);
+    }
+    // 2. A fleet repository: the configured one, else examples/fleet on a local git server.
+    const env: Record<string, string | undefined> = { ...process.env, FLUXLESS_KUBECONFIG: kubeconfigPath };
+    let cfg: FluxlessConfig;
+    const configured = Boolean(g.config || process.env.FLUXLESS_CONFIG || process.env.FLUXLESS_SOURCE_URL || existsSync('fluxless.yaml'));
+    if (!configured) {
+      const gitRoot = path.join(dataDir, 'git');
+      const repo = await publishExamples(dataDir, gitRoot);
+      const server = await startGitServer({ root: gitRoot });
+      stops.push(() => server.stop());
+      env.FLUXLESS_SOURCE_URL = `${server.url}/${repo}`;
+      env.FLUXLESS_SOURCE_BRANCH = 'main';
+      env.FLUXLESS_PATH = './clusters/local';
+      console.log(`✔ serving examples/fleet at ${env.FLUXLESS_SOURCE_URL}`);
+    }
+    cfg = loadConfig({ file: g.config, env, dataDir });
+    // 3. The webhook token Secret the example Receiver uses.
+    const client = createKubeClient(loadKubeConfig(kubeconfigPath));
+    const tokenFile = path.join(dataDir, 'webhook-token');
+    const token = existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : randomBytes(20).toString('hex');
+    writeFileSync(tokenFile, token, { mode: 0o600 });
+    await client.request('POST', '/api/v1/namespaces', { body: { metadata: { name: cfg.namespace } } }).catch(() => undefined);
+    await client
+      .request('GET', `/api/v1/namespaces/${cfg.namespace}/secrets/webhook-token`)
+      .catch(async (err: unknown) => {
+        if (!isNotFound(err)) throw err;
+        await client.request('POST', `/api/v1/namespaces/${cfg.namespace}/secrets`, { body: { metadata: { name: 'webhook-token' }, stringData: { token } } });
+      });
+    client.close();
+    // 4. Serve.
+    const rt = createRuntime(cfg);
+    const local = await startLocalRuntime(rt, cfg);
+    stops.unshift(() => local.stop());
+    console.log(`► reconciling ${cfg.source.url} path ${cfg.path}`);
+    const deadline = Date.now() + opts.timeoutMs;
+    let settled = false;
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 1000));
+      const keys = await rt.state.list({ kind: 'Kustomization' });
+      const recs = await Promise.all(keys.map((k) => readRecord(rt.state, k)));
+      if (recs.length && recs.every((r) => getCondition(r, 'Ready')?.status === 'True' && r?.status.lastAppliedRevision)) {
+        settled = true;
+        break;
+      }
+    }
+    console.log('');
+    console.log(await getCmd(rt, 'all', { output: 'table' }));
+    console.log('');
+    console.log(`Webhook URL (GitHub receiver flux-system/github): ${local.url}${webhookPath(token, 'github', cfg.namespace)}`);
+    console.log(`  (the token is in ${tokenFile}; the Receiver's Secret is ${cfg.namespace}/webhook-token)`);
+    if (!settled) console.log(`! not every Kustomization is Ready yet after ${opts.timeoutMs / 1000}s: see 'npx fluxless get all' and 'npx fluxless events'`);
+    if (opts.once) return settled ? 0 : 1;
+    console.log('Serving. Edit examples/fleet and run `npm start` again, or use `npx fluxless get all` from another shell. Ctrl-C stops.');
+    await serveUntilSignal(local, dataDir);
+    stops.shift();
+    return 0;
+  } finally {
+    for (const s of stops) await s().catch(() => undefined);
+  }
+}
