@@ -1,0 +1,237 @@
+/**
+ * Ignore rules for artifacts, with Flux's semantics (fluxcd/pkg `sourceignore`, whose matcher
+ * comes from go-git's gitignore package). This is deliberately not git's own algorithm (nor
+ * the `ignore` npm package, which follows git): Flux differs in ways users rely on:
+ *
+ * - The last matching pattern wins, for every path on its own. A negation can re-include a
+ *   file under an excluded directory (`vendor/` then `!vendor/keep.yaml` keeps the file).
+ * - `dir/**` matches `dir` itself too; `**` inside a segment (`a**`) never matches.
+ * - Segments are matched with Go's filepath.Match: `*`, `?`, `[a-z]`, `[^a-z]` (`^` negates,
+ *   `!` does not), `\` escapes; a malformed pattern never matches.
+ * - A pattern without `/` matches any path component (`*.yaml` also drops everything inside a
+ *   directory called `x.yaml`); a pattern with `/` is anchored at its file's directory.
+ * - Patterns from a `.sourceignore` apply only below that file's directory ("domain").
+ * - Lines starting with `#` and blank lines are skipped; trailing spaces are trimmed unless
+ *   escaped as `\ `; a trailing `/` limits the pattern to directories.
+ */
+
+export type MatchResult = 'none' | 'exclude' | 'include';
+
+/** `.git/,.gitignore,.gitmodules,.gitattributes`: always excluded. */
+export const EXCLUDE_VCS = ['.git/', '.gitignore', '.gitmodules', '.gitattributes'];
+/** Excluded only when the user gave no patterns at all (no .sourceignore, no spec.ignore). */
+export const EXCLUDE_DEFAULTS = [
+  ...'*.jpg,*.jpeg,*.gif,*.png,*.wmv,*.flv,*.tar.gz,*.zip'.split(','),
+  ...'.github/,.circleci/,.travis.yml,.gitlab-ci.yml,appveyor.yml,.drone.yml,cloudbuild.yaml,codeship-services.yml,codeship-steps.yml'.split(','),
+  ...'**/.goreleaser.yml,**/.sops.yaml,**/.flux.yaml'.split(','),
+];
+export const IGNORE_FILE = '.sourceignore';
+
+type SegmentMatcher = (name: string) => boolean;
+
+export class Pattern {
+  readonly source: string;
+  readonly domain: readonly string[];
+  readonly inclusion: boolean;
+  readonly dirOnly: boolean;
+  private readonly isGlob: boolean;
+  private readonly matchers: (SegmentMatcher | '**' | '' | 'bad')[];
+
+  constructor(line: string, domain: readonly string[] = []) {
+    this.source = line;
+    this.domain = [...domain];
+    let p = line;
+    this.inclusion = p.startsWith('!');
+    if (this.inclusion) p = p.slice(1);
+    if (!p.endsWith('\\ ')) p = p.replace(/ +$/, '');
+    this.dirOnly = p.endsWith('/');
+    if (this.dirOnly) p = p.slice(0, -1);
+    this.isGlob = p.includes('/');
+    this.matchers = p.split('/').map((s) => {
+      if (s === '' || s === '**') return s;
+      if (s.includes('**')) return 'bad';
+      return compileGoGlob(s) ?? 'bad';
+    });
+  }
+
+  /** Matches a path given as components relative to the archive root. */
+  match(path: readonly string[], isDir: boolean): MatchResult {
+    const d = this.domain;
+    if (path.length <= d.length) return 'none';
+    for (let i = 0; i < d.length; i++) if (path[i] !== d[i]) return 'none';
+    const rel = d.length === 0 ? path : path.slice(d.length);
+    const ok = this.isGlob ? this.globMatch(rel, isDir) : this.simpleNameMatch(rel, isDir);
+    if (!ok) return 'none';
+    return this.inclusion ? 'include' : 'exclude';
+  }
+
+  private simpleNameMatch(path: readonly string[], isDir: boolean): boolean {
+    const m = this.matchers[0]!;
+    // A single-segment pattern "**" is an ordinary glob for Go: it matches any name.
+    const fn: SegmentMatcher | undefined = m === '**' ? () => true : m === '' ? (n) => n === '' : m === 'bad' ? undefined : m;
+    if (!fn) return false;
+    for (let i = 0; i < path.length; i++) {
+      if (!fn(path[i]!)) continue;
+      if (this.dirOnly && !isDir && i === path.length - 1) return false;
+      return true;
+    }
+    return false;
+  }
+
+  private globMatch(pathIn: readonly string[], isDir: boolean): boolean {
+    let path = pathIn;
+    let matched = false;
+    let canTraverse = false;
+    const n = this.matchers.length;
+    for (let i = 0; i < n; i++) {
+      const m = this.matchers[i]!;
+      if (m === '') {
+        canTraverse = false;
+        continue;
+      }
+      if (m === '**') {
+        if (i === n - 1) break;
+        canTraverse = true;
+        continue;
+      }
+      if (m === 'bad') return false;
+      if (path.length === 0) return false;
+      if (canTraverse) {
+        canTraverse = false;
+        while (path.length > 0) {
+          const e = path[0]!;
+          path = path.slice(1);
+          if (m(e)) {
+            matched = true;
+            break;
+          } else if (path.length === 0) {
+            matched = false;
+          }
+        }
+      } else {
+        if (!m(path[0]!)) return false;
+        matched = true;
+        path = path.slice(1);
+      }
+    }
+    if (matched && this.dirOnly && !isDir && path.length === 0) matched = false;
+    return matched;
+  }
+}
+
+/** Parses ignore-file text (or spec.ignore) into patterns scoped to `domain`. */
+export function parsePatterns(text: string, domain: readonly string[] = []): Pattern[] {
+  const out: Pattern[] = [];
+  for (let line of text.split('\n')) {
+    if (line.endsWith('\r')) line = line.slice(0, -1);
+    if (line.startsWith('#') || line.trim().length === 0) continue;
+    out.push(new Pattern(line, domain));
+  }
+  return out;
+}
+
+export class Matcher {
+  readonly patterns: readonly Pattern[];
+  /** No pattern re-includes anything: an excluded directory's whole subtree is excluded. */
+  readonly excludesOnly: boolean;
+
+  constructor(patterns: readonly Pattern[]) {
+    this.patterns = patterns;
+    this.excludesOnly = patterns.every((p) => !p.inclusion);
+  }
+
+  /** True when the path is excluded (the last pattern that matches decides). */
+  match(path: readonly string[], isDir: boolean): boolean {
+    for (let i = this.patterns.length - 1; i >= 0; i--) {
+      const r = this.patterns[i]!.match(path, isDir);
+      if (r !== 'none') return r === 'exclude';
+    }
+    return false;
+  }
+}
+
+/**
+ * The matcher Flux builds for an archive: VCS patterns plus the user's patterns (from
+ * .sourceignore files, then spec.ignore), or VCS plus defaults when the user gave none.
+ */
+export function sourceIgnoreMatcher(userPatterns: readonly Pattern[]): Matcher {
+  const vcs = EXCLUDE_VCS.map((p) => new Pattern(p));
+  if (userPatterns.length > 0) return new Matcher([...vcs, ...userPatterns]);
+  return new Matcher([...vcs, ...EXCLUDE_DEFAULTS.map((p) => new Pattern(p))]);
+}
+
+/**
+ * Compiles one path segment of a Go filepath.Match pattern into a predicate, or returns
+ * undefined when Go would report ErrBadPattern (then the pattern never matches).
+ */
+export function compileGoGlob(pattern: string): SegmentMatcher | undefined {
+  // Fast path: no special characters.
+  if (!/[*?[\\]/.test(pattern)) return (name) => name === pattern;
+  const chars = Array.from(pattern);
+  let re = '^';
+  for (let i = 0; i < chars.length; i++) {
+    const c = chars[i]!;
+    if (c === '*') {
+      re += '[^/]*';
+    } else if (c === '?') {
+      re += '[^/]';
+    } else if (c === '\\') {
+      i++;
+      if (i >= chars.length) return undefined;
+      re += escapeRegex(chars[i]!);
+    } else if (c === '[') {
+      i++;
+      let negate = false;
+      if (chars[i] === '^') {
+        negate = true;
+        i++;
+      }
+      const ranges: string[] = [];
+      let closed = false;
+      while (i < chars.length) {
+        if (chars[i] === ']' && ranges.length > 0) {
+          closed = true;
+          break;
+        }
+        const lo = classChar(chars, i);
+        if (!lo) return undefined;
+        i = lo.next;
+        let hi = lo;
+        if (chars[i] === '-') {
+          const h = classChar(chars, i + 1);
+          if (!h) return undefined;
+          hi = h;
+          i = h.next;
+        }
+        ranges.push(lo.cp <= hi.cp ? `\\u{${lo.cp.toString(16)}}-\\u{${hi.cp.toString(16)}}` : '(?!)');
+      }
+      if (!closed) return undefined;
+      const real = ranges.filter((r) => r !== '(?!)');
+      // Reversed ranges (z-a) match nothing in Go, but are not an error.
+      const body = real.join('');
+      if (negate) re += body ? `[^/${body}]` : '[^/]';
+      else re += body ? `[${body}]` : '(?!)';
+    } else {
+      re += escapeRegex(c);
+    }
+  }
+  re += '$';
+  const rx = new RegExp(re, 'su');
+  return (name) => rx.test(name);
+}
+
+/** One (possibly escaped) character inside a class; `-` and `]` unescaped are errors (Go). */
+function classChar(chars: string[], i: number): { cp: number; next: number } | undefined {
+  let c = chars[i];
+  if (c === undefined || c === '-' || c === ']') return undefined;
+  if (c === '\\') {
+    i++;
+    c = chars[i];
+    if (c === undefined) return undefined;
+  }
+  return { cp: c.codePointAt(0)!, next: i + 1 };
+}
+
+function escapeRegex(c: string): string {
+  return /[\\^$.*+?()[\]{}|/]/.test(c) ? `\\${c}` : c;
+}

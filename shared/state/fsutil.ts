@@ -1,0 +1,116 @@
+/**
+ * Small filesystem helpers shared by the filesystem state and artifact stores.
+ *
+ * Atomic replace: write a temp file in the same directory (its name starts with `.` so
+ * listings skip it), fsync it, rename it over the target, fsync the directory. A reader sees
+ * the old file or the new one, never a torn one; a crash leaves at most a temp file behind,
+ * which every listing ignores and `removeStaleTemps` deletes later.
+ */
+import { promises as fsp } from 'node:fs';
+import type { Dirent } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+
+export const TEMP_MARK = '.tmp-';
+
+export function tempPathFor(target: string): string {
+  return path.join(path.dirname(target), `.${path.basename(target)}${TEMP_MARK}${process.pid}-${randomBytes(6).toString('hex')}`);
+}
+
+export function isTempName(name: string): boolean {
+  return name.startsWith('.') && name.includes(TEMP_MARK);
+}
+
+export interface AtomicWriteOptions {
+  /** fsync file and directory (default true). Tests of crash behaviour do not depend on it. */
+  durable?: boolean;
+  mode?: number;
+  /** Runs after the temp file is complete, before the rename; throwing aborts the write. */
+  beforeRename?: () => Promise<void>;
+}
+
+/** Writes `data` to `target` atomically (temp + fsync + rename), creating parent dirs. */
+export async function writeFileAtomic(target: string, data: Uint8Array | string, opts: AtomicWriteOptions = {}): Promise<void> {
+  const durable = opts.durable ?? true;
+  const tmp = tempPathFor(target);
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(tmp, 'wx', opts.mode ?? 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    await fsp.mkdir(path.dirname(target), { recursive: true });
+    fh = await fsp.open(tmp, 'wx', opts.mode ?? 0o600);
+  }
+  try {
+    try {
+      await fh.writeFile(data);
+      if (durable) await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    if (opts.beforeRename) await opts.beforeRename();
+    await fsp.rename(tmp, target);
+  } catch (err) {
+    await fsp.rm(tmp, { force: true }).catch(() => undefined);
+    throw err;
+  }
+  if (durable) await fsyncDir(path.dirname(target));
+}
+
+/** fsync a directory so a rename in it survives a power cut. Best effort (not all FS allow it). */
+export async function fsyncDir(dir: string): Promise<void> {
+  let fh: fsp.FileHandle | undefined;
+  try {
+    fh = await fsp.open(dir, 'r');
+    await fh.sync();
+  } catch {
+    // Some filesystems refuse fsync on directories; the rename is still atomic.
+  } finally {
+    await fh?.close().catch(() => undefined);
+  }
+}
+
+/** Reads a file, or undefined when it does not exist. */
+export async function readIfExists(file: string): Promise<Buffer | undefined> {
+  try {
+    return await fsp.readFile(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** Directory entries, or [] when the directory does not exist. */
+export async function readDirIfExists(dir: string): Promise<Dirent[]> {
+  try {
+    return await fsp.readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
+    throw err;
+  }
+}
+
+/** Deletes temp files left in `dir` by writers that crashed more than `olderThanMs` ago. */
+export async function removeStaleTemps(dir: string, olderThanMs: number): Promise<number> {
+  let removed = 0;
+  const now = Date.now();
+  for (const e of await readDirIfExists(dir)) {
+    if (!e.isFile() || !isTempName(e.name)) continue;
+    const p = path.join(dir, e.name);
+    try {
+      const st = await fsp.stat(p);
+      if (now - st.mtimeMs > olderThanMs) {
+        await fsp.rm(p, { force: true });
+        removed++;
+      }
+    } catch {
+      // Gone already: another process cleaned it or its writer renamed it.
+    }
+  }
+  return removed;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

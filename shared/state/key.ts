@@ -1,0 +1,79 @@
+/**
+ * Object keys shared by the state store and the artifact store: `{ kind, namespace, name }`
+ * of a Kubernetes object. They become path segments (files) and key segments (S3), so each
+ * part is validated: a part that could climb out of its directory or collide with another
+ * object's key is refused.
+ */
+import { ValidationError } from '../util/errors.js';
+
+export interface ObjectKey {
+  kind: string;
+  /** Empty for cluster-scoped objects; stored as `_` (a name Kubernetes never gives). */
+  namespace: string;
+  name: string;
+}
+
+/** The segment used on disk / in S3 for an empty (cluster-scoped) namespace. */
+export const CLUSTER_SCOPE_SEGMENT = '_';
+
+// Kubernetes names are DNS subdomains or labels; kinds are CamelCase identifiers. We allow a
+// little more than Kubernetes (upper case, `_`) but nothing that changes a path's meaning.
+const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
+
+function checkSegment(what: string, value: unknown, key: Partial<ObjectKey>): string {
+  if (typeof value !== 'string' || !SEGMENT.test(value) || value.includes('..')) {
+    throw new ValidationError(
+      `invalid ${what} ${JSON.stringify(value)} in object key ${describeKey(key)}: ` +
+        'use letters, digits, ".", "-" or "_" (at most 253 characters, starting with a letter or digit)',
+    );
+  }
+  return value;
+}
+
+/** Validates a key and returns its three path segments. */
+export function keySegments(key: ObjectKey): [string, string, string] {
+  const kind = checkSegment('kind', key?.kind, key ?? {});
+  const ns = key.namespace === '' || key.namespace === undefined ? CLUSTER_SCOPE_SEGMENT : checkSegment('namespace', key.namespace, key);
+  const name = checkSegment('name', key.name, key);
+  return [kind, ns, name];
+}
+
+/** Validates an optional `{kind?, namespace?}` prefix; namespace without kind is refused. */
+export function prefixSegments(prefix: { kind?: string; namespace?: string } = {}): string[] {
+  const out: string[] = [];
+  if (prefix.kind !== undefined) out.push(checkSegment('kind', prefix.kind, prefix));
+  if (prefix.namespace !== undefined) {
+    if (prefix.kind === undefined) {
+      throw new ValidationError(`list prefix ${JSON.stringify(prefix)} names a namespace without a kind: give the kind too`);
+    }
+    out.push(prefix.namespace === '' ? CLUSTER_SCOPE_SEGMENT : checkSegment('namespace', prefix.namespace, prefix));
+  }
+  return out;
+}
+
+/** Turns three stored segments back into a key (inverse of keySegments). */
+export function keyFromSegments(kind: string, ns: string, name: string): ObjectKey {
+  return { kind, namespace: ns === CLUSTER_SCOPE_SEGMENT ? '' : ns, name };
+}
+
+export function isValidSegment(s: string): boolean {
+  return SEGMENT.test(s) && !s.includes('..');
+}
+
+/** `Kind/namespace/name` (or `Kind/name` when cluster-scoped), for messages. */
+export function describeKey(key: Partial<ObjectKey>): string {
+  return key.namespace ? `${key.kind}/${key.namespace}/${key.name}` : `${key.kind}/${key.name}`;
+}
+
+export function sameKey(a: ObjectKey, b: ObjectKey): boolean {
+  return a.kind === b.kind && a.namespace === b.namespace && a.name === b.name;
+}
+
+/** Stable ordering for listings: kind, then namespace, then name. */
+export function compareKeys(a: ObjectKey, b: ObjectKey): number {
+  return cmp(a.kind, b.kind) || cmp(a.namespace, b.namespace) || cmp(a.name, b.name);
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
