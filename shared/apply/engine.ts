@@ -24,6 +24,7 @@ import {
   type ObjectRef,
 } from '../kube/object.js';
 import { fieldDiff, hasDrifted, type FieldChange } from './diff.js';
+import { normalizeForApply } from './normalize.js';
 import { compareObjects, compareRefs, kindRank, stageOf } from './sort.js';
 
 export const FLUX_PREFIX = 'kustomize.toolkit.fluxcd.io';
@@ -380,7 +381,7 @@ export class ApplyEngine {
    * Throws ValidationFailedError (nothing written) or ApplyFailedError.
    */
   async applyAll(objects: KubeObject[], opts: { diffOnly?: boolean; withChanges?: boolean } = {}): Promise<ChangeEntry[]> {
-    const sorted = [...objects].sort(compareObjects);
+    const sorted = objects.map(normalizeForApply).sort(compareObjects);
     const items: Planned[] = sorted.map((obj) => ({ obj, subject: fmtObject(obj) }));
     const seen = new Set<string>();
     for (const p of items) {

@@ -221,3 +221,13 @@ test('prune deletes in reverse order only owned objects; prune: disabled survive
   assert.ok(await engine.get(keep));
   assert.ok(await engine.get(foreign));
 });
+
+test('Service and container ports without protocol apply (protocol defaults to TCP, as Flux normalizes)', async (t) => {
+  const { engine, ns } = await engineFor(t);
+  const svc: KubeObject = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: ns }, spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080 }] } };
+  const d = deployment(ns, 'web');
+  ((d.spec as { template: { spec: { containers: Array<Record<string, unknown>> } } }).template.spec.containers[0]).ports = [{ containerPort: 8080 }];
+  const res = await engine.applyAll([svc, d]);
+  assert.deepEqual(res.map((e) => e.action), ['created', 'created']);
+  assert.deepEqual((await engine.applyAll([svc, d])).map((e) => e.action), ['unchanged', 'unchanged']);
+});
