@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', '.fluxless/**', '.serverless/**', 'coverage/**'] },
+  { ignores: ['node_modules/**', 'dist/**', '.fluxless/**', '.serverless/**', 'coverage/**', 'scratch/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

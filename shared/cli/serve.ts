@@ -95,7 +95,6 @@ export async function startCmd(g: GlobalOptions, opts: { once: boolean; timeoutM
     }
     // 2. A fleet repository: the configured one, else examples/fleet on a local git server.
     const env: Record<string, string | undefined> = { ...process.env, FLUXLESS_KUBECONFIG: kubeconfigPath };
-    let cfg: FluxlessConfig;
     const configured = Boolean(g.config || process.env.FLUXLESS_CONFIG || process.env.FLUXLESS_SOURCE_URL || existsSync('fluxless.yaml'));
     if (!configured) {
       const gitRoot = path.join(dataDir, 'git');
@@ -107,7 +106,7 @@ export async function startCmd(g: GlobalOptions, opts: { once: boolean; timeoutM
       env.FLUXLESS_PATH = './clusters/local';
       console.log(`✔ serving examples/fleet at ${env.FLUXLESS_SOURCE_URL}`);
     }
-    cfg = loadConfig({ file: g.config, env, dataDir });
+    const cfg: FluxlessConfig = loadConfig({ file: g.config, env, dataDir });
     // 3. The webhook token Secret the example Receiver uses.
     const client = createKubeClient(loadKubeConfig(kubeconfigPath));
     const tokenFile = path.join(dataDir, 'webhook-token');

@@ -5,7 +5,7 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { ValidationFailedError } from '../../shared/apply/engine.js';
+import { ApplyEngine, ValidationFailedError } from '../../shared/apply/engine.js';
 import { renderDiff } from '../../shared/apply/diff.js';
 import type { KubeObject } from '../../shared/kube/object.js';
 import { testEnv } from '../harness/index.js';
@@ -111,7 +111,7 @@ test('immutable field change: fails with a readable error without force, recreat
     return true;
   });
   const uid1 = (await engine.get(changed))?.metadata.uid;
-  const forced = new (engine.constructor as typeof import('../../shared/apply/engine.js').ApplyEngine)(engine.client, { force: true, waitIntervalMs: 100 });
+  const forced = new ApplyEngine(engine.client, { force: true, waitIntervalMs: 100 });
   const res = await forced.applyAll([changed]);
   assert.equal(res[0].action, 'created');
   const live = await engine.get(changed);
