@@ -30,7 +30,7 @@ function objects(ns: string, version: number, changedEvery = 0): KubeObject[] {
       apiVersion: 'v1',
       kind: 'Service',
       metadata: { name: `svc-${i}`, namespace: ns },
-      spec: { selector: { app: `app-${i}` }, ports: [{ port: 80, targetPort: 8080 + (v % 2) }] },
+      spec: { selector: { app: `app-${i}` }, ports: [{ port: 80, protocol: 'TCP', targetPort: 8080 + (v % 2) }] },
     });
     out.push({
       apiVersion: 'apps/v1',
