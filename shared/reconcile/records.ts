@@ -40,6 +40,8 @@ export interface ArtifactInfo {
   key: string;
   size?: number;
   lastUpdateTime: string;
+  /** Sources: the spec.ignore the artifact was built with (a change rebuilds it, as Flux). */
+  ignore?: string;
   url?: string;
 }
 

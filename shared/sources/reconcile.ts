@@ -60,7 +60,9 @@ export async function reconcileGitRepository(deps: SourceDeps, ref: { namespace:
       const data = await deps.secrets.get(ref.namespace, repo.spec.secretRef.name);
       auth = { username: data.username, password: data.password, bearerToken: data.bearerToken };
     }
-    const last = rec.status.artifact?.revision;
+    // Skip the fetch only when the stored artifact was built from the same ignore rules.
+    const cur = rec.status.artifact;
+    const last = cur && (cur.ignore ?? '') === (repo.spec.ignore ?? '') ? cur.revision : undefined;
     const res = await fetchGitRepository(repo.spec, auth, { dir: path.join(work, 'checkout'), lastRevision: last, signal: deps.signal });
     if (!res.changed) {
       await writeSourceStatus(deps, key, { ready: true, reason: 'Succeeded', message: `stored artifact for revision '${res.revision}'`, nextRunMs: jitter(intervalMs) }, at());
@@ -78,7 +80,7 @@ export async function reconcileGitRepository(deps: SourceDeps, ref: { namespace:
         reason: 'Succeeded',
         message: `stored artifact for revision '${res.revision}'`,
         nextRunMs: jitter(intervalMs),
-        artifact: { revision: res.revision, digest: stored.digest, key: stored.key, size: stored.size, url: stored.url, lastUpdateTime: stored.lastUpdateTime },
+        artifact: { revision: res.revision, digest: stored.digest, key: stored.key, size: stored.size, url: stored.url, lastUpdateTime: stored.lastUpdateTime, ignore: repo.spec.ignore },
         event: { severity: 'info', reason: 'NewArtifact', message: `stored artifact for commit '${subject}'`, revision: res.revision },
       },
       at(),

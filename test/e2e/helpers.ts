@@ -28,7 +28,7 @@ export interface E2E {
   push(rt: LocalRuntime, opts?: { delivery?: string }): Promise<Response>;
 }
 
-export async function e2e(t: TestContext): Promise<E2E> {
+export async function e2e(t: TestContext, extraEnv: Record<string, string> = {}): Promise<E2E> {
   const env = await testEnv();
   const ns = await env.namespace(t, 'e2e');
   const cluster = await env.cluster();
@@ -47,6 +47,7 @@ export async function e2e(t: TestContext): Promise<E2E> {
       FLUXLESS_PORT: '0',
       FLUXLESS_SCHEDULE_INTERVAL: '500ms',
       FLUXLESS_CONCURRENCY: '4',
+      ...extraEnv,
     },
     dataDir,
   });

@@ -79,3 +79,20 @@ test('a restart picks the queue up again and converges; a bad webhook changes no
   assert.equal(forged.status, 401);
   assert.match(await forged.text(), /signature/i);
 });
+
+test('polling: a source without webhooks is fetched when its interval is due, and its Kustomizations follow', async (t) => {
+  const x = await e2e(t, { FLUXLESS_SOURCE_INTERVAL: '1s' });
+  await x.repo.commit(fleet(x.ns, { 'a.yaml': configMap('a', { v: '1' }) }), 'first');
+  await x.repo.push();
+  await x.start();
+  const rev1 = `main@sha1:${await x.repo.head()}`;
+  await x.waitFor('first revision applied', async () => (await x.record('Kustomization', 'apps'))?.status.lastAppliedRevision === rev1);
+  await x.repo.commit({ 'apps/a.yaml': configMap('a', { v: '2' }) }, 'second');
+  await x.repo.push();
+  const rev2 = `main@sha1:${await x.repo.head()}`;
+  // No webhook: the scheduler polls the source.
+  await x.waitFor('second revision applied by polling', async () => (await x.record('Kustomization', 'apps'))?.status.lastAppliedRevision === rev2, 30_000);
+  assert.equal(((await x.get('ConfigMap', 'a')) as unknown as { data: { v: string } }).data.v, '2');
+  const src = await x.record('GitRepository', 'flux-system');
+  assert.equal(src?.status.artifact?.revision, rev2);
+});
