@@ -41,6 +41,8 @@ export function kindOf(word: string): string {
   return k;
 }
 
+const KS_HINT = "list Kustomizations with 'fluxless get kustomizations -A'";
+
 async function records(rt: Runtime, kind: string, ns?: string): Promise<Array<{ key: { kind: string; namespace: string; name: string }; rec: ObjectRecord }>> {
   const out = [];
   for (const key of await rt.state.list(ns ? { kind, namespace: ns } : { kind })) {
@@ -106,6 +108,17 @@ export async function reconcileCmd(
     if (sr) steps.push({ kind: sr.kind, namespace: sr.namespace ?? ns, name: sr.name });
   }
   steps.push(key);
+  // Like `flux reconcile`: a suspended object is refused before anything runs (nothing would
+  // happen, and waiting for the server to handle the request would only time out).
+  for (const step of [key, ...steps.slice(0, -1)]) {
+    const cur = step === key ? rec : await readRecord(rt.state, step);
+    if (cur?.object && ((cur.object.spec as { suspend?: boolean } | undefined)?.suspend || cur.suspended)) {
+      const word = step.kind === 'GitRepository' ? 'source git' : step.kind.toLowerCase();
+      throw new FluxlessError('Suspended', `${step.kind} ${step.namespace}/${step.name} is suspended`, {
+        hint: `resume it with 'fluxless resume ${word} ${step.name} -n ${step.namespace}'`,
+      });
+    }
+  }
   const server = runningServer(dataDir);
   for (const step of steps) {
     const requestedAt = new Date().toISOString();
@@ -118,6 +131,8 @@ export async function reconcileCmd(
       for (;;) {
         const cur = await readRecord(rt.state, step);
         if (cur?.status.lastHandledReconcileAt && cur.status.lastHandledReconcileAt >= requestedAt) break;
+        // Removed from Git: the server finalized it and dropped its record (nothing to wait for).
+        if (!cur?.object) throw new NotFoundError(`${step.kind} ${step.namespace}/${step.name} no longer exists (removed from Git and finalized)`, { hint: "list objects with 'fluxless get all'" });
         if (Date.now() > deadline) throw new FluxlessError('Timeout', `timed out waiting for ${step.kind} ${step.namespace}/${step.name} to be reconciled`, { hint: 'is the server busy? see its logs' });
         await new Promise((r) => setTimeout(r, 300));
       }
@@ -178,7 +193,7 @@ export async function treeCmd(rt: Runtime, ns: string, name: string): Promise<st
     }
   };
   if (!(await readRecord(rt.state, { kind: 'Kustomization', namespace: ns, name }))) {
-    throw new NotFoundError(`Kustomization ${ns}/${name} not found`);
+    throw new NotFoundError(`Kustomization ${ns}/${name} not found`, { hint: KS_HINT });
   }
   await walk(ns, name, '', 0);
   return lines.join('\n');
@@ -187,7 +202,7 @@ export async function treeCmd(rt: Runtime, ns: string, name: string): Promise<st
 /** Renders a Kustomization from a local directory (--path) or its current artifact. */
 async function renderFor(rt: Runtime, ns: string, name: string, localPath: string | undefined) {
   const rec = await readRecord(rt.state, { kind: 'Kustomization', namespace: ns, name });
-  if (!rec?.object) throw new NotFoundError(`Kustomization ${ns}/${name} not found`);
+  if (!rec?.object) throw new NotFoundError(`Kustomization ${ns}/${name} not found`, { hint: KS_HINT });
   const spec = parseKustomization(rec.object);
   const work = await mkdtemp(path.join(os.tmpdir(), 'fluxless-cli-'));
   try {

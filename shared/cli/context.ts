@@ -48,8 +48,15 @@ export function writeServeMarker(dataDir: string, m: ServeMarker): void {
   writeFileSync(serveMarkerPath(dataDir), JSON.stringify(m));
 }
 
+/** Removes the marker if it is this process's (never another server's). */
 export function removeServeMarker(dataDir: string): void {
-  rmSync(serveMarkerPath(dataDir), { force: true });
+  const f = serveMarkerPath(dataDir);
+  try {
+    if ((JSON.parse(readFileSync(f, 'utf8')) as ServeMarker).pid !== process.pid) return;
+  } catch {
+    // missing or unreadable: remove whatever is there
+  }
+  rmSync(f, { force: true });
 }
 
 export function runningServer(dataDir: string): ServeMarker | undefined {

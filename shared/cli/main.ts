@@ -10,8 +10,9 @@ import { packageRoot } from '../devenv/paths.js';
 import { FluxlessError, errorMessage } from '../util/errors.js';
 import { configureLogging } from '../util/log.js';
 import { parseDuration } from '../util/duration.js';
+import { bootstrap } from '../runtime/bootstrap.js';
 import { buildCmd, diffCmd, eventsCmd, getCmd, kindOf, reconcileCmd, setSuspended, treeCmd } from './commands.js';
-import { cliRuntime, type GlobalOptions } from './context.js';
+import { cliRuntime, runningServer, type GlobalOptions } from './context.js';
 import { devCluster } from './dev.js';
 import { serveCmd, startCmd } from './serve.js';
 
@@ -108,11 +109,18 @@ export async function main(argv: string[]): Promise<number> {
     config: values.config,
   };
   const ns = values.namespace ?? 'flux-system';
-  const timeoutMs = values.timeout ? parseDuration(values.timeout, '--timeout') : 5 * 60_000;
-  const withRuntime = async <T>(f: (rt: ReturnType<typeof cliRuntime>['rt']) => Promise<T>): Promise<T> => {
-    const { rt } = cliRuntime(g);
+  let timeoutMs = 5 * 60_000;
+  if (values.timeout) {
     try {
-      return await f(rt);
+      timeoutMs = parseDuration(values.timeout, '--timeout');
+    } catch (err) {
+      throw new UsageError(errorMessage(err), cmd);
+    }
+  }
+  const withRuntime = async <T>(f: (rt: ReturnType<typeof cliRuntime>['rt'], cfg: ReturnType<typeof cliRuntime>['cfg']) => Promise<T>): Promise<T> => {
+    const { rt, cfg } = cliRuntime(g);
+    try {
+      return await f(rt, cfg);
     } finally {
       rt.client.close();
       await rt.queue.close();
@@ -140,7 +148,12 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'reconcile': {
       const { kind, name } = kindAndName(pos, cmd);
-      return withRuntime((rt) => reconcileCmd(rt, g.dataDir, kind, ns, name, { withSource: Boolean(values['with-source']), timeoutMs, log: (s) => console.log(s) }));
+      return withRuntime(async (rt, cfg) => {
+        // Without a server, this process is the runtime: the configuration's flux-system
+        // objects must be in the store first (as 'fluxless serve' does when it starts).
+        if (cfg.source.url && !runningServer(g.dataDir)) await bootstrap(rt, cfg);
+        return reconcileCmd(rt, g.dataDir, kind, ns, name, { withSource: Boolean(values['with-source']), timeoutMs, log: (s) => console.log(s) });
+      });
     }
     case 'suspend':
     case 'resume': {
@@ -183,10 +196,12 @@ export async function run(argv: string[]): Promise<void> {
     process.exitCode = await main(argv);
   } catch (err) {
     console.error(`✗ ${errorMessage(err)}`);
-    const hint = err instanceof FluxlessError ? err.hint : undefined;
+    // node:util parseArgs errors (unknown option, missing option value) are usage errors too.
+    const parseError = String((err as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS_');
+    const hint = err instanceof FluxlessError ? err.hint : parseError ? "run 'fluxless --help'" : undefined;
     if (hint) console.error(`  hint: ${hint}`);
     const usage = err instanceof FluxlessError && err.code === 'Usage';
-    process.exitCode = (err as { exitCode?: number }).exitCode ?? (usage || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 2 : 1);
+    process.exitCode = (err as { exitCode?: number }).exitCode ?? (usage || parseError ? 2 : 1);
   }
 }
 

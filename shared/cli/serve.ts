@@ -13,7 +13,9 @@ import { startGitServer } from '../devenv/git-server.js';
 import { packageRoot } from '../devenv/paths.js';
 import { createKubeClient, isNotFound, loadKubeConfig } from '../kube/client.js';
 import { webhookPath } from '../receivers/signature.js';
+import { LocalWorkQueue } from '../queue/index.js';
 import { createRuntime } from '../runtime/factory.js';
+import type { Runtime } from '../runtime/runtime.js';
 import { startLocalRuntime, type LocalRuntime } from '../runtime/local.js';
 import { readRecord, getCondition } from '../reconcile/records.js';
 import { getCmd } from './commands.js';
@@ -37,9 +39,26 @@ async function serveUntilSignal(local: LocalRuntime, dataDir: string): Promise<v
   removeServeMarker(dataDir);
 }
 
+/**
+ * Takes the local work queue before anything starts: a second server on the same data
+ * directory must fail at once, not serve webhooks it can never work off (its consume loop
+ * would retry the lock forever) and take over the serve.json of the running one.
+ */
+async function ownQueue(rt: Runtime): Promise<void> {
+  if (!(rt.queue instanceof LocalWorkQueue)) return;
+  try {
+    await rt.queue.open();
+  } catch (err) {
+    rt.client.close();
+    await rt.queue.close().catch(() => undefined);
+    throw err;
+  }
+}
+
 export async function serveCmd(g: GlobalOptions): Promise<number> {
   const cfg = loadConfig({ file: g.config, dataDir: g.dataDir });
   const rt = createRuntime(cfg);
+  await ownQueue(rt);
   const local = await startLocalRuntime(rt, cfg);
   console.log(`fluxless serving: webhooks at ${local.url}/hook/<digest>, ${cfg.worker.concurrency} workers, store ${cfg.store.type}, queue ${cfg.queue.type}`);
   await serveUntilSignal(local, g.dataDir);
@@ -122,6 +141,7 @@ export async function startCmd(g: GlobalOptions, opts: { once: boolean; timeoutM
     client.close();
     // 4. Serve.
     const rt = createRuntime(cfg);
+    await ownQueue(rt);
     const local = await startLocalRuntime(rt, cfg);
     stops.unshift(() => local.stop());
     console.log(`► reconciling ${cfg.source.url} path ${cfg.path}`);
