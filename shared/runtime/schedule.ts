@@ -27,8 +27,11 @@ export async function scheduleTick(rt: Runtime): Promise<TickResult> {
       else if (!rec.status.lastReconciledAt) reason = 'new';
       else if (rec.status.nextRunAt && Date.parse(rec.status.nextRunAt) <= now.getTime()) reason = kind === 'GitRepository' ? 'poll' : 'drift';
       if (!reason) continue;
-      // One message per due time: ticks before the worker gets to it collapse.
-      await enqueue(rt, key, reason, { dedupKey: `${reason}-${rec.status.nextRunAt ?? rec.status.lastReconciledAt ?? 'first'}` });
+      // One message per due time: ticks before the worker gets to it collapse (and a new or
+      // removed definition collapses with the worker's own request for it).
+      const dedupKey =
+        reason === 'finalize' ? 'finalize' : reason === 'new' ? `gen-${rec.object.metadata.generation ?? 0}` : `${reason}-${rec.status.nextRunAt}`;
+      await enqueue(rt, key, reason, { dedupKey });
       enqueued.push({ ...key, reason });
     }
   }

@@ -28,6 +28,12 @@ async function kustomizationsWhere(rt: Runtime, pred: (rec: ObjectRecord, t: Tar
   return out;
 }
 
+/** A dedup key per definition generation (or deletion). */
+export async function definitionKey(rt: Runtime, key: Target): Promise<string> {
+  const rec = await readRecord(rt.state, key);
+  return rec?.deleted ? 'finalize' : `gen-${rec?.object?.metadata.generation ?? 0}`;
+}
+
 export async function handleMessage(rt: Runtime, msg: ReceivedMessage, signal?: AbortSignal): Promise<void> {
   const t = msg.message.target;
   const logger = log.child({ target: `${t.kind}/${t.namespace}/${t.name}`, reason: msg.message.reason, delivery: msg.receiveCount });
@@ -62,7 +68,8 @@ export async function handleMessage(rt: Runtime, msg: ReceivedMessage, signal?: 
       if (out.transientError) throw out.transientError;
       for (const d of [...out.changedDefinitions, ...out.removedDefinitions]) {
         if (DEFINITION_ONLY_KINDS.has(d.kind)) continue;
-        await enqueue(rt, d, 'dependency', { dedupKey: `def-${rt.now().getTime()}` });
+        // Same key as the scheduler's for this generation, so the two requests collapse.
+        await enqueue(rt, d, 'dependency', { dedupKey: await definitionKey(rt, d) });
       }
       if (out.ready) {
         const dependents = await kustomizationsWhere(rt, (rec, k) => {
