@@ -8,20 +8,23 @@
  *   (definitions) from cluster objects -> apply (validation first) -> inventory -> prune ->
  *   health -> status, history, events.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
+import type { ArtifactCache, OpenedArtifact } from '../artifacts/cache.js';
 import { ApplyEngine, ValidationFailedError, type ChangeEntry } from '../apply/engine.js';
 import type { KubeClient } from '../kube/client.js';
+import type { RestMapper } from '../kube/mapper.js';
 import { isNotFound } from '../kube/client.js';
 import { fmtRef, inventoryId, parseInventoryId, splitApiVersion, type KubeObject, type ObjectRef } from '../kube/object.js';
 import { waitForHealth, type ObjectRef as HealthRef } from '../health/index.js';
 import { addOwnerLabels, applyCommonMetadata, renderKustomization, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL } from '../render/build.js';
+import { materializeBuildTree } from '../render/materialize.js';
 import { mergeVariables, substituteVariables, type KubeObjectLike } from '../render/substitute.js';
 import type { StateStore } from '../state/index.js';
 import { FluxlessError, errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { formatGoDuration } from '../health/index.js';
+import { dropDependentsIndex, registerDependent } from './dependents.js';
 import { parseKustomization, type KustomizationSpec } from './kustomization-spec.js';
 import {
   MAX_EVENTS,
@@ -32,7 +35,6 @@ import {
   recordKey,
   setCondition,
   removeCondition,
-  type ArtifactInfo,
   type FluxEvent,
   type InventoryEntry,
   type ObjectRecord,
@@ -47,16 +49,16 @@ export function isFluxObject(obj: { apiVersion: string }): boolean {
 export interface ReconcileDeps {
   state: StateStore;
   client: KubeClient;
-  /** Reads an artifact, verifying its digest. */
-  fetchArtifact(artifact: ArtifactInfo): Promise<Buffer>;
-  /** Extracts a verified tar.gz into dir (safely). */
-  extractArtifact(data: Buffer, dir: string): Promise<void>;
+  /** Source artifacts, fetched, verified and extracted once, shared read-only. */
+  artifacts: Pick<ArtifactCache, 'open' | 'workDir'>;
   fieldManager?: string;
   now?: () => Date;
   /** Health polling interval (Flux: 5s). */
   healthIntervalMs?: number;
   /** Apply engine concurrency. */
   concurrency?: number;
+  /** Discovery shared across reconciles (default: one per reconcile). */
+  mapper?: RestMapper;
   signal?: AbortSignal;
 }
 
@@ -121,6 +123,14 @@ export async function reconcileKustomization(
   const key = recordKey('Kustomization', ref.namespace, ref.name);
   const now = () => (deps.now ? deps.now() : new Date());
   const started = Date.now();
+  // Milliseconds spent in each phase, logged with the outcome (where the time goes).
+  const phases: Record<string, number> = {};
+  let mark = started;
+  const phase = (name: string) => {
+    const t = Date.now();
+    phases[name] = t - mark;
+    mark = t;
+  };
   const logger = log.child({ kustomization: `${ref.namespace}/${ref.name}` });
   const rec = await readRecord(deps.state, key);
   const outcome: ReconcileOutcome = { ready: false, reason: '', message: '', changedDefinitions: [], removedDefinitions: [], changes: [] };
@@ -147,7 +157,8 @@ export async function reconcileKustomization(
   // Mark Reconciling while we work (Flux: Reconciling=True, Ready=Unknown "Reconciliation in progress").
   const requestedAt = rec.requestedAt;
   let revision: string | undefined;
-  const work = await mkdtemp(path.join(os.tmpdir(), 'fluxless-ks-'));
+  let opened: OpenedArtifact | undefined;
+  let work: string | undefined;
   try {
     // 1. Source
     const srcKey = recordKey(spec.sourceRef.kind, spec.sourceRef.namespace, spec.sourceRef.name);
@@ -162,7 +173,8 @@ export async function reconcileKustomization(
     }
     revision = artifact.revision;
 
-    // 2. dependsOn
+    // 2. dependsOn (registered first, so a dependency that becomes Ready wakes us up)
+    for (const dep of spec.dependsOn) await registerDependent(deps.state, dep, ref);
     for (const dep of spec.dependsOn) {
       const d = await readRecord(deps.state, recordKey('Kustomization', dep.namespace, dep.name));
       const depName = `${dep.namespace}/${dep.name}`;
@@ -182,20 +194,17 @@ export async function reconcileKustomization(
       }
     }
 
-    // 3. Fetch, verify, extract
-    let data: Buffer;
+    phase('source');
+    // 3. Fetch, verify, extract (once per artifact), then link what this build reads
     try {
-      data = await deps.fetchArtifact(artifact);
+      opened = await deps.artifacts.open(artifact);
     } catch (err) {
-      throw new Failure('ArtifactFailed', `failed to fetch artifact ${artifact.revision}: ${errorMessage(err)}`, spec.retryIntervalMs);
+      throw new Failure('ArtifactFailed', `failed to fetch artifact ${artifact.revision}: ${errorMessage(err)}`, spec.retryIntervalMs, false, err);
     }
+    work = await deps.artifacts.workDir('ks-');
     const root = path.join(work, 'src');
-    try {
-      await deps.extractArtifact(data, root);
-    } catch (err) {
-      throw new Failure('ArtifactFailed', `failed to extract artifact ${artifact.revision}: ${errorMessage(err)}`, spec.retryIntervalMs);
-    }
-
+    await materializeBuildTree(opened.root, spec.path ?? '', spec.render.components ?? [], root);
+    phase('fetch');
     // 4-7. Render
     let objects: KubeObject[];
     try {
@@ -204,20 +213,26 @@ export async function reconcileKustomization(
       throw new Failure('BuildFailed', errorMessage(err), spec.retryIntervalMs);
     }
 
+    phase('render');
     // Fleet recursion: Flux API objects become definitions, the rest go to the cluster.
     const fluxObjects = objects.filter(isFluxObject);
     const clusterObjects = objects.filter((o) => !isFluxObject(o));
 
     // 8. Apply (validation first: nothing is written when any object fails dry-run)
-    const engine = new ApplyEngine(deps.client, {
-      fieldManager: deps.fieldManager ?? 'fluxless',
-      force: spec.force,
-      concurrency: deps.concurrency,
-      signal: deps.signal,
-    });
+    const engine = new ApplyEngine(
+      deps.client,
+      {
+        fieldManager: deps.fieldManager ?? 'fluxless',
+        force: spec.force,
+        concurrency: deps.concurrency,
+        signal: deps.signal,
+      },
+      deps.mapper,
+    );
     let changes: ChangeEntry[];
     try {
-      changes = await engine.applyAll(clusterObjects);
+      const applied = new Set((rec.status.inventory?.entries ?? []).map((e) => e.id));
+      changes = await engine.applyAll(clusterObjects, { likelyNew: (r) => !applied.has(inventoryId(r)) });
     } catch (err) {
       const msg = err instanceof ValidationFailedError ? err.message : errorMessage(err);
       throw new Failure('ReconciliationFailed', msg, spec.retryIntervalMs, false, err);
@@ -262,6 +277,7 @@ export async function reconcileKustomization(
     await saveInventory(deps, key, newInventory, revision);
     if (pruneFailures.length) throw new Failure('PruneFailed', pruneFailures.join('\n'), spec.retryIntervalMs);
 
+    phase('apply');
     // 11. Health
     const checks: HealthRef[] = spec.wait
       ? changes
@@ -275,9 +291,15 @@ export async function reconcileKustomization(
           name: h.name,
         }));
     if (checks.length) {
+      const intervalMs = deps.healthIntervalMs ?? 5000;
       const result = await waitForHealth(checks, {
         timeoutMs: spec.timeoutMs,
-        intervalMs: deps.healthIntervalMs ?? 5000,
+        // Poll soon after the apply, then back off to Flux's interval.
+        intervalMs,
+        initialIntervalMs: Math.min(250, intervalMs),
+        // The first look is the apply's own response; objects seen Current stay Current.
+        initial: (r) => engine.observed({ group: r.group, kind: r.kind, namespace: r.namespace ?? '', name: r.name }),
+        recheckCurrent: false,
         signal: deps.signal,
         get: async (r) => {
           try {
@@ -297,6 +319,7 @@ export async function reconcileKustomization(
       }
     }
 
+    phase('health');
     // 12. Success
     const changed = changes.filter((c) => c.action === 'created' || c.action === 'configured' || c.action === 'deleted');
     const message = `Applied revision: ${revision}`;
@@ -327,7 +350,8 @@ export async function reconcileKustomization(
       },
       now(),
     );
-    logger.info('reconciled', { revision, ...countActions(changes), durationMs: Date.now() - started });
+    phase('status');
+    logger.info('reconciled', { revision, ...countActions(changes), durationMs: Date.now() - started, phases });
     return { ...outcome, ready: true, reason: 'ReconciliationSucceeded', message, revision, requeueAfterMs: jitter(spec.intervalMs) };
   } catch (err) {
     const f =
@@ -352,11 +376,12 @@ export async function reconcileKustomization(
       },
       now(),
     );
-    logger.warn('reconcile failed', { reason: f.reason, error: f.message });
+    logger.warn('reconcile failed', { reason: f.reason, error: f.message, durationMs: Date.now() - started });
     const transientError = transientCause(err);
     return { ...outcome, ready: false, reason: f.reason, message: f.message, revision, requeueAfterMs: f.retryMs, transientError };
   } finally {
-    await rm(work, { recursive: true, force: true });
+    opened?.release();
+    if (work) await rm(work, { recursive: true, force: true });
   }
 }
 
@@ -491,6 +516,7 @@ export async function finalizeKustomization(deps: ReconcileDeps, ref: { namespac
   }
   if (spec) outcome.removedDefinitions = await removeDefinitions(deps, spec, fluxRefs);
   await deps.state.delete(key);
+  await dropDependentsIndex(deps.state, ref);
   outcome.message = `Kustomization ${ref.namespace}/${ref.name} deleted`;
   return outcome;
 }

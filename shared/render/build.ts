@@ -32,6 +32,7 @@ import { isScalar, parseAllDocuments, parse as parseYaml } from 'yaml';
 import { EnvironmentError, ValidationError, errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { assertInside, displayPath, findKustomizationFile, isWithin, prepareKustomization } from './generator.js';
+import { kustomizeBatcher } from './kustomize-batch.js';
 import { ensureTools } from './tools.js';
 import type { CommonMetadata, KubeObject, RenderSpec } from './types.js';
 
@@ -55,6 +56,11 @@ export interface RenderInput {
   /** Fail when kustomize writes more than this many bytes (default 128 MiB). */
   maxOutputBytes?: number;
   signal?: AbortSignal;
+  /**
+   * Let this build share a kustomize run with concurrent builds when that cannot change its
+   * output (default true; see kustomize-batch.ts).
+   */
+  batch?: boolean;
 }
 
 /**
@@ -96,12 +102,12 @@ export async function resolveBuildPath(root: string, specPath: string | undefine
 }
 
 /** Fields whose entries may name a directory kustomize loads as another kustomization. */
-const DIR_REF_FIELDS = ['resources', 'bases', 'components', 'generators', 'transformers', 'validators'] as const;
+export const DIR_REF_FIELDS = ['resources', 'bases', 'components', 'generators', 'transformers', 'validators'] as const;
 
-const URL_SCHEME = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//;
+export const URL_SCHEME = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//;
 
 /** Does a resources/components entry look like a remote (URL or git) reference? */
-function looksRemote(entry: string): boolean {
+export function looksRemote(entry: string): boolean {
   if (URL_SCHEME.test(entry)) return true;
   if (/^(git@|gh:|git::|ssh:)/.test(entry)) return true;
   if (/[?&](ref|version|submodules|timeout)=/.test(entry)) return true;
@@ -115,14 +121,14 @@ function remoteError(file: string, field: string, entry: string): ValidationErro
   });
 }
 
-function strings(v: unknown): string[] {
+export function strings(v: unknown): string[] {
   if (typeof v === 'string') return [v];
   if (Array.isArray(v)) return v.filter((x): x is string => typeof x === 'string');
   return [];
 }
 
 /** Entries of file-valued fields (read through kustomize's loader, which fetches http(s) URLs). */
-function fileRefs(k: Record<string, unknown>): Array<{ field: string; value: string }> {
+export function fileRefs(k: Record<string, unknown>): Array<{ field: string; value: string }> {
   const out: Array<{ field: string; value: string }> = [];
   const push = (field: string, v: unknown) => {
     for (const s of strings(v)) if (!s.includes('\n')) out.push({ field, value: s });
@@ -153,8 +159,9 @@ function fileRefs(k: Record<string, unknown>): Array<{ field: string; value: str
  * read outside `root` (directory references, symlinks) or fetch remote content (unless
  * allowed). Entries that do not exist are left for kustomize to report.
  */
-export async function checkReferences(root: string, dir: string, opts: { allowRemoteBases?: boolean } = {}): Promise<void> {
+export async function checkReferences(root: string, dir: string, opts: { allowRemoteBases?: boolean } = {}): Promise<{ batchable: boolean }> {
   const visited = new Set<string>();
+  let batchable = true;
   const visit = async (d: string): Promise<void> => {
     if (visited.has(d)) return;
     visited.add(d);
@@ -163,13 +170,20 @@ export async function checkReferences(root: string, dir: string, opts: { allowRe
     const shown = displayPath(root, kfile);
     await assertInside(root, kfile);
     let k: unknown;
+    let text: string;
     try {
-      k = parseYaml(await readFile(kfile, 'utf8'), { version: '1.1', uniqueKeys: false });
+      text = await readFile(kfile, 'utf8');
+      k = parseYaml(text, { version: '1.1', uniqueKeys: false });
     } catch {
+      batchable = false;
       return; // unparsable: kustomize reports it, and reads nothing through it
     }
-    if (!k || typeof k !== 'object' || Array.isArray(k)) return;
+    if (!k || typeof k !== 'object' || Array.isArray(k)) {
+      batchable = false;
+      return;
+    }
     const kus = k as Record<string, unknown>;
+    if (batchable && !(await isBatchSafe(kus, text, d, root))) batchable = false;
 
     if (!opts.allowRemoteBases) {
       for (const { field, value } of fileRefs(kus)) {
@@ -207,6 +221,69 @@ export async function checkReferences(root: string, dir: string, opts: { allowRe
     }
   };
   await visit(dir);
+  return { batchable };
+}
+
+/**
+ * Kustomization fields whose effects reach beyond their own build when several builds share
+ * one kustomize run (kustomize-batch.ts): renames fixed up in back references at the top
+ * (prefix/suffix, generator hashes, replacements, name-changing patches), vars resolved at
+ * the top, process-wide schemas (openapi, crds), shared transformer configurations, plugins,
+ * and output decorations that depend on the build root.
+ */
+const NOT_BATCH_SAFE_FIELDS = [
+  'namePrefix', 'nameSuffix', 'configMapGenerator', 'secretGenerator', 'generators', 'transformers', 'validators',
+  'vars', 'replacements', 'openapi', 'crds', 'configurations', 'buildMetadata', 'helmCharts', 'helmGlobals',
+  'helmChartInflationGenerator', 'sortOptions',
+];
+
+async function isBatchSafe(kus: Record<string, unknown>, text: string, dir: string, root: string): Promise<boolean> {
+  if (NOT_BATCH_SAFE_FIELDS.some((f) => f in kus)) return false;
+  if (kus.kind !== undefined && kus.kind !== 'Kustomization') return false;
+  if (/allowNameChange|allowKindChange/.test(text)) return false;
+  // JSON 6902 patches may rename an object (or move it) without allowNameChange; kustomize
+  // then fixes references to it across the whole run, other builds' included.
+  for (const field of ['patches', 'patchesJson6902']) {
+    const list = kus[field];
+    if (list === undefined) continue;
+    if (!Array.isArray(list)) return false;
+    for (const p of list) {
+      if (!p || typeof p !== 'object') return false;
+      const entry = p as { patch?: unknown; path?: unknown };
+      let body: string;
+      if (typeof entry.patch === 'string') body = entry.patch;
+      else if (typeof entry.path === 'string') {
+        const file = path.resolve(dir, entry.path);
+        if (!isWithin(root, file)) return false;
+        try {
+          body = await readFile(file, 'utf8');
+        } catch {
+          return false; // missing: kustomize reports it, alone
+        }
+      } else return false;
+      if (renamesObjects(body)) return false;
+    }
+  }
+  return true;
+}
+
+/** Paths a JSON patch must not touch for its build to share a kustomize run. */
+const IDENTITY_PATH = /^(|\/|\/metadata\/?|\/metadata\/(name|namespace|generateName)(\/.*)?|\/kind|\/apiVersion)$/;
+
+/** Does this patch (JSON 6902 as YAML or JSON; strategic merge patches never rename) change an object's identity? */
+function renamesObjects(body: string): boolean {
+  let doc: unknown;
+  try {
+    doc = parseYaml(body, { version: '1.1', uniqueKeys: false });
+  } catch {
+    return true; // unparsable: let kustomize say so, alone
+  }
+  if (!Array.isArray(doc)) return false; // a strategic merge patch
+  return doc.some((op) => {
+    if (!op || typeof op !== 'object') return true;
+    const o = op as { path?: unknown; from?: unknown };
+    return [o.path, o.from].some((v) => v !== undefined && (typeof v !== 'string' || IDENTITY_PATH.test(v)));
+  });
 }
 
 export interface KustomizeOptions {
@@ -369,15 +446,19 @@ export function addOwnerLabels(objects: KubeObject[], owner: { name: string; nam
 export async function renderKustomization(input: RenderInput): Promise<KubeObject[]> {
   const { root, dir } = await resolveBuildPath(input.root, input.path);
   await prepareKustomization(root, dir, input.spec);
-  await checkReferences(root, dir, { allowRemoteBases: input.allowRemoteBases });
+  const { batchable } = await checkReferences(root, dir, { allowRemoteBases: input.allowRemoteBases });
   const { kubectl } = await ensureTools();
-  const text = await kustomizeBuild(kubectl, dir, {
+  const opts: KustomizeOptions = {
     root,
     allowRemoteBases: input.allowRemoteBases,
     timeoutMs: input.timeoutMs,
     maxOutputBytes: input.maxOutputBytes,
     signal: input.signal,
-  });
+  };
+  const text =
+    batchable && !input.allowRemoteBases && input.batch !== false
+      ? await kustomizeBatcher(kubectl).build(dir, opts)
+      : await kustomizeBuild(kubectl, dir, opts);
   const objects = parseManifests(text);
   return applyCommonMetadata(objects, input.spec.commonMetadata);
 }

@@ -20,7 +20,7 @@
  * edited in place with the `yaml` Document API: fields Flux does not touch keep their exact
  * text, which is what kustomize would have read anyway.
  */
-import { lstat, readdir, readFile, realpath, stat, writeFile } from 'node:fs/promises';
+import { lstat, readdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, parseAllDocuments, parseDocument, Scalar } from 'yaml';
 import type { Document, YAMLMap, YAMLSeq } from 'yaml';
@@ -323,7 +323,9 @@ export async function prepareKustomization(root: string, dir: string, spec: Rend
   }
 
   try {
-    await writeFile(file, doc.toString({ lineWidth: 0 }));
+    // Replace, never write through: the file may be a hard link into the artifact cache.
+    await rm(file, { force: true });
+    await writeFile(file, doc.toString({ lineWidth: 0 }), { flag: 'wx' });
   } catch (err) {
     throw new EnvironmentError(`cannot write ${shown}: ${errorMessage(err)}`, { cause: err });
   }

@@ -3,10 +3,12 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { KubeConfig } from '@kubernetes/client-node';
 import path from 'node:path';
+import { ArtifactCache } from '../artifacts/cache.js';
 import { FsArtifactStore } from '../artifacts/fs-store.js';
 import { S3ArtifactStore } from '../artifacts/s3-store.js';
 import type { FluxlessConfig } from '../config/config.js';
 import { createKubeClient } from '../kube/client.js';
+import { RestMapper } from '../kube/mapper.js';
 import { createSecretReader } from '../kube/secrets.js';
 import { LocalWorkQueue, SqsWorkQueue } from '../queue/index.js';
 import { FsStateStore, S3StateStore } from '../state/index.js';
@@ -37,11 +39,14 @@ export function createRuntime(cfg: FluxlessConfig, opts: { kubeConfig?: KubeConf
     cfg.queue.type === 'sqs'
       ? new SqsWorkQueue({ client: new SQSClient(awsOpts), queueUrl: cfg.queue.url, dlqUrl: cfg.queue.dlqUrl })
       : new LocalWorkQueue(cfg.queue.dir);
+  const store = artifacts;
   return {
     state,
     artifacts,
+    artifactCache: new ArtifactCache({ fetch: (a) => store.get(a.key, a.digest) }),
     queue,
     client,
+    mapper: new RestMapper(client, { maxAgeMs: 60_000 }),
     secrets: createSecretReader(client),
     fieldManager: 'fluxless',
     now: () => new Date(),

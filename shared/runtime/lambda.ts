@@ -183,6 +183,7 @@ export async function resetLambdaRuntime(): Promise<void> {
     if (!r) continue;
     r.rt.client.close();
     await r.rt.queue.close();
+    await r.rt.artifactCache.close();
     r.sqs?.destroy();
   }
 }

@@ -74,6 +74,7 @@ export async function startLocalRuntime(rt: Runtime, cfg: FluxlessConfig, opts: 
         await worker;
         await rt.queue.close();
         rt.client.close();
+        await rt.artifactCache.close();
       })();
       return stopping;
     },

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { buildArtifact } from '../../shared/artifacts/build.js';
 import { verifyDigest } from '../../shared/artifacts/digest.js';
-import { extractArtifact } from '../../shared/artifacts/extract.js';
+import { ArtifactCache } from '../../shared/artifacts/cache.js';
 import { createKubeClient, type KubeClient } from '../../shared/kube/client.js';
 import type { KubeObject } from '../../shared/kube/object.js';
 import { reconcileKustomization, type ReconcileDeps, type ReconcileOutcome } from '../../shared/reconcile/kustomization.js';
@@ -46,20 +46,16 @@ export async function fixture(t: TestContext): Promise<Fixture> {
   const state = new FsStateStore(path.join(dir, 'state'), { durable: false });
   // Artifacts by key; the real stores are tested on their own (test/artifacts).
   const blobs = new Map<string, Buffer>();
-  const deps: ReconcileDeps = {
-    state,
-    client,
-    healthIntervalMs: 200,
-    async fetchArtifact(a) {
+  const artifacts = new ArtifactCache({
+    async fetch(a) {
       const data = blobs.get(a.key);
       if (!data) throw new Error(`no artifact ${a.key}`);
       verifyDigest(data, a.digest);
       return data;
     },
-    async extractArtifact(data, into) {
-      await extractArtifact(data, into);
-    },
-  };
+  });
+  t.after(() => artifacts.close());
+  const deps: ReconcileDeps = { state, client, healthIntervalMs: 200, artifacts };
   let n = 0;
   return {
     ns,

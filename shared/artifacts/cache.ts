@@ -1,0 +1,168 @@
+/**
+ * ArtifactCache: each artifact is fetched, verified and extracted once per process, then
+ * shared read-only by every Kustomization that builds from it. A fleet of N Kustomizations
+ * on one repository costs one download and one extraction, not N.
+ *
+ * Layout under one private base directory (a fresh `mkdtemp` in the system temp dir, so the
+ * work directories callers make with `workDir()` are on the same filesystem and can
+ * hard-link files out of the cache):
+ *   <base>/a/<sha256 hex>/    an extracted artifact, never written after the rename into place
+ *   <base>/w/<prefix>XXXXXX/  callers' work directories
+ * Only this process uses the base directory. Entries not in use are evicted beyond `keep`,
+ * least recently used first. On Lambda, /tmp survives between warm invocations, so does this.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseDigest } from './digest.js';
+import { extractArtifact } from './extract.js';
+
+export interface CachedArtifactRef {
+  /** Store key of the artifact. */
+  key: string;
+  /** `sha256:<hex>` of the tar.gz. */
+  digest: string;
+}
+
+export interface OpenedArtifact {
+  /** The extracted artifact (read-only: never write below it). */
+  root: string;
+  /** Gives the entry back; it may be evicted once nobody holds it. */
+  release(): void;
+}
+
+export interface ArtifactCacheOptions {
+  /** Reads the tar.gz bytes (verifying the digest). */
+  fetch(ref: CachedArtifactRef): Promise<Buffer>;
+  /** Extracted artifacts kept when not in use (default 4). */
+  keep?: number;
+  /** Parent of the private base directory (default: the system temp dir). */
+  parentDir?: string;
+}
+
+interface Entry {
+  dir: string;
+  ready: Promise<void>;
+  users: number;
+  lastUsed: number;
+}
+
+export class ArtifactCache {
+  private base: string | undefined;
+  private readonly entries = new Map<string, Entry>();
+  private readonly keep: number;
+  private closed = false;
+  private seq = 0;
+
+  constructor(private readonly opts: ArtifactCacheOptions) {
+    this.keep = opts.keep ?? 4;
+  }
+
+  private baseDir(): string {
+    if (this.closed) throw new Error('artifact cache is closed');
+    if (!this.base) {
+      this.base = mkdtempSync(path.join(this.opts.parentDir ?? os.tmpdir(), 'fluxless-cache-'));
+      removeAtExit(this.base, true);
+    }
+    return this.base;
+  }
+
+  /** Fetches and extracts the artifact unless already cached; hold it until release(). */
+  async open(ref: CachedArtifactRef): Promise<OpenedArtifact> {
+    const { hex } = parseDigest(ref.digest);
+    let e = this.entries.get(hex);
+    if (!e) {
+      // A fresh name per entry: an evicted one may still be being removed.
+      const dir = path.join(this.baseDir(), 'a', `${hex}-${++this.seq}`);
+      const entry: Entry = { dir, users: 0, lastUsed: Date.now(), ready: Promise.resolve() };
+      entry.ready = this.extract(ref, dir);
+      e = entry;
+      this.entries.set(hex, e);
+      // A failed extraction is not cached: the next open tries again.
+      e.ready.catch(() => {
+        if (this.entries.get(hex) === entry) this.entries.delete(hex);
+      });
+    }
+    const held = e;
+    held.users++;
+    held.lastUsed = Date.now();
+    try {
+      await held.ready;
+    } catch (err) {
+      held.users--;
+      throw err;
+    }
+    let released = false;
+    return {
+      root: held.dir,
+      release: () => {
+        if (released) return;
+        released = true;
+        held.users--;
+        held.lastUsed = Date.now();
+        void this.evict();
+      },
+    };
+  }
+
+  /** A new empty directory on the cache's filesystem (hard links from the cache work there). */
+  async workDir(prefix: string): Promise<string> {
+    const parent = path.join(this.baseDir(), 'w');
+    await mkdir(parent, { recursive: true });
+    return mkdtemp(path.join(parent, prefix));
+  }
+
+  /** Removes everything the cache wrote. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const base = this.base;
+    this.base = undefined;
+    // Let extractions in flight finish (they fail once they see `closed`) before removing.
+    const pending = [...this.entries.values()].map((e) => e.ready.catch(() => undefined));
+    this.entries.clear();
+    await Promise.all(pending);
+    if (base) {
+      await rm(base, { recursive: true, force: true });
+      removeAtExit(base, false);
+    }
+  }
+
+  private async extract(ref: CachedArtifactRef, dir: string): Promise<void> {
+    const data = await this.opts.fetch(ref);
+    if (this.closed) throw new Error('artifact cache is closed');
+    const tmp = `${dir}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    await mkdir(path.dirname(dir), { recursive: true });
+    try {
+      await extractArtifact(data, tmp, { expectedDigest: ref.digest });
+      await rename(tmp, dir);
+    } catch (err) {
+      await rm(tmp, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  private async evict(): Promise<void> {
+    const idle = [...this.entries.entries()].filter(([, e]) => e.users === 0).sort((a, b) => a[1].lastUsed - b[1].lastUsed);
+    // Take every victim out of the map before the first await: an open meanwhile re-extracts.
+    const victims = idle.slice(0, Math.max(0, this.entries.size - this.keep));
+    for (const [hex] of victims) this.entries.delete(hex);
+    await Promise.all(victims.map(([, e]) => e.ready.then(() => rm(e.dir, { recursive: true, force: true }), () => undefined)));
+  }
+}
+
+/** Base directories still to remove when the process exits (one listener for all caches). */
+const pendingBases = new Set<string>();
+let exitHook = false;
+function removeAtExit(dir: string, add: boolean): void {
+  if (!add) {
+    pendingBases.delete(dir);
+    return;
+  }
+  pendingBases.add(dir);
+  if (exitHook) return;
+  exitHook = true;
+  process.once('exit', () => {
+    for (const d of pendingBases) rmSync(d, { recursive: true, force: true });
+  });
+}

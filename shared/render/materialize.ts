@@ -1,0 +1,138 @@
+/**
+ * Builds the directory tree one Kustomization needs out of a cached, extracted artifact:
+ * the subtree of spec.path, of spec.components, and of every directory the kustomization
+ * graph references from there (resources, bases, components, generators, transformers,
+ * validators), plus single files referenced from outside a kustomization's directory (so
+ * kustomize reports them exactly as it would on the whole artifact). Files are hard links
+ * into the cache (copies across filesystems): a fleet of N Kustomizations on one artifact
+ * extracts it once and links a handful of files per Kustomization.
+ *
+ * The result is the artifact as far as the build can see: render/build.ts then works on it
+ * unchanged (generator, containment checks, kustomize). The generator replaces the
+ * kustomization file rather than writing through the link, so the cache stays pristine.
+ * References that do not exist or look remote are left for the build to report.
+ */
+import { copyFile, link, mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { DIR_REF_FIELDS, URL_SCHEME, fileRefs, strings } from './build.js';
+import { KUSTOMIZATION_FILE_NAMES, isWithin } from './generator.js';
+
+export interface MaterializeResult {
+  /** Subtrees linked, relative to the artifact root ('.' for all of it). */
+  dirs: string[];
+  files: number;
+}
+
+async function isDir(p: string): Promise<boolean> {
+  return stat(p).then((s) => s.isDirectory(), () => false);
+}
+
+async function isFile(p: string): Promise<boolean> {
+  return stat(p).then((s) => s.isFile(), () => false);
+}
+
+/** Directory and file references of the kustomization file in `dir`, resolved. */
+async function references(dir: string, names: Set<string>): Promise<{ dirs: string[]; files: string[] }> {
+  const out = { dirs: [] as string[], files: [] as string[] };
+  const kname = KUSTOMIZATION_FILE_NAMES.find((n) => names.has(n));
+  if (!kname) return out;
+  let k: unknown;
+  try {
+    k = parseYaml(await readFile(path.join(dir, kname), 'utf8'), { version: '1.1', uniqueKeys: false });
+  } catch {
+    return out; // unparsable: the build reports it
+  }
+  if (!k || typeof k !== 'object' || Array.isArray(k)) return out;
+  const kus = k as Record<string, unknown>;
+  const local = (v: string) => v !== '' && !v.includes('\n') && !URL_SCHEME.test(v);
+  for (const field of DIR_REF_FIELDS) {
+    for (const entry of strings(kus[field])) {
+      if (!local(entry)) continue;
+      const target = path.resolve(dir, entry);
+      if (await isDir(target)) out.dirs.push(target);
+      else if (await isFile(target)) out.files.push(target);
+    }
+  }
+  for (const { value } of fileRefs(kus)) {
+    if (!local(value)) continue;
+    const target = path.resolve(dir, value);
+    if (await isFile(target)) out.files.push(target);
+  }
+  return out;
+}
+
+/**
+ * Links into `dest` what a build of `specPath` (plus `components`, relative to it) reads
+ * from the extracted artifact at `src`. Nothing outside `src` is ever linked.
+ */
+export async function materializeBuildTree(src: string, specPath: string, components: readonly string[], dest: string): Promise<MaterializeResult> {
+  await mkdir(dest, { recursive: true });
+  const rel = path.posix.normalize((specPath ?? '').replace(/\\/g, '/').replace(/^\/+/, '') || '.');
+  const start = path.join(src, rel);
+  // Outside the artifact or missing: link nothing; the build reports the path.
+  if (!isWithin(src, start)) return { dirs: [], files: 0 };
+  if (!(await isDir(start))) {
+    // A file: link it, so the build says "is a file" rather than "not found".
+    if (!(await isFile(start))) return { dirs: [], files: 0 };
+    const to = path.join(dest, path.relative(src, start));
+    await mkdir(path.dirname(to), { recursive: true });
+    await link(start, to).catch(() => copyFile(start, to));
+    return { dirs: [], files: 1 };
+  }
+
+  const subtrees: string[] = [];
+  const singles = new Set<string>();
+  const listed = new Map<string, { files: string[]; dirs: string[] }>(); // subtree root -> what is below it
+  const queue = [start, ...components.map((c) => path.resolve(start, c.replace(/^file:\/\//, '')))];
+  while (queue.length) {
+    const d = queue.shift()!;
+    if (!isWithin(src, d) || subtrees.some((t) => isWithin(t, d)) || !(await isDir(d))) continue;
+    subtrees.push(d);
+    const files: string[] = [];
+    const dirs: string[] = [];
+    // Walk the subtree: list its files and follow every kustomization file's references.
+    const walk = async (dir: string): Promise<void> => {
+      const entries = await readdir(dir, { withFileTypes: true });
+      const names = new Set(entries.filter((e) => e.isFile()).map((e) => e.name));
+      for (const e of entries) {
+        const p = path.join(dir, e.name);
+        if (e.isDirectory()) {
+          dirs.push(p);
+          await walk(p);
+        } else if (e.isFile()) files.push(p);
+      }
+      const refs = await references(dir, names);
+      for (const r of refs.dirs) queue.push(r);
+      for (const f of refs.files) if (isWithin(src, f)) singles.add(f);
+    };
+    await walk(d);
+    listed.set(d, { files, dirs });
+  }
+
+  // Subtrees inside another subtree are linked with it.
+  const roots = subtrees.filter((t) => !subtrees.some((o) => o !== t && isWithin(o, t)));
+  let count = 0;
+  const linkOne = async (from: string, makeParent = false): Promise<void> => {
+    const to = path.join(dest, path.relative(src, from));
+    if (makeParent) await mkdir(path.dirname(to), { recursive: true });
+    try {
+      await link(from, to);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return;
+      if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK') throw err;
+      await copyFile(from, to);
+    }
+    count++;
+  };
+  for (const r of roots) {
+    const inside = subtrees.filter((t) => isWithin(r, t)).map((t) => listed.get(t)!);
+    // Directories first (the empty ones too: kustomize may reference them), then the files.
+    for (const dir of new Set([r, ...inside.flatMap((l) => l.dirs)])) await mkdir(path.join(dest, path.relative(src, dir)), { recursive: true });
+    const files = [...new Set(inside.flatMap((l) => l.files))];
+    for (let i = 0; i < files.length; i += 32) await Promise.all(files.slice(i, i + 32).map((f) => linkOne(f)));
+  }
+  for (const f of singles) if (!roots.some((r) => isWithin(r, f))) await linkOne(f, true);
+  return { dirs: roots.map((r) => path.relative(src, r) || '.'), files: count };
+}
