@@ -124,10 +124,16 @@ const TAKEOVER: Array<{ name: string; op: 'Apply' | 'Update' }> = [
   { name: 'before-first-apply', op: 'Update' },
 ];
 
+function refKey(r: ObjectRef): string {
+  return `${r.group}|${r.kind}|${r.namespace ?? ''}|${r.name}`;
+}
+
 export class ApplyEngine {
   readonly mapper: RestMapper;
   private readonly manager: string;
   private readonly concurrency: number;
+  /** The live objects as last seen by this engine (apply responses, GETs of unchanged ones). */
+  private readonly seen = new Map<string, KubeObject>();
 
   constructor(
     readonly client: KubeClient,
@@ -149,6 +155,14 @@ export class ApplyEngine {
       if (isNotFound(err)) return undefined;
       throw err;
     }
+  }
+
+  /**
+   * The object as this engine last saw it live (the response of its apply, or the GET that
+   * found it unchanged), if it did: a health check's first look without another request.
+   */
+  observed(ref: ObjectRef): KubeObject | undefined {
+    return this.seen.get(refKey(ref));
   }
 
   async getRef(ref: ObjectRef, version?: string): Promise<KubeObject | undefined> {
@@ -216,7 +230,7 @@ export class ApplyEngine {
   }
 
   /** GET + dry-run one object and decide what to do with it. Never throws. */
-  private async plan(p: Planned, deferrable: (p: Planned, err: unknown) => boolean): Promise<void> {
+  private async plan(p: Planned, deferrable: (p: Planned, err: unknown) => boolean, likelyNew?: (ref: ObjectRef) => boolean): Promise<void> {
     try {
       const { mapping, path } = await this.mapper.objectPath(p.obj);
       p.mapping = mapping;
@@ -228,6 +242,21 @@ export class ApplyEngine {
       } else if (mapping.namespaced && !p.obj.metadata.namespace) {
         p.error = 'namespace not specified: set metadata.namespace or the Kustomization spec.targetNamespace';
         return;
+      }
+      if (likelyNew?.(refOf(p.obj))) {
+        // Not applied before: dry-run straight away; a GET would only say "not found".
+        if (this.shouldSkip(p.obj, undefined)) {
+          p.action = 'skipped';
+          return;
+        }
+        const dry = await this.applyPatch(p, true).catch(() => undefined);
+        if (dry && !dry.metadata.resourceVersion) {
+          p.existing = undefined;
+          p.dryRun = dry;
+          p.action = 'created';
+          return;
+        }
+        // It exists after all, or the dry-run failed: the usual path decides, live object in hand.
       }
       try {
         p.existing = await this.client.request<KubeObject>('GET', path, { signal: this.opts.signal });
@@ -269,6 +298,7 @@ export class ApplyEngine {
         p.action = p.dryRun.metadata.resourceVersion ? 'configured' : 'created';
       } else {
         p.action = 'unchanged';
+        if (p.existing) this.seen.set(refKey(refOf(p.obj)), p.existing);
       }
     } catch (err) {
       if (deferrable(p, err)) {
@@ -298,7 +328,7 @@ export class ApplyEngine {
           signal: this.opts.signal,
         });
       }
-      await this.applyPatch(p, false);
+      this.seen.set(refKey(refOf(p.obj)), await this.applyPatch(p, false));
     } catch (err) {
       throw new ApplyFailedError(`${p.subject} apply failed: ${reasonOf(err)}`, err);
     }
@@ -368,8 +398,8 @@ export class ApplyEngine {
     return e;
   }
 
-  private async planAll(items: Planned[], deferrable: (p: Planned, err: unknown) => boolean): Promise<void> {
-    await mapLimit(items, this.concurrency, (p) => this.plan(p, deferrable));
+  private async planAll(items: Planned[], deferrable: (p: Planned, err: unknown) => boolean, likelyNew?: (ref: ObjectRef) => boolean): Promise<void> {
+    await mapLimit(items, this.concurrency, (p) => this.plan(p, deferrable, likelyNew));
   }
 
   private static failures(items: Planned[]): Array<{ subject: string; reason: string }> {
@@ -380,7 +410,15 @@ export class ApplyEngine {
    * Applies the objects. Returns one entry per object in apply order.
    * Throws ValidationFailedError (nothing written) or ApplyFailedError.
    */
-  async applyAll(objects: KubeObject[], opts: { diffOnly?: boolean; withChanges?: boolean } = {}): Promise<ChangeEntry[]> {
+  async applyAll(
+    objects: KubeObject[],
+    opts: {
+      diffOnly?: boolean;
+      withChanges?: boolean;
+      /** Objects probably not in the cluster yet (not in the last inventory): skip the GET. */
+      likelyNew?: (ref: ObjectRef) => boolean;
+    } = {},
+  ): Promise<ChangeEntry[]> {
     const sorted = objects.map(normalizeForApply).sort(compareObjects);
     const items: Planned[] = sorted.map((obj) => ({ obj, subject: fmtObject(obj) }));
     const seen = new Set<string>();
@@ -404,7 +442,7 @@ export class ApplyEngine {
       if (isNotFound(err) && p.obj.metadata.namespace && batchNamespaces.has(p.obj.metadata.namespace)) return true;
       return false;
     };
-    await this.planAll(items.filter((p) => !p.error), deferrable);
+    await this.planAll(items.filter((p) => !p.error), deferrable, opts.likelyNew);
     const failed = ApplyEngine.failures(items);
     if (failed.length) throw new ValidationFailedError(failed);
 

@@ -31,13 +31,26 @@ export class NoKindMatchError extends NotFoundError {
   }
 }
 
+export interface RestMapperOptions {
+  /**
+   * Forget what discovery said after this long (ms). A long-lived mapper (shared by every
+   * reconcile of a process) then sees CRDs that changed scope or went away. Default: never.
+   */
+  maxAgeMs?: number;
+}
+
 export class RestMapper {
   private cache = new Map<string, Promise<Map<string, ResourceMapping>>>();
   private preferred: Promise<Map<string, string>> | undefined;
+  private loadedAt = Date.now();
 
-  constructor(private readonly client: KubeClient) {}
+  constructor(
+    private readonly client: KubeClient,
+    private readonly opts: RestMapperOptions = {},
+  ) {}
 
   private load(apiVersion: string): Promise<Map<string, ResourceMapping>> {
+    if (this.opts.maxAgeMs !== undefined && Date.now() - this.loadedAt > this.opts.maxAgeMs) this.invalidate();
     let p = this.cache.get(apiVersion);
     if (!p) {
       const { group, version } = splitApiVersion(apiVersion);
@@ -65,7 +78,10 @@ export class RestMapper {
   /** Forget what we know (call after CRDs were created or changed). */
   invalidate(apiVersion?: string): void {
     if (apiVersion) this.cache.delete(apiVersion);
-    else this.cache.clear();
+    else {
+      this.cache.clear();
+      this.loadedAt = Date.now();
+    }
     this.preferred = undefined;
   }
 

@@ -8,10 +8,10 @@
  * that says nothing about the object (API server unreachable, store down) is thrown, so the
  * queue redelivers the message and, after N tries, dead-letters it with the reason.
  */
-import { extractArtifact } from '../artifacts/extract.js';
 import type { ReceivedMessage } from '../queue/index.js';
 import { reconcileKustomization } from '../reconcile/kustomization.js';
-import { readRecord, recordKey, type ObjectRecord } from '../reconcile/records.js';
+import { registeredDependents, unregisterDependents } from '../reconcile/dependents.js';
+import { isReady, readRecord, recordKey, type ObjectRecord } from '../reconcile/records.js';
 import { reconcileGitRepository } from '../sources/reconcile.js';
 import { log } from '../util/log.js';
 import { enqueue, type Target } from './enqueue.js';
@@ -55,13 +55,11 @@ export async function handleMessage(rt: Runtime, msg: ReceivedMessage, signal?: 
           state: rt.state,
           client: rt.client,
           fieldManager: rt.fieldManager,
+          mapper: rt.mapper,
           healthIntervalMs: rt.healthIntervalMs,
           now: () => rt.now(),
           signal,
-          fetchArtifact: (a) => rt.artifacts.get(a.key, a.digest),
-          extractArtifact: async (data, dir) => {
-            await extractArtifact(data, dir);
-          },
+          artifacts: rt.artifactCache,
         },
         t,
       );
@@ -72,11 +70,16 @@ export async function handleMessage(rt: Runtime, msg: ReceivedMessage, signal?: 
         await enqueue(rt, d, 'dependency', { dedupKey: await definitionKey(rt, d) });
       }
       if (out.ready) {
-        const dependents = await kustomizationsWhere(rt, (rec, k) => {
-          const deps = (rec.object?.spec as { dependsOn?: Array<{ name: string; namespace?: string }> } | undefined)?.dependsOn ?? [];
-          return deps.some((d) => d.name === t.name && (d.namespace ?? k.namespace) === t.namespace) && rec.status.lastAppliedRevision !== out.revision;
-        });
-        for (const k of dependents) await enqueue(rt, k, 'dependency', { dedupKey: `dep-${out.revision}` });
+        // Wake the Kustomizations waiting on this one (the index holds hints: check each).
+        const gone: Target[] = [];
+        for (const d of await registeredDependents(rt.state, t)) {
+          const k = recordKey('Kustomization', d.namespace, d.name);
+          const rec = await readRecord(rt.state, k);
+          const deps = (rec?.object?.spec as { dependsOn?: Array<{ name: string; namespace?: string }> } | undefined)?.dependsOn ?? [];
+          if (!rec?.object || rec.deleted || !deps.some((x) => x.name === t.name && (x.namespace ?? d.namespace) === t.namespace)) gone.push(k);
+          else if (rec.status.lastAppliedRevision !== out.revision || !isReady(rec)) await enqueue(rt, k, 'dependency', { dedupKey: `dep-${out.revision}` });
+        }
+        await unregisterDependents(rt.state, t, gone);
       }
       logger.info('kustomization handled', { ready: out.ready, reason: out.reason });
       return;

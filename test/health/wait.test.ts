@@ -224,6 +224,180 @@ describe('waitForHealth', () => {
     assert.equal(strict.outcome, 'Timeout');
   });
 
+  test('initial: the first round uses the known object instead of fetching it', async () => {
+    const { get, calls } = fakeCluster(
+      new Map<ObjectRef, (KubeObject | null | Error)[]>([
+        [webRef, [deploymentAt(0)]],
+        [cfgRef, [configMap]],
+      ]),
+    );
+    const asked: string[] = [];
+    const initial = (ref: ObjectRef) => {
+      asked.push(formatObjectId(ref));
+      return ref === webRef ? deploymentAt(2) : undefined;
+    };
+    const r = await waitForHealth([webRef, cfgRef, { ...webRef }], { get, timeoutMs: 5_000, intervalMs: 5, initial });
+    assert.equal(r.ok, true, r.message);
+    assert.equal(r.rounds, 1);
+    // The live Deployment (not ready) was never fetched: the known, ready one decided.
+    assert.equal(calls.get(webRef), undefined);
+    // No known object: fetched as usual.
+    assert.equal(calls.get(cfgRef), 1);
+    assert.deepEqual(asked, ['Deployment/apps/web', 'ConfigMap/apps/web-config'], 'asked once per (deduplicated) object');
+  });
+
+  test('initial is used in the first round only; later rounds fetch', async () => {
+    const { get, calls } = fakeCluster(new Map<ObjectRef, (KubeObject | null | Error)[]>([[webRef, [deploymentAt(1), deploymentAt(2)]]]));
+    let asked = 0;
+    const initial = () => {
+      asked++;
+      return deploymentAt(0);
+    };
+    const r = await waitForHealth([webRef], { get, timeoutMs: 5_000, intervalMs: 5, initial });
+    assert.equal(r.ok, true, r.message);
+    // Round 1: the known object (0 ready); round 2: fetch (1 ready); round 3: fetch (2 ready).
+    assert.equal(r.rounds, 3);
+    assert.equal(calls.get(webRef), 2);
+    assert.equal(asked, 1);
+  });
+
+  test('initial: a known Failed object fails fast without a fetch', async () => {
+    const { get, calls } = fakeCluster(new Map<ObjectRef, (KubeObject | null | Error)[]>([[webRef, [deploymentAt(2)]]]));
+    const r = await waitForHealth([webRef], { get, timeoutMs: 5_000, intervalMs: 5, initial: () => deploymentAt(0, { deadlineExceeded: true }) });
+    assert.equal(r.outcome, 'Failed');
+    assert.equal(r.rounds, 1);
+    assert.equal(calls.get(webRef), undefined);
+  });
+
+  test('recheckCurrent: false does not fetch an object again once it was seen Current', async () => {
+    const states = () =>
+      new Map<ObjectRef, (KubeObject | null | Error)[]>([
+        [webRef, [deploymentAt(0), deploymentAt(1), deploymentAt(2)]],
+        [cfgRef, [configMap]],
+      ]);
+    const once = fakeCluster(states());
+    const r = await waitForHealth([webRef, cfgRef], { get: once.get, timeoutMs: 5_000, intervalMs: 5, recheckCurrent: false });
+    assert.equal(r.ok, true, r.message);
+    assert.equal(r.rounds, 3);
+    assert.equal(once.calls.get(webRef), 3);
+    assert.equal(once.calls.get(cfgRef), 1, 'Current in round 1, not fetched in rounds 2 and 3');
+    assert.equal(r.objects[1]!.status, 'Current');
+
+    // The default (Flux's behaviour) fetches every object every round.
+    const every = fakeCluster(states());
+    const d = await waitForHealth([webRef, cfgRef], { get: every.get, timeoutMs: 5_000, intervalMs: 5 });
+    assert.equal(d.rounds, 3);
+    assert.equal(every.calls.get(cfgRef), 3);
+  });
+
+  test('recheckCurrent: false keeps an object Current even if it would regress; the default sees the regression', async () => {
+    const states = () =>
+      new Map<ObjectRef, (KubeObject | null | Error)[]>([
+        [webRef, [deploymentAt(2), deploymentAt(1)]],
+        [cfgRef, [null, null, configMap]],
+      ]);
+    const once = fakeCluster(states());
+    const r = await waitForHealth([webRef, cfgRef], { get: once.get, timeoutMs: 5_000, intervalMs: 5, recheckCurrent: false });
+    assert.equal(r.ok, true, r.message);
+    assert.equal(r.rounds, 3);
+    assert.equal(once.calls.get(webRef), 1);
+
+    const every = fakeCluster(states());
+    const d = await waitForHealth([webRef, cfgRef], { get: every.get, timeoutMs: 80, intervalMs: 5 });
+    assert.equal(d.outcome, 'Timeout');
+    assert.equal(d.message, "timeout waiting for: [Deployment/apps/web status: 'InProgress']");
+  });
+
+  test('initial + recheckCurrent: false: an object known Current is never fetched', async () => {
+    const { get, calls } = fakeCluster(
+      new Map<ObjectRef, (KubeObject | null | Error)[]>([
+        [webRef, [deploymentAt(0)]],
+        [cfgRef, [null, null, configMap]],
+      ]),
+    );
+    const r = await waitForHealth([webRef, cfgRef], {
+      get,
+      timeoutMs: 5_000,
+      intervalMs: 5,
+      recheckCurrent: false,
+      initial: (ref) => (ref === webRef ? deploymentAt(2) : undefined),
+    });
+    assert.equal(r.ok, true, r.message);
+    assert.equal(r.rounds, 3);
+    assert.equal(calls.get(webRef), undefined);
+    assert.equal(calls.get(cfgRef), 3);
+  });
+
+  test('initialIntervalMs: the time between rounds starts there and doubles up to intervalMs', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const { get, calls } = fakeCluster(new Map<ObjectRef, (KubeObject | null | Error)[]>([[webRef, [deploymentAt(1)]]]));
+    const ctl = new AbortController();
+    const waiting = waitForHealth([webRef], { get, timeoutMs: 60_000, intervalMs: 40, initialIntervalMs: 5, signal: ctl.signal });
+    // Runs everything that is ready without moving the (mocked) clock.
+    const settle = async () => {
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    };
+    await settle();
+    assert.equal(calls.get(webRef), 1);
+    const rounds: number[] = [];
+    for (const sleep of [5, 10, 20, 40, 40, 40]) {
+      t.mock.timers.tick(sleep - 1);
+      await settle();
+      assert.equal(calls.get(webRef), rounds.length + 1, `no new round 1 ms before the ${sleep} ms sleep ends`);
+      t.mock.timers.tick(1);
+      await settle();
+      rounds.push(calls.get(webRef)!);
+    }
+    assert.deepEqual(rounds, [2, 3, 4, 5, 6, 7]);
+    ctl.abort();
+    const r = await waiting;
+    assert.equal(r.outcome, 'Cancelled');
+    assert.equal(r.rounds, 7);
+  });
+
+  test('initialIntervalMs above intervalMs is capped at intervalMs', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const { get, calls } = fakeCluster(new Map<ObjectRef, (KubeObject | null | Error)[]>([[webRef, [deploymentAt(1)]]]));
+    const ctl = new AbortController();
+    const waiting = waitForHealth([webRef], { get, timeoutMs: 60_000, intervalMs: 10, initialIntervalMs: 1_000, signal: ctl.signal });
+    const settle = async () => {
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    };
+    await settle();
+    for (let i = 2; i <= 4; i++) {
+      t.mock.timers.tick(10);
+      await settle();
+      assert.equal(calls.get(webRef), i);
+    }
+    ctl.abort();
+    assert.equal((await waiting).rounds, 4);
+  });
+
+  test('initialIntervalMs: a backing-off wait polls fewer rounds than a constant short interval', async () => {
+    const constant = fakeCluster(new Map<ObjectRef, (KubeObject | null | Error)[]>([[webRef, [deploymentAt(1)]]]));
+    const backoff = fakeCluster(new Map<ObjectRef, (KubeObject | null | Error)[]>([[webRef, [deploymentAt(1)]]]));
+    const [c, b] = await Promise.all([
+      waitForHealth([webRef], { get: constant.get, timeoutMs: 400, intervalMs: 5 }),
+      waitForHealth([webRef], { get: backoff.get, timeoutMs: 400, intervalMs: 40, initialIntervalMs: 5 }),
+    ]);
+    assert.equal(c.outcome, 'Timeout');
+    assert.equal(b.outcome, 'Timeout');
+    assert.equal(constant.calls.get(webRef), c.rounds);
+    assert.equal(backoff.calls.get(webRef), b.rounds);
+    // 400 ms: about 80 rounds at a constant 5 ms; 5, 10, 20, then 40 ms sleeps give about 12.
+    assert.ok(b.rounds > 3, `backoff reached the cap: ${b.rounds} rounds`);
+    assert.ok(b.rounds < c.rounds, `backoff ${b.rounds} rounds, constant 5 ms ${c.rounds} rounds`);
+    assert.ok(b.rounds <= 400 / 40 + 4, `backoff is capped at 40 ms sleeps: ${b.rounds} rounds`);
+  });
+
+  // 0 or a negative initialIntervalMs would never back off (0 * 2 = 0).
+  test('rejects a bad initialIntervalMs', async () => {
+    const get: GetObject = async () => null;
+    for (const initialIntervalMs of [0, -5, Number.NaN]) {
+      await assert.rejects(waitForHealth([webRef], { get, timeoutMs: 50, intervalMs: 10, initialIntervalMs }), ValidationError, `initialIntervalMs ${initialIntervalMs}`);
+    }
+  });
+
   test('rejects bad options', async () => {
     const get: GetObject = async () => null;
     await assert.rejects(waitForHealth([webRef], { get, timeoutMs: -1 }), ValidationError);

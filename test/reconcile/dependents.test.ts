@@ -1,0 +1,120 @@
+import { describe, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  DEPENDENTS_INDEX_KIND,
+  dropDependentsIndex,
+  registerDependent,
+  registeredDependents,
+  unregisterDependents,
+  type NamespacedName,
+} from '../../shared/reconcile/dependents.js';
+import { FsStateStore, type StateStore } from '../../shared/state/index.js';
+
+function store(t: TestContext): FsStateStore {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fluxless-dependents-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return new FsStateStore(dir, { durable: false });
+}
+
+/** Wraps a store, counting calls per method. */
+function counting(inner: StateStore): { state: StateStore; calls: Record<string, number> } {
+  const calls: Record<string, number> = {};
+  const count = (m: string) => (calls[m] = (calls[m] ?? 0) + 1);
+  const state: StateStore = {
+    get: (key) => (count('get'), inner.get(key)),
+    put: (key, value, opts) => (count('put'), inner.put(key, value, opts)),
+    delete: (key, opts) => (count('delete'), inner.delete(key, opts)),
+    list: (prefix) => (count('list'), inner.list(prefix)),
+    update: (key, fn, opts) => (count('update'), inner.update(key, fn, opts)),
+  };
+  return { state, calls };
+}
+
+const infra: NamespacedName = { namespace: 'flux-system', name: 'infra' };
+const apps: NamespacedName = { namespace: 'flux-system', name: 'apps' };
+const web: NamespacedName = { namespace: 'team-a', name: 'web' };
+const api: NamespacedName = { namespace: 'team-a', name: 'api' };
+const sorted = (l: NamespacedName[]) => l.map((d) => `${d.namespace}/${d.name}`).sort();
+
+describe('dependents index', () => {
+  test('nothing registered: no dependents, and no record', async (t) => {
+    const state = store(t);
+    assert.deepEqual(await registeredDependents(state, infra), []);
+    assert.deepEqual(await state.list({ kind: DEPENDENTS_INDEX_KIND }), []);
+  });
+
+  test('register is idempotent: two registrations leave one entry, and the second does not write', async (t) => {
+    const state = store(t);
+    await registerDependent(state, infra, apps);
+    const key = { kind: DEPENDENTS_INDEX_KIND, namespace: infra.namespace, name: infra.name };
+    const v1 = (await state.get(key))?.version;
+    assert.ok(v1);
+    const { state: counted, calls } = counting(state);
+    await registerDependent(counted, infra, { ...apps });
+    assert.deepEqual(calls, { get: 1 }, 'already registered: one read, no write');
+    assert.deepEqual(await registeredDependents(state, infra), [apps]);
+    assert.equal((await state.get(key))?.version, v1, 'the record was not rewritten');
+  });
+
+  test('registeredDependents lists every dependent of that dependency only, in registration order', async (t) => {
+    const state = store(t);
+    await registerDependent(state, infra, apps);
+    await registerDependent(state, infra, web);
+    await registerDependent(state, apps, api);
+    // Same name in another namespace is another dependent.
+    await registerDependent(state, infra, { namespace: 'team-b', name: 'web' });
+    assert.deepEqual(await registeredDependents(state, infra), [apps, web, { namespace: 'team-b', name: 'web' }]);
+    assert.deepEqual(await registeredDependents(state, apps), [api]);
+    assert.deepEqual(await registeredDependents(state, web), []);
+  });
+
+  test('stores only namespace and name of a dependent', async (t) => {
+    const state = store(t);
+    await registerDependent(state, infra, { ...web, extra: 'not stored' } as NamespacedName);
+    assert.deepEqual(await registeredDependents(state, infra), [web]);
+  });
+
+  test('concurrent registrations on one dependency are all kept', async (t) => {
+    const state = store(t);
+    const many = Array.from({ length: 12 }, (_, i) => ({ namespace: 'team', name: `k${String(i).padStart(2, '0')}` }));
+    await Promise.all(many.map((d) => registerDependent(state, infra, d)));
+    assert.deepEqual(sorted(await registeredDependents(state, infra)), sorted(many));
+  });
+
+  test('unregisterDependents removes only the named ones', async (t) => {
+    const state = store(t);
+    for (const d of [apps, web, api]) await registerDependent(state, infra, d);
+    await registerDependent(state, apps, web);
+    await unregisterDependents(state, infra, [web, { namespace: 'elsewhere', name: 'api' }]);
+    assert.deepEqual(await registeredDependents(state, infra), [apps, api]);
+    assert.deepEqual(await registeredDependents(state, apps), [web], 'other indexes untouched');
+    // Removing what is not there, or nothing, is a no-op (and does not create a record).
+    await unregisterDependents(state, infra, [{ namespace: 'x', name: 'y' }]);
+    await unregisterDependents(state, infra, []);
+    await unregisterDependents(state, web, [api]);
+    assert.deepEqual(await registeredDependents(state, infra), [apps, api]);
+    assert.equal(await state.get({ kind: DEPENDENTS_INDEX_KIND, namespace: web.namespace, name: web.name }), undefined);
+    // All of them.
+    await unregisterDependents(state, infra, [apps, api]);
+    assert.deepEqual(await registeredDependents(state, infra), []);
+    // A dependent can register again afterwards.
+    await registerDependent(state, infra, web);
+    assert.deepEqual(await registeredDependents(state, infra), [web]);
+  });
+
+  test('dropDependentsIndex removes the index of that Kustomization only', async (t) => {
+    const state = store(t);
+    await registerDependent(state, infra, apps);
+    await registerDependent(state, infra, web);
+    await registerDependent(state, apps, web);
+    await dropDependentsIndex(state, infra);
+    assert.deepEqual(await registeredDependents(state, infra), []);
+    assert.equal(await state.get({ kind: DEPENDENTS_INDEX_KIND, namespace: infra.namespace, name: infra.name }), undefined);
+    assert.deepEqual(await state.list({ kind: DEPENDENTS_INDEX_KIND }), [{ kind: DEPENDENTS_INDEX_KIND, namespace: apps.namespace, name: apps.name }]);
+    assert.deepEqual(await registeredDependents(state, apps), [web]);
+    await dropDependentsIndex(state, infra); // already gone: fine
+  });
+});
