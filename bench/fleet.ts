@@ -6,14 +6,17 @@
  * Anchor: Flux 2.6 needs 28 s for 100 and 2 min 2 s for 500 on a 16-core runner.
  */
 import { createHmac, randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig } from '../shared/config/config.js';
+import { DEFAULT_CONCURRENCY, loadConfig } from '../shared/config/config.js';
 import { startGitServer } from '../shared/devenv/git-server.js';
 import { createKubeClient, loadKubeConfig } from '../shared/kube/client.js';
 import { webhookPath } from '../shared/receivers/signature.js';
 import { getCondition, readRecord } from '../shared/reconcile/records.js';
+import { kustomizeBatcher } from '../shared/render/kustomize-batch.js';
+import { ensureTools } from '../shared/render/tools.js';
 import { createRuntime } from '../shared/runtime/factory.js';
 import { startLocalRuntime } from '../shared/runtime/local.js';
 import { configureLogging } from '../shared/util/log.js';
@@ -21,7 +24,7 @@ import { createTestRepo } from '../test/harness/git-server.js';
 import { benchCluster } from './common.js';
 
 const SIZES = (process.env.BENCH_SIZES ?? '100,500').split(',').map(Number);
-const CONCURRENCY = process.env.FLUXLESS_CONCURRENCY ?? '8';
+const CONCURRENCY = process.env.FLUXLESS_CONCURRENCY ?? String(DEFAULT_CONCURRENCY);
 
 function app(ns: string, i: number): Record<string, string> {
   const n = `app-${i}`;
@@ -32,6 +35,45 @@ function app(ns: string, i: number): Record<string, string> {
     [`apps/${n}/ingress.yaml`]: `apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: ${n}\nspec:\n  rules:\n  - host: ${n}.example.com\n    http:\n      paths:\n      - path: /\n        pathType: Prefix\n        backend: {service: {name: ${n}, port: {number: 80}}}\n`,
     [`clusters/bench/${n}.yaml`]: `apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: ${n}\n  namespace: ${ns}\nspec:\n  interval: 10m\n  prune: true\n  wait: true\n  timeout: 2m\n  path: ./apps/${n}\n  targetNamespace: ${ns}\n  sourceRef: {kind: GitRepository, name: flux-system}\n`,
   };
+}
+
+/** CPU seconds (user + system) used so far by each process of the given names, by name. */
+function processCpu(names: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  let pids: string[] = [];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return out;
+  }
+  for (const pid of pids) {
+    try {
+      const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const comm = st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'));
+      const name = names.find((n) => comm.startsWith(n.slice(0, 15)));
+      if (!name) continue;
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      out[name] = (out[name] ?? 0) + (Number(f[11]) + Number(f[12])) / 100;
+    } catch {
+      // the process ended
+    }
+  }
+  return out;
+}
+
+const COMPONENTS = ['kube-apiserver', 'etcd', 'kube-controller-manager'];
+
+/** Busy and total CPU seconds of the machine since boot (Linux /proc/stat), if readable. */
+function systemCpu(): { busy: number; total: number } | undefined {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const total = f.reduce((a, b) => a + b, 0);
+    const idle = (f[3] ?? 0) + (f[4] ?? 0);
+    const hz = 100;
+    return { busy: (total - idle) / hz, total: total / hz };
+  } catch {
+    return undefined;
+  }
 }
 
 async function runSize(kubeconfigPath: string, n: number): Promise<number> {
@@ -49,11 +91,10 @@ async function runSize(kubeconfigPath: string, n: number): Promise<number> {
   await repo.commit({ 'clusters/bench/receiver.yaml': receiver }, 'receiver');
   await repo.push();
   const cfg = loadConfig({
-    env: { FLUXLESS_SOURCE_URL: repo.url, FLUXLESS_SOURCE_BRANCH: 'main', FLUXLESS_PATH: './clusters/bench', FLUXLESS_NAMESPACE: ns, FLUXLESS_KUBECONFIG: kubeconfigPath, FLUXLESS_PORT: '0', FLUXLESS_CONCURRENCY: CONCURRENCY, FLUXLESS_SCHEDULE_INTERVAL: '2s' },
+    env: { FLUXLESS_SOURCE_URL: repo.url, FLUXLESS_SOURCE_BRANCH: 'main', FLUXLESS_PATH: './clusters/bench', FLUXLESS_NAMESPACE: ns, FLUXLESS_KUBECONFIG: kubeconfigPath, FLUXLESS_PORT: '0', FLUXLESS_CONCURRENCY: CONCURRENCY },
     dataDir,
   });
   const rt = createRuntime(cfg, { kubeConfig: kc });
-  rt.healthIntervalMs = 500;
   const local = await startLocalRuntime(rt, cfg);
   try {
     const wait = async (what: string, ok: () => Promise<boolean>, timeoutMs: number) => {
@@ -71,6 +112,10 @@ async function runSize(kubeconfigPath: string, n: number): Promise<number> {
     await repo.push();
     const rev = `main@sha1:${await repo.head()}`;
     const body = JSON.stringify({ ref: 'refs/heads/main', after: await repo.head(), repository: { full_name: 'bench/fleet' } });
+    const cpu0 = systemCpu();
+    const comp0 = processCpu(COMPONENTS);
+    const self0 = process.cpuUsage();
+    const calls0 = rt.client.requestCount;
     const t0 = performance.now();
     const res = await fetch(local.url + webhookPath(token, 'github', ns), {
       method: 'POST',
@@ -89,7 +134,18 @@ async function runSize(kubeconfigPath: string, n: number): Promise<number> {
       return ready === n;
     }, 15 * 60_000);
     const s = (performance.now() - t0) / 1000;
+    const self = process.cpuUsage(self0);
+    const cpu = systemCpu();
+    const comp1 = processCpu(COMPONENTS);
     console.log(`N=${n}: webhook -> all ${n} Kustomizations Ready in ${s.toFixed(1)} s (${CONCURRENCY} workers)`);
+    if (cpu && cpu0) {
+      console.log(
+        `  CPU: machine busy ${(cpu.busy - cpu0.busy).toFixed(1)} s of ${(cpu.total - cpu0.total).toFixed(1)} s; ` +
+          `fluxless process ${((self.user + self.system) / 1e6).toFixed(1)} s; ` +
+          COMPONENTS.map((c) => `${c} ${((comp1[c] ?? 0) - (comp0[c] ?? 0)).toFixed(1)} s`).join(', ') +
+          `; API calls per Kustomization ${((rt.client.requestCount - calls0) / n).toFixed(1)}; kustomize ${JSON.stringify(kustomizeBatcher((await ensureTools()).kubectl).stats)}`,
+      );
+    }
     return s;
   } finally {
     await local.stop();

@@ -9,6 +9,13 @@ import { parse as parseYaml } from 'yaml';
 import { ValidationError } from '../util/errors.js';
 import { parseDuration } from '../util/duration.js';
 
+/**
+ * Reconciles in flight per worker process. A reconcile mostly waits (API server, health
+ * checks), so many overlap well; concurrent renders also share kubectl runs. bench:fleet
+ * on 2 cores: 100 Kustomizations Ready in 19 s with 8, 12 s with 32.
+ */
+export const DEFAULT_CONCURRENCY = 16;
+
 export interface FluxlessConfig {
   /** The bootstrap GitRepository. */
   source: {
@@ -108,7 +115,7 @@ export function loadConfig(opts: { file?: string; env?: Env; dataDir?: string; r
       host: (env.FLUXLESS_HOST ?? obj(raw.webhook).host ?? '127.0.0.1') as string,
       port: Number(env.FLUXLESS_PORT ?? obj(raw.webhook).port ?? 9292),
     },
-    worker: { concurrency: Number(env.FLUXLESS_CONCURRENCY ?? obj(raw.worker).concurrency ?? 4) },
+    worker: { concurrency: Number(env.FLUXLESS_CONCURRENCY ?? obj(raw.worker).concurrency ?? DEFAULT_CONCURRENCY) },
     scheduleInterval: (env.FLUXLESS_SCHEDULE_INTERVAL ?? raw.scheduleInterval ?? '10s') as string,
   };
   if (storeType !== 'filesystem' && storeType !== 's3') throw new ValidationError(`${where}: store.type must be filesystem or s3, got '${storeType}'`);

@@ -252,6 +252,10 @@ async function startOnce(bins: ControlPlaneBinaries, opts: StartOptions): Promis
           '--concurrent-deployment-syncs=10',
           '--concurrent-replicaset-syncs=10',
           '--concurrent-gc-syncs=20',
+          // The default client limit (20 requests/s) makes controllers lag behind a burst
+          // of new Deployments by many seconds; a dev cluster has the headroom.
+          '--kube-api-qps=200',
+          '--kube-api-burst=400',
           '--v=0',
         ],
         logFile: path.join(dataDir, 'kube-controller-manager.log'),
