@@ -151,6 +151,12 @@ async function runSize(kubeconfigPath: string, n: number): Promise<number> {
     await local.stop();
     await git.stop();
     await client.request('DELETE', `/api/v1/namespaces/${ns}`).catch(() => undefined);
+    // Let the cluster finish deleting it, so the next size is not measured against that work.
+    for (const end = Date.now() + 180_000; Date.now() < end; ) {
+      const gone = await client.request('GET', `/api/v1/namespaces/${ns}`).then(() => false, () => true);
+      if (gone) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
     client.close();
     await rm(dataDir, { recursive: true, force: true });
     await rm(gitRoot, { recursive: true, force: true });
