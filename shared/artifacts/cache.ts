@@ -11,7 +11,7 @@
  * Only this process uses the base directory. Entries not in use are evicted beyond `keep`,
  * least recently used first. On Lambda, /tmp survives between warm invocations, so does this.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -62,7 +62,9 @@ export class ArtifactCache {
   private baseDir(): string {
     if (this.closed) throw new Error('artifact cache is closed');
     if (!this.base) {
-      this.base = mkdtempSync(path.join(this.opts.parentDir ?? os.tmpdir(), 'fluxless-cache-'));
+      const parent = this.opts.parentDir ?? os.tmpdir();
+      removeOrphans(parent);
+      this.base = mkdtempSync(path.join(parent, `fluxless-cache-${process.pid}-`));
       removeAtExit(this.base, true);
     }
     return this.base;
@@ -165,4 +167,23 @@ function removeAtExit(dir: string, add: boolean): void {
   process.once('exit', () => {
     for (const d of pendingBases) rmSync(d, { recursive: true, force: true });
   });
+}
+
+/** Removes cache directories left by processes that died without cleaning up (SIGKILL). */
+function removeOrphans(parent: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const m = /^fluxless-cache-(\d+)-/.exec(n);
+    if (!m || Number(m[1]) === process.pid) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') rmSync(path.join(parent, n), { recursive: true, force: true });
+    }
+  }
 }

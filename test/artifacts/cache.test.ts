@@ -5,6 +5,7 @@
  */
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -73,6 +74,21 @@ async function until(cond: () => boolean, what: string): Promise<void> {
 const read = (root: string, rel: string) => fs.readFileSync(path.join(root, rel), 'utf8');
 
 describe('ArtifactCache', () => {
+  test('a new cache removes the directories of caches whose process died, and only those', async (t) => {
+    const a = await artifact(t, { 'a.yaml': 'a: 1\n' });
+    const { cache, parent } = newCache(t, { fetch: fakeFetch([a]).fetch });
+    // A process that has exited: its pid is free (reuse within this test is not a concern).
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+    const orphan = path.join(parent, `fluxless-cache-${dead}-abc123`);
+    const alive = path.join(parent, `fluxless-cache-${process.ppid}-def456`);
+    for (const d of [orphan, alive]) fs.mkdirSync(path.join(d, 'a'), { recursive: true });
+    const opened = await cache.open(a.ref);
+    assert.equal(fs.existsSync(orphan), false, 'the dead process left its cache behind');
+    assert.equal(fs.existsSync(alive), true, "a live process's cache was removed");
+    assert.match(path.basename(path.dirname(path.dirname(opened.root))), new RegExp(`^fluxless-cache-${process.pid}-`));
+    opened.release();
+  });
+
   test('concurrent opens of one artifact fetch once and share one extracted tree', async (t) => {
     const a = await artifact(t, { 'app/deploy.yaml': 'kind: Deployment\n', 'kustomization.yaml': 'resources: [app]\n' });
     const f = fakeFetch([a]);
