@@ -83,8 +83,8 @@ test('likelyNew on objects that already exist: identical ones stay unchanged, ch
   const same = (await engine.get(objs[0]!)) as WithData;
   assert.equal(same.metadata.resourceVersion, before.get('same')!.metadata.resourceVersion, 'no write for the identical object');
   assert.equal(same.metadata.uid, before.get('same')!.metadata.uid);
-  const sa = (await engine.get(objs[2]!)) as WithData;
-  assert.equal(sa.metadata.resourceVersion, before.get('sa')!.metadata.resourceVersion);
+  // (The ServiceAccount's resourceVersion is not compared: the token controller of
+  // kube-controller-manager 1.20 writes its `secrets` a moment after creation.)
   const live = (await engine.get(next[1]!)) as WithData;
   assert.deepEqual(live.data, { k: '2' }, 'the configured object has the new content (our removed key is gone)');
   assert.equal(live.metadata.uid, before.get('changed')!.metadata.uid, 'configured in place, not recreated');
