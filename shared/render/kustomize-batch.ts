@@ -207,6 +207,11 @@ const batchers = new Map<string, KustomizeBatcher>();
 /** The process-wide batcher for one kubectl binary. */
 export function kustomizeBatcher(kubectl: string): KustomizeBatcher {
   let b = batchers.get(kubectl);
-  if (!b) batchers.set(kubectl, (b = new KustomizeBatcher(kubectl)));
+  if (!b) {
+    // FLUXLESS_KUSTOMIZE_GATHER_MS: how long a build waits for company (tests widen it).
+    const gather = Number(process.env.FLUXLESS_KUSTOMIZE_GATHER_MS);
+    b = new KustomizeBatcher(kubectl, Number.isFinite(gather) && gather >= 0 ? { gatherMs: gather } : {});
+    batchers.set(kubectl, b);
+  }
   return b;
 }
