@@ -5,7 +5,7 @@
  * N=100 and N=500. Ends with `RESULT n100_s=<x> n500_s=<y>`.
  * Anchor: Flux 2.6 needs 28 s for 100 and 2 min 2 s for 500 on a 16-core runner.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -13,7 +13,6 @@ import path from 'node:path';
 import { DEFAULT_CONCURRENCY, loadConfig } from '../shared/config/config.js';
 import { startGitServer } from '../shared/devenv/git-server.js';
 import { createKubeClient, loadKubeConfig } from '../shared/kube/client.js';
-import { webhookPath } from '../shared/receivers/signature.js';
 import { getCondition, readRecord } from '../shared/reconcile/records.js';
 import { kustomizeBatcher } from '../shared/render/kustomize-batch.js';
 import { ensureTools } from '../shared/render/tools.js';
@@ -21,6 +20,7 @@ import { createRuntime } from '../shared/runtime/factory.js';
 import { startLocalRuntime } from '../shared/runtime/local.js';
 import { configureLogging } from '../shared/util/log.js';
 import { createTestRepo } from '../test/harness/git-server.js';
+import { sendGithubPush } from '../test/harness/github.js';
 import { benchCluster } from './common.js';
 
 const SIZES = (process.env.BENCH_SIZES ?? '100,500').split(',').map(Number);
@@ -110,18 +110,14 @@ async function runSize(kubeconfigPath: string, n: number): Promise<number> {
     for (let i = 0; i < n; i++) Object.assign(files, app(ns, i));
     await repo.commit(files, `${n} apps`);
     await repo.push();
-    const rev = `main@sha1:${await repo.head()}`;
-    const body = JSON.stringify({ ref: 'refs/heads/main', after: await repo.head(), repository: { full_name: 'bench/fleet' } });
+    const head = await repo.head();
+    const rev = `main@sha1:${head}`;
     const cpu0 = systemCpu();
     const comp0 = processCpu(COMPONENTS);
     const self0 = process.cpuUsage();
     const calls0 = rt.client.requestCount;
     const t0 = performance.now();
-    const res = await fetch(local.url + webhookPath(token, 'github', ns), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': randomBytes(8).toString('hex'), 'x-hub-signature-256': 'sha256=' + createHmac('sha256', token).update(body).digest('hex') },
-      body,
-    });
+    const res = await sendGithubPush({ url: local.url, namespace: ns, token, head, repository: { full_name: 'bench/fleet' } });
     if (res.status !== 200) throw new Error(`webhook answered ${res.status}: ${await res.text()}`);
     let ready = 0;
     await wait(`${n} Kustomizations Ready`, async () => {

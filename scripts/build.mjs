@@ -2,23 +2,12 @@
 import { build } from 'esbuild';
 import { readdirSync, existsSync } from 'node:fs';
 import path from 'node:path';
+import { bundleOptions } from './esbuild-options.mjs';
 
 const functions = existsSync('functions')
   ? readdirSync('functions').filter((f) => f.endsWith('.ts')).map((f) => path.join('functions', f))
   : [];
-const common = {
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'esm',
-  sourcemap: 'linked',
-  legalComments: 'none',
-  logLevel: 'warning',
-  // ESM bundles that contain CommonJS dependencies need a require().
-  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-  // fauxqs is a test-only dependency.
-  external: ['fauxqs'],
-};
+const common = bundleOptions;
 const started = Date.now();
 await Promise.all([
   ...functions.map((entry) =>

@@ -2,16 +2,16 @@ import type { TestContext } from 'node:test';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { loadConfig, type FluxlessConfig } from '../../shared/config/config.js';
 import { createKubeClient, type KubeClient } from '../../shared/kube/client.js';
 import type { KubeObject } from '../../shared/kube/object.js';
 import { readRecord, type ObjectRecord } from '../../shared/reconcile/records.js';
 import { createRuntime } from '../../shared/runtime/factory.js';
 import { startLocalRuntime, type LocalRuntime } from '../../shared/runtime/local.js';
-import { webhookPath } from '../../shared/receivers/signature.js';
 import { createTestRepo, type TestRepo } from '../harness/git-server.js';
 import { testEnv, kubeConfigFrom } from '../harness/index.js';
+import { sendGithubPush } from '../harness/github.js';
 
 export interface E2E {
   ns: string;
@@ -91,24 +91,13 @@ export async function e2e(t: TestContext, extraEnv: Record<string, string> = {})
     get: (kind, name) =>
       client.request<KubeObject>('GET', `/api/v1/namespaces/${ns}/${kind.toLowerCase()}s/${name}`).catch(() => undefined),
     async push(rt, opts = {}) {
-      const head = await repo.head();
-      const body = JSON.stringify({
-        ref: 'refs/heads/main',
-        before: '0'.repeat(40),
-        after: head,
+      return sendGithubPush({
+        url: rt.url,
+        namespace: ns,
+        token,
+        head: await repo.head(),
         repository: { full_name: 'fleet/fleet', clone_url: repo.url },
-        head_commit: { id: head, message: 'update' },
-      });
-      const sig = 'sha256=' + createHmac('sha256', token).update(body).digest('hex');
-      return fetch(rt.url + webhookPath(token, 'github', ns), {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'x-github-event': 'push',
-          'x-github-delivery': opts.delivery ?? randomBytes(8).toString('hex'),
-          'x-hub-signature-256': sig,
-        },
-        body,
+        delivery: opts.delivery,
       });
     },
   };

@@ -4,15 +4,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { KubeObject } from '../../shared/kube/object.js';
 import { LocalWorkQueue, type ReceivedMessage, type WorkQueue } from '../../shared/queue/index.js';
 import { getCondition, readRecord } from '../../shared/reconcile/records.js';
-import { webhookPath } from '../../shared/receivers/signature.js';
 import { cliEnv, spawnCli, type CliProcess } from '../cli/helpers.js';
 import { configMap, e2e, fleet } from './helpers.js';
+import { sendGithubPush } from '../harness/github.js';
 
 /**
  * Watches the handling of one target's messages on a running consume loop. consume()
@@ -203,7 +202,7 @@ test('a server killed in the middle of a reconcile: the next one picks the work 
     servers.push(second);
     await x.waitFor('the new server to write serve.json', () => Promise.resolve(existsSync(marker) && (JSON.parse(readFileSync(marker, 'utf8')) as { pid: number }).pid === second.child.pid), 60_000);
     const { url } = JSON.parse(readFileSync(marker, 'utf8')) as { url: string };
-    const hook = await signedPush(url, x.ns, x.token, await x.repo.head());
+    const hook = await sendGithubPush({ url, namespace: x.ns, token: x.token, head: await x.repo.head() });
     assert.equal(hook.status, 200, await hook.text());
 
     await x.waitFor('apps Ready at the new revision', async () => {
@@ -231,20 +230,6 @@ test('a server killed in the middle of a reconcile: the next one picks the work 
     for (const s of servers) await s.stop('SIGKILL');
   }
 });
-
-async function signedPush(url: string, ns: string, token: string, head: string): Promise<Response> {
-  const body = JSON.stringify({ ref: 'refs/heads/main', before: '0'.repeat(40), after: head, head_commit: { id: head, message: 'update' } });
-  return fetch(url + webhookPath(token, 'github', ns), {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'x-github-event': 'push',
-      'x-github-delivery': randomBytes(8).toString('hex'),
-      'x-hub-signature-256': 'sha256=' + createHmac('sha256', token).update(body).digest('hex'),
-    },
-    body,
-  });
-}
 
 const kustomization = (ns: string, name: string, extra: string[]) =>
   [

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import yauzl from 'yauzl';
+import { bundleOptions } from '../../scripts/esbuild-options.mjs';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -61,15 +62,7 @@ async function ensureBundles(t: { diagnostic(msg: string): void }): Promise<void
     const { build } = await import('esbuild');
     for (const f of FUNCTIONS) {
       await build({
-        bundle: true,
-        platform: 'node',
-        target: 'node20',
-        format: 'esm',
-        sourcemap: 'linked',
-        legalComments: 'none',
-        logLevel: 'warning',
-        banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-        external: ['fauxqs'],
+        ...bundleOptions,
         absWorkingDir: ROOT,
         entryPoints: [`functions/${f}.ts`],
         outfile: `dist/functions/${f}.mjs`,
