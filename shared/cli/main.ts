@@ -11,7 +11,10 @@ import { FluxlessError, errorMessage } from '../util/errors.js';
 import { configureLogging } from '../util/log.js';
 import { parseDuration } from '../util/duration.js';
 import { bootstrap } from '../runtime/bootstrap.js';
-import { buildCmd, diffCmd, eventsCmd, getCmd, kindOf, reconcileCmd, setSuspended, treeCmd } from './commands.js';
+import type { KindReconciler } from '../reconcile/contract.js';
+import { kindByWord } from '../kinds/registry.js';
+import { eventsCmd, getCmd, kindOf, reconcileCmd, setSuspended, treeCmd } from './commands.js';
+import { buildCmd, diffCmd } from './render-cmds.js';
 import { cliRuntime, runningServer, type GlobalOptions } from './context.js';
 import { devCluster } from './dev.js';
 import { serveCmd, startCmd } from './serve.js';
@@ -69,12 +72,11 @@ class UsageError extends FluxlessError {
   }
 }
 
-/** `source git NAME` -> kind GitRepository, rest [NAME]. */
-function kindAndName(pos: string[], cmd: string): { kind: string; name: string } {
-  let words = pos;
-  if (words[0] === 'source' && words[1] === 'git') words = ['gitrepository', ...words.slice(2)];
-  if (words.length < 2) throw new UsageError(`'${cmd}' needs a kind and a name`, cmd);
-  return { kind: kindOf(words[0]), name: words[1] };
+/** `source git NAME`, `image repository NAME`, `kustomization NAME` -> the kind and NAME. */
+function kindAndName(pos: string[], cmd: string): { kind: KindReconciler; name: string } {
+  if (pos.length >= 3 && kindByWord(`${pos[0]} ${pos[1]}`)) return { kind: kindByWord(`${pos[0]} ${pos[1]}`)!, name: pos[2] };
+  if (pos.length < 2) throw new UsageError(`'${cmd}' needs a kind and a name`, cmd);
+  return { kind: kindOf(pos[0]), name: pos[1] };
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -90,6 +92,8 @@ export async function main(argv: string[]): Promise<number> {
       'all-namespaces': { type: 'boolean', short: 'A' },
       output: { type: 'string', short: 'o' },
       'with-source': { type: 'boolean' },
+      'kustomization-file': { type: 'string' },
+      'dry-run': { type: 'boolean' },
       timeout: { type: 'string' },
       path: { type: 'string' },
       for: { type: 'string' },
@@ -140,8 +144,9 @@ export async function main(argv: string[]): Promise<number> {
     case 'serve':
       return serveCmd(g);
     case 'get': {
-      if (!pos[0]) throw new UsageError("'get' needs what to show: all, sources or kustomizations", 'get');
-      const what = pos[0] === 'source' || pos[0] === 'sources' ? 'sources' : pos[0];
+      if (!pos[0]) throw new UsageError("'get' needs what to show: all, sources or a kind (kustomizations, receivers, ...)", 'get');
+      const two = pos[1] ? `${pos[0]} ${pos[1]}` : '';
+      const what = two && kindByWord(two) ? two : pos[0] === 'source' ? 'sources' : pos[0];
       const text = await withRuntime((rt) => getCmd(rt, what, { namespace: values['all-namespaces'] ? undefined : values.namespace, output: values.output ?? 'table' }));
       console.log(text);
       return 0;
@@ -165,19 +170,23 @@ export async function main(argv: string[]): Promise<number> {
       console.log(await withRuntime((rt) => eventsCmd(rt, { namespace: values.namespace, forObj: values.for })));
       return 0;
     case 'tree': {
-      const { name } = kindAndName(pos, cmd);
-      console.log(await withRuntime((rt) => treeCmd(rt, ns, name)));
+      const { kind, name } = kindAndName(pos, cmd);
+      console.log(await withRuntime((rt) => treeCmd(rt, kind, ns, name)));
       return 0;
     }
     case 'build': {
-      const { name } = kindAndName(pos, cmd);
-      process.stdout.write(await withRuntime((rt) => buildCmd(rt, ns, name, values.path)));
+      const { kind, name } = kindAndName(pos, cmd);
+      if (kind.kind !== 'Kustomization') throw new UsageError(`'build' works on kustomizations, not ${kind.names.plural}`, cmd);
+      const ro = { localPath: values.path, kustomizationFile: values['kustomization-file'], dryRun: values['dry-run'] };
+      process.stdout.write(await withRuntime((rt) => buildCmd(rt, ns, name, ro)));
       return 0;
     }
     case 'diff': {
-      const { name } = kindAndName(pos, cmd);
+      const { kind, name } = kindAndName(pos, cmd);
+      if (kind.kind !== 'Kustomization') throw new UsageError(`'diff' works on kustomizations, not ${kind.names.plural}`, cmd);
       try {
-        const { code, text } = await withRuntime((rt) => diffCmd(rt, ns, name, values.path));
+        const ro = { localPath: values.path, kustomizationFile: values['kustomization-file'] };
+        const { code, text } = await withRuntime((rt) => diffCmd(rt, ns, name, ro));
         if (text) console.log(text);
         else console.log('✔ no changes');
         return code;

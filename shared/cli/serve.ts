@@ -11,13 +11,14 @@ import { loadConfig, type FluxlessConfig } from '../config/config.js';
 import { startControlPlane, type ControlPlane } from '../devenv/controlplane.js';
 import { startGitServer } from '../devenv/git-server.js';
 import { packageRoot } from '../devenv/paths.js';
-import { createKubeClient, isNotFound, loadKubeConfig } from '../kube/client.js';
+import { createKubeClient, isNotFound } from '../kube/client.js';
+import { loadKubeConfig } from '../kube/kubeconfig.js';
 import { webhookPath } from '../receivers/signature.js';
 import { LocalWorkQueue } from '../queue/index.js';
 import { createRuntime } from '../runtime/factory.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { startLocalRuntime, type LocalRuntime } from '../runtime/local.js';
-import { readRecord, getCondition } from '../reconcile/records.js';
+import { readRecord, getCondition } from '../state/records.js';
 import { getCmd } from './commands.js';
 import { removeServeMarker, writeServeMarker, type GlobalOptions } from './context.js';
 

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ValidationError } from '../util/errors.js';
 import { parseDuration } from '../util/duration.js';
+import { expandHome } from '../util/paths.js';
 
 /**
  * Reconciles in flight per worker process. A reconcile mostly waits (API server, health
@@ -38,12 +39,36 @@ export interface FluxlessConfig {
   queue: { type: 'local'; dir: string } | { type: 'sqs'; url: string; dlqUrl: string };
   aws: { region?: string; endpoint?: string };
   webhook: { host: string; port: number };
-  worker: { concurrency: number };
+  worker: {
+    concurrency: number;
+    /** Failed deliveries before a message is dead-lettered (FLUXLESS_MAX_RECEIVES). */
+    maxReceives: number;
+    /** Health polling interval, Go duration (Flux: 5s). */
+    healthInterval: string;
+  };
+  /** How manifests are rendered. */
+  render: {
+    /** Allow kustomize remote bases (FLUXLESS_ALLOW_REMOTE_BASES); off by default. */
+    allowRemoteBases: boolean;
+    /** Memory limit of one kustomize / helm child process in MiB (FLUXLESS_TOOL_MEMORY_MIB). */
+    toolMemoryMiB: number;
+    /** How long concurrent kustomize builds wait to share one run, ms (FLUXLESS_KUSTOMIZE_GATHER_MS). */
+    kustomizeGatherMs?: number;
+  };
   /** How often the scheduler looks for due sources and drift checks. */
   scheduleInterval: string;
 }
 
+/** The configuration file read from the working directory. */
 export const CONFIG_FILE = 'fluxless.yaml';
+
+/** Failed deliveries before a message is dead-lettered, unless configured. */
+export const DEFAULT_MAX_RECEIVES = 5;
+
+/** True for the Git URLs Flux accepts: http(s)://, ssh://, and scp-like user@host:path. */
+export function isGitUrl(url: string): boolean {
+  return /^(https?|ssh):\/\/[^\s]+$/.test(url) || /^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+$/.test(url);
+}
 
 type Env = Record<string, string | undefined>;
 
@@ -71,12 +96,15 @@ export function loadConfig(opts: { file?: string; env?: Env; dataDir?: string; r
     if (typeof raw !== 'object' || Array.isArray(raw)) throw new ValidationError(`${file}: must be a YAML mapping`);
   }
   const where = file ?? 'configuration';
-  const known = new Set(['source', 'path', 'namespace', 'name', 'interval', 'prune', 'cluster', 'store', 'queue', 'aws', 'webhook', 'worker', 'scheduleInterval']);
+  const known = new Set(['source', 'path', 'namespace', 'name', 'interval', 'prune', 'cluster', 'store', 'queue', 'aws', 'webhook', 'worker', 'render', 'scheduleInterval']);
   for (const k of Object.keys(raw)) if (!known.has(k)) throw new ValidationError(`${where}: unknown field '${k}'`, { hint: `known fields: ${[...known].join(', ')}` });
   const obj = (v: unknown) => (v && typeof v === 'object' ? (v as Record<string, unknown>) : {});
   const src = obj(raw.source);
   const ref = obj(src.ref) as FluxlessConfig['source']['ref'];
-  const dataDir = path.resolve(opts.dataDir ?? env.FLUXLESS_DATA_DIR ?? '.fluxless');
+  const dataDir = path.resolve(expandHome(opts.dataDir ?? env.FLUXLESS_DATA_DIR ?? '.fluxless'));
+  const pathOf = (v: unknown) => (typeof v === 'string' && v ? path.resolve(expandHome(v)) : undefined);
+  const workerRaw = obj(raw.worker);
+  const renderRaw = obj(raw.render);
   const storeRaw = obj(raw.store);
   const queueRaw = obj(raw.queue);
   const storeType = (env.FLUXLESS_STORE ?? storeRaw.type ?? 'filesystem') as string;
@@ -95,13 +123,13 @@ export function loadConfig(opts: { file?: string; env?: Env; dataDir?: string; r
     interval: (raw.interval ?? '10m') as string,
     prune: raw.prune === undefined ? true : raw.prune === true,
     cluster: {
-      kubeconfig: (env.FLUXLESS_KUBECONFIG ?? obj(raw.cluster).kubeconfig) as string | undefined,
+      kubeconfig: pathOf(env.FLUXLESS_KUBECONFIG ?? obj(raw.cluster).kubeconfig),
       inCluster: env.FLUXLESS_IN_CLUSTER === 'true' || obj(raw.cluster).inCluster === true,
     },
     store:
       storeType === 's3'
         ? { type: 's3', bucket: need(env.FLUXLESS_BUCKET ?? storeRaw.bucket, 'store.bucket (FLUXLESS_BUCKET)', where), prefix: (env.FLUXLESS_BUCKET_PREFIX ?? storeRaw.prefix ?? '') as string }
-        : { type: 'filesystem', dir: path.resolve((storeRaw.dir as string | undefined) ?? dataDir) },
+        : { type: 'filesystem', dir: pathOf(storeRaw.dir) ?? dataDir },
     queue:
       queueType === 'sqs'
         ? {
@@ -109,19 +137,33 @@ export function loadConfig(opts: { file?: string; env?: Env; dataDir?: string; r
             url: need(env.FLUXLESS_QUEUE_URL ?? queueRaw.url, 'queue.url (FLUXLESS_QUEUE_URL)', where),
             dlqUrl: need(env.FLUXLESS_DLQ_URL ?? queueRaw.dlqUrl, 'queue.dlqUrl (FLUXLESS_DLQ_URL)', where),
           }
-        : { type: 'local', dir: path.resolve((queueRaw.dir as string | undefined) ?? path.join(dataDir, 'queue')) },
+        : { type: 'local', dir: pathOf(queueRaw.dir) ?? path.join(dataDir, 'queue') },
     aws: { region: (env.AWS_REGION ?? obj(raw.aws).region) as string | undefined, endpoint: (env.FLUXLESS_AWS_ENDPOINT ?? obj(raw.aws).endpoint) as string | undefined },
     webhook: {
       host: (env.FLUXLESS_HOST ?? obj(raw.webhook).host ?? '127.0.0.1') as string,
       port: Number(env.FLUXLESS_PORT ?? obj(raw.webhook).port ?? 9292),
     },
-    worker: { concurrency: Number(env.FLUXLESS_CONCURRENCY ?? obj(raw.worker).concurrency ?? DEFAULT_CONCURRENCY) },
+    worker: {
+      concurrency: Number(env.FLUXLESS_CONCURRENCY ?? workerRaw.concurrency ?? DEFAULT_CONCURRENCY),
+      maxReceives: Number(env.FLUXLESS_MAX_RECEIVES ?? workerRaw.maxReceives ?? DEFAULT_MAX_RECEIVES),
+      healthInterval: (env.FLUXLESS_HEALTH_INTERVAL ?? workerRaw.healthInterval ?? '5s') as string,
+    },
+    render: {
+      allowRemoteBases: (env.FLUXLESS_ALLOW_REMOTE_BASES ?? String(renderRaw.allowRemoteBases ?? false)) === 'true',
+      toolMemoryMiB: Number(env.FLUXLESS_TOOL_MEMORY_MIB ?? renderRaw.toolMemoryMiB ?? 1024),
+      kustomizeGatherMs: env.FLUXLESS_KUSTOMIZE_GATHER_MS ?? renderRaw.kustomizeGatherMs ? Number(env.FLUXLESS_KUSTOMIZE_GATHER_MS ?? renderRaw.kustomizeGatherMs) : undefined,
+    },
     scheduleInterval: (env.FLUXLESS_SCHEDULE_INTERVAL ?? raw.scheduleInterval ?? '10s') as string,
   };
   if (storeType !== 'filesystem' && storeType !== 's3') throw new ValidationError(`${where}: store.type must be filesystem or s3, got '${storeType}'`);
   if (queueType !== 'local' && queueType !== 'sqs') throw new ValidationError(`${where}: queue.type must be local or sqs, got '${queueType}'`);
-  if ((cfg.source.url || opts.requireSource !== false) && !/^https?:\/\//.test(cfg.source.url)) throw new ValidationError(`${where}: source.url must be an http(s) URL (SSH is not supported)`);
-  for (const [f, v] of [['source.interval', cfg.source.interval], ['interval', cfg.interval], ['scheduleInterval', cfg.scheduleInterval]] as const) parseDuration(v, `${where}: ${f}`);
+  if ((cfg.source.url || opts.requireSource !== false) && !isGitUrl(cfg.source.url)) {
+    throw new ValidationError(`${where}: source.url '${cfg.source.url}' is not a Git URL`, { hint: 'use https://host/repo, ssh://git@host/repo or git@host:repo' });
+  }
+  for (const [f, v] of [['source.interval', cfg.source.interval], ['interval', cfg.interval], ['scheduleInterval', cfg.scheduleInterval], ['worker.healthInterval', cfg.worker.healthInterval]] as const) parseDuration(v, `${where}: ${f}`);
+  if (!Number.isInteger(cfg.worker.maxReceives) || cfg.worker.maxReceives < 1 || cfg.worker.maxReceives > 1000) throw new ValidationError(`${where}: worker.maxReceives (FLUXLESS_MAX_RECEIVES) must be a whole number from 1 to 1000`);
+  if (!Number.isInteger(cfg.render.toolMemoryMiB) || cfg.render.toolMemoryMiB < 64) throw new ValidationError(`${where}: render.toolMemoryMiB (FLUXLESS_TOOL_MEMORY_MIB) must be a whole number of MiB, at least 64`);
+  if (cfg.render.kustomizeGatherMs !== undefined && !(cfg.render.kustomizeGatherMs >= 0 && cfg.render.kustomizeGatherMs <= 10_000)) throw new ValidationError(`${where}: render.kustomizeGatherMs (FLUXLESS_KUSTOMIZE_GATHER_MS) must be from 0 to 10000`);
   if (!Number.isInteger(cfg.webhook.port) || cfg.webhook.port < 0 || cfg.webhook.port > 65535) throw new ValidationError(`${where}: webhook.port must be a port number`);
   if (!Number.isInteger(cfg.worker.concurrency) || cfg.worker.concurrency < 1) throw new ValidationError(`${where}: worker.concurrency must be a positive integer`);
   return cfg;

@@ -8,6 +8,7 @@
  */
 import { ValidationError, errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
+import { sleep } from '../util/time.js';
 import { computeStatus } from './kstatus.js';
 import type { ComputeOptions, HealthStatus } from './kstatus.js';
 import type { KubeObject, ObjectRef } from './types.js';
@@ -104,18 +105,6 @@ function entry(o: ObjectHealth, withMessage: boolean): string {
   return s;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 const TIMEOUT = 'timeout';
 const CANCELLED = 'cancelled';
@@ -225,38 +214,4 @@ export async function waitForHealth(objects: readonly ObjectRef[], opts: WaitFor
     .join(', ');
   if (stop.signal.reason === TIMEOUT) return result('Timeout', `timeout waiting for: [${list}]`, rounds);
   return result('Cancelled', `health check cancelled while waiting for: [${list}]`, rounds);
-}
-
-/**
- * Formats a duration like Go's time.Duration.String(), which Flux uses in messages such as
- * `health check failed after 34.971383ms` or `after 10m0.038239667s`.
- */
-export function formatGoDuration(ms: number): string {
-  let ns = Math.round(ms * 1e6);
-  const neg = ns < 0;
-  if (neg) ns = -ns;
-  if (ns === 0) return '0s';
-  // Fraction of `v` with `prec` digits, trailing zeros (and a bare '.') dropped.
-  const frac = (v: number, prec: number): [string, number] => {
-    const p = 10 ** prec;
-    const digits = String(v % p).padStart(prec, '0').replace(/0+$/, '');
-    return [digits ? `.${digits}` : '', Math.floor(v / p)];
-  };
-  let out: string;
-  if (ns < 1e9) {
-    const [unit, prec] = ns < 1e3 ? ['ns', 0] : ns < 1e6 ? ['µs', 3] : ['ms', 6];
-    const [f, whole] = frac(ns, prec);
-    out = `${whole}${f}${unit}`;
-  } else {
-    const [f, secsTotal] = frac(ns, 9);
-    const secs = secsTotal % 60;
-    const minsTotal = Math.floor(secsTotal / 60);
-    out = `${secs}${f}s`;
-    if (minsTotal > 0) {
-      out = `${minsTotal % 60}m${out}`;
-      const hours = Math.floor(minsTotal / 60);
-      if (hours > 0) out = `${hours}h${out}`;
-    }
-  }
-  return neg ? `-${out}` : out;
 }

@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { FluxlessError } from '../util/errors.js';
 
 export interface KubeStatusCause {
@@ -48,13 +48,6 @@ export interface KubeClient {
   /** Number of requests sent so far (benchmarks report calls per object). */
   readonly requestCount: number;
   close(): void;
-}
-
-export function loadKubeConfig(kubeconfigPath?: string): KubeConfig {
-  const kc = new KubeConfig();
-  if (kubeconfigPath) kc.loadFromFile(kubeconfigPath);
-  else kc.loadFromDefault();
-  return kc;
 }
 
 const AUTH_REFRESH_MS = 60_000;

@@ -1,4 +1,5 @@
 /** The Kubernetes object shape Fluxless works with, and how it names objects. */
+/** `metadata` of an object, as the API server returns it. */
 export interface ObjectMeta {
   name: string;
   namespace?: string;
@@ -15,6 +16,7 @@ export interface ObjectMeta {
   [k: string]: unknown;
 }
 
+/** One `metadata.managedFields[]` entry (server-side apply ownership). */
 export interface ManagedFieldsEntry {
   manager?: string;
   operation?: 'Apply' | 'Update';
@@ -25,11 +27,24 @@ export interface ManagedFieldsEntry {
   subresource?: string;
 }
 
+/** A Kubernetes object as JSON: every field not named here stays reachable by index. */
 export interface KubeObject {
   apiVersion: string;
   kind: string;
   metadata: ObjectMeta;
+  spec?: Record<string, unknown>;
+  status?: Record<string, unknown>;
   [k: string]: unknown;
+}
+
+/**
+ * Names a Flux object (or any object whose group is implied): kind, namespace ('' for
+ * cluster-scoped), name. The key of state records, queue messages and artifacts.
+ */
+export interface ObjectKey {
+  kind: string;
+  namespace: string;
+  name: string;
 }
 
 /** Identifies an object: group (no version), kind, namespace ('' for cluster-scoped), name. */
@@ -38,13 +53,17 @@ export interface ObjectRef {
   kind: string;
   namespace: string;
   name: string;
+  /** A version hint for readers (`apps/v1`); not part of the identity. */
+  apiVersion?: string;
 }
 
+/** `group/version` -> its parts (`v1` -> group ''). */
 export function splitApiVersion(apiVersion: string): { group: string; version: string } {
   const i = apiVersion.indexOf('/');
   return i < 0 ? { group: '', version: apiVersion } : { group: apiVersion.slice(0, i), version: apiVersion.slice(i + 1) };
 }
 
+/** The ObjectRef of an object. */
 export function refOf(obj: KubeObject): ObjectRef {
   return {
     group: splitApiVersion(obj.apiVersion).group,
@@ -59,6 +78,7 @@ export function fmtRef(ref: { kind: string; namespace?: string; name: string }):
   return ref.namespace ? `${ref.kind}/${ref.namespace}/${ref.name}` : `${ref.kind}/${ref.name}`;
 }
 
+/** `Kind/namespace/name` of an object. */
 export function fmtObject(obj: KubeObject): string {
   return fmtRef({ kind: obj.kind, namespace: obj.metadata.namespace, name: obj.metadata.name });
 }
@@ -68,6 +88,7 @@ export function inventoryId(ref: ObjectRef): string {
   return `${ref.namespace}_${ref.name}_${ref.group}_${ref.kind}`;
 }
 
+/** Inverse of inventoryId. */
 export function parseInventoryId(id: string): ObjectRef {
   // namespace and name cannot contain '_' (DNS names); group cannot either.
   const parts = id.split('_');
@@ -76,18 +97,17 @@ export function parseInventoryId(id: string): ObjectRef {
   return { namespace, name, group, kind };
 }
 
-export function refKey(ref: ObjectRef): string {
-  return inventoryId(ref);
+/** The same object key? */
+export function sameKey(a: ObjectKey, b: ObjectKey): boolean {
+  return a.kind === b.kind && a.namespace === b.namespace && a.name === b.name;
 }
 
-export function deepClone<T>(v: T): T {
-  return structuredClone(v);
-}
-
+/** An annotation of an object, if set. */
 export function annotation(obj: KubeObject | undefined, key: string): string | undefined {
   return obj?.metadata.annotations?.[key];
 }
 
+/** A label of an object, if set. */
 export function label(obj: KubeObject | undefined, key: string): string | undefined {
   return obj?.metadata.labels?.[key];
 }

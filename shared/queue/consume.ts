@@ -5,7 +5,9 @@
  */
 import { errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
+import { sleep } from '../util/time.js';
 import { intInRange } from './options.js';
+import { afterHandling, beforeHandling, deliveryPolicy, type Settlement } from './policy.js';
 import {
   MAX_RECEIVE_BATCH,
   MAX_VISIBILITY_SECONDS,
@@ -19,28 +21,6 @@ import {
 
 const qlog = log.child({ component: 'queue' });
 
-export function defaultBackoffSeconds(receiveCount: number): number {
-  return Math.min(60, 2 ** Math.max(0, receiveCount - 1));
-}
-
-function describeTarget(r: ReceivedMessage): string {
-  const t = r.message.target;
-  return `${t.kind}/${t.namespace}/${t.name}`;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
 /**
  * Runs `handler` for messages of `queue` until `opts.signal` aborts, then waits for running
  * handlers and resolves. Never throws for a handler's or the queue's errors: they are logged
@@ -51,7 +31,7 @@ export async function consume(queue: WorkQueue, handler: MessageHandler, opts: C
   const maxReceives = intInRange('maxReceives', opts.maxReceives ?? 5, 1, 1000);
   const vt = intInRange('visibilityTimeoutSeconds', opts.visibilityTimeoutSeconds ?? 60, 1, MAX_VISIBILITY_SECONDS);
   const waitSeconds = intInRange('waitSeconds', opts.waitSeconds ?? MAX_WAIT_SECONDS, 0, MAX_WAIT_SECONDS);
-  const backoff = opts.backoffSeconds ?? defaultBackoffSeconds;
+  const policy = deliveryPolicy({ maxReceives, backoffSeconds: opts.backoffSeconds });
   const signal = opts.signal;
 
   const running = new Set<Promise<void>>();
@@ -62,42 +42,30 @@ export async function consume(queue: WorkQueue, handler: MessageHandler, opts: C
   });
   if (!signal) stopped = new Promise<void>(() => undefined);
 
-  const settleFailure = async (r: ReceivedMessage, reason: string): Promise<void> => {
-    if (r.receiveCount >= maxReceives) {
-      const why = `reconcile of ${describeTarget(r)} failed ${r.receiveCount} time(s) (maxReceives ${maxReceives}); last error: ${reason}`;
-      try {
-        await queue.deadLetter(r.receipt, why);
-        qlog.warn('message dead-lettered', { messageId: r.messageId, group: r.groupId, receiveCount: r.receiveCount, reason: why });
-      } catch (err) {
-        qlog.warn('could not dead-letter message; it will be delivered again', { messageId: r.messageId, error: errorMessage(err) });
-      }
+  const settle = async (r: ReceivedMessage, how: Settlement): Promise<void> => {
+    if (how.action === 'ack') {
+      await queue.ack(r.receipt).catch((err: unknown) => qlog.warn('could not ack message; it will be delivered again', { messageId: r.messageId, error: errorMessage(err) }));
       return;
     }
-    let delay = 0;
-    try {
-      delay = Math.min(MAX_VISIBILITY_SECONDS, Math.max(0, Math.ceil(backoff(r.receiveCount))));
-    } catch {
-      delay = defaultBackoffSeconds(r.receiveCount);
+    if (how.action === 'deadLetter') {
+      try {
+        await queue.deadLetter(r.receipt, how.reason);
+        qlog.warn('message dead-lettered', { messageId: r.messageId, group: r.groupId, receiveCount: r.receiveCount, reason: how.reason });
+      } catch (err) {
+        qlog.warn('could not dead-letter message; it will be delivered again', { messageId: r.messageId, error: errorMessage(err) });
+        return;
+      }
+      await opts.onDeadLetter?.(r.message.target, how.reason).catch((err: unknown) => qlog.warn('dead-letter hook failed', { error: errorMessage(err) }));
+      return;
     }
-    try {
-      await queue.release(r.receipt, delay);
-    } catch (err) {
-      qlog.warn('could not release message; it will be delivered again after its visibility timeout', {
-        messageId: r.messageId,
-        error: errorMessage(err),
-      });
-    }
+    await queue.release(r.receipt, Math.min(how.delaySeconds, MAX_VISIBILITY_SECONDS)).catch((err: unknown) =>
+      qlog.warn('could not release message; it will be delivered again after its visibility timeout', { messageId: r.messageId, error: errorMessage(err) }),
+    );
   };
 
   const handle = async (r: ReceivedMessage): Promise<void> => {
-    if (r.receiveCount > maxReceives) {
-      // Earlier deliveries never finished (the process crashed or the lease expired).
-      await settleFailure(
-        r,
-        `delivered ${r.receiveCount} times without finishing (the worker crashed or its visibility timeout expired)`,
-      );
-      return;
-    }
+    const early = beforeHandling(policy, { receiveCount: r.receiveCount, target: r.message.target }, Date.now());
+    if (early) return settle(r, early);
     const lease = new AbortController();
     let extending = false;
     const heartbeat = setInterval(() => {
@@ -125,16 +93,8 @@ export async function consume(queue: WorkQueue, handler: MessageHandler, opts: C
     } finally {
       clearInterval(heartbeat);
     }
-    if (failure === undefined) {
-      try {
-        await queue.ack(r.receipt);
-      } catch (err) {
-        qlog.warn('could not ack message; it will be delivered again', { messageId: r.messageId, error: errorMessage(err) });
-      }
-      return;
-    }
-    qlog.info('handler failed', { messageId: r.messageId, group: r.groupId, receiveCount: r.receiveCount, error: failure });
-    await settleFailure(r, failure);
+    if (failure !== undefined) qlog.info('handler failed', { messageId: r.messageId, group: r.groupId, receiveCount: r.receiveCount, error: failure });
+    await settle(r, afterHandling(policy, { receiveCount: r.receiveCount, target: r.message.target }, failure));
   };
 
   let errorDelay = 500;

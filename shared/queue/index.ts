@@ -34,14 +34,12 @@ export {
   type SendResult,
   type WorkQueue,
 } from './types.js';
-export { consume, defaultBackoffSeconds } from './consume.js';
+export { consume } from './consume.js';
+export { afterHandling, beforeHandling, defaultBackoffSeconds, deliveryPolicy, DEFAULT_MAX_RECEIVES, type DeadLetterHook, type DeliveryPolicy, type Settlement } from './policy.js';
 export { LocalWorkQueue, type LocalWorkQueueOptions } from './local.js';
 export {
   SQS_ATTR,
   SqsWorkQueue,
-  ensureSqsQueues,
   isSqsError,
-  type EnsureSqsQueuesOptions,
-  type SqsQueues,
   type SqsWorkQueueOptions,
 } from './sqs.js';

@@ -104,6 +104,8 @@ export interface ConsumeOptions {
   backoffSeconds?: (receiveCount: number) => number;
   /** Stops receiving; consume() resolves once running handlers have finished. */
   signal?: AbortSignal;
+  /** Called after a message was dead-lettered (to leave a trace on its object). */
+  onDeadLetter?: (target: import('../kube/object.js').ObjectKey, reason: string) => Promise<void>;
 }
 
 export interface WorkQueue {

@@ -1,12 +1,15 @@
 /**
  * Writes the bootstrap GitRepository and root Kustomization from the configuration into the
- * state store (Flux's `flux-system` objects), when they differ from what is stored.
+ * state store (Flux's `flux-system` objects), merged with their Git definitions when the
+ * repository was `flux bootstrap`ped (see reconcile/bootstrap-pair.ts).
  */
 import type { FluxlessConfig } from '../config/config.js';
-import type { KubeObject } from '../kube/object.js';
-import type { ObjectRecord } from '../reconcile/records.js';
+import type { KubeObject, ObjectKey } from '../kube/object.js';
+import { withBootstrapInputs } from '../reconcile/bootstrap-pair.js';
+import type { ObjectRecord } from '../state/records.js';
 import type { Runtime } from './runtime.js';
 
+/** The configuration's GitRepository and Kustomization, as Flux objects. */
 export function bootstrapObjects(cfg: FluxlessConfig): KubeObject[] {
   const source: KubeObject = {
     apiVersion: 'source.toolkit.fluxcd.io/v1',
@@ -29,17 +32,18 @@ export function bootstrapObjects(cfg: FluxlessConfig): KubeObject[] {
   return [source, root];
 }
 
-/** Returns the objects whose definition changed (they should be reconciled now). */
-export async function bootstrap(rt: Runtime, cfg: FluxlessConfig): Promise<Array<{ kind: string; namespace: string; name: string }>> {
-  const changed: Array<{ kind: string; namespace: string; name: string }> = [];
+/** Writes the bootstrap objects; returns those whose definition changed (reconcile them now). */
+export async function bootstrap(rt: Runtime, cfg: FluxlessConfig): Promise<ObjectKey[]> {
+  const changed: ObjectKey[] = [];
   for (const obj of bootstrapObjects(cfg)) {
     const key = { kind: obj.kind, namespace: obj.metadata.namespace!, name: obj.metadata.name };
+    let wrote = false;
     await rt.state.update<ObjectRecord>(key, (cur) => {
-      if (cur?.object && !cur.deleted && JSON.stringify(cur.object.spec) === JSON.stringify(obj.spec)) return undefined;
-      const gen = Number(cur?.object?.metadata.generation ?? 0) + 1;
-      changed.push(key);
-      return { status: {}, ...cur, deleted: false, origin: { by: 'bootstrap' }, object: { ...obj, metadata: { ...obj.metadata, generation: gen } } };
+      const next = withBootstrapInputs(cur?.origin?.by === 'bootstrap' ? cur : cur ? { ...cur, bootstrap: undefined } : undefined, { config: obj }, rt.now());
+      wrote = Boolean(next);
+      return next;
     });
+    if (wrote) changed.push(key);
   }
   return changed;
 }

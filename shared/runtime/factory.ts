@@ -1,27 +1,33 @@
 /** Builds a Runtime from the configuration: filesystem + on-disk queue, or S3 + SQS. */
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import path from 'node:path';
 import { ArtifactCache } from '../artifacts/cache.js';
 import { FsArtifactStore } from '../artifacts/fs-store.js';
 import { S3ArtifactStore } from '../artifacts/s3-store.js';
 import type { FluxlessConfig } from '../config/config.js';
+import { isKnownKind } from '../kinds/registry.js';
 import { createKubeClient } from '../kube/client.js';
+import { kubeConfigFor } from '../kube/kubeconfig.js';
 import { RestMapper } from '../kube/mapper.js';
 import { createSecretReader } from '../kube/secrets.js';
 import { LocalWorkQueue, SqsWorkQueue } from '../queue/index.js';
+import type { ReconcileSettings } from '../reconcile/contract.js';
 import { FsStateStore, S3StateStore } from '../state/index.js';
+import { parseDuration } from '../util/duration.js';
 import type { Runtime } from './runtime.js';
 
-export function kubeConfigFor(cfg: FluxlessConfig): KubeConfig {
-  const kc = new KubeConfig();
-  if (cfg.cluster.inCluster) kc.loadFromCluster();
-  else if (cfg.cluster.kubeconfig) kc.loadFromFile(cfg.cluster.kubeconfig);
-  else kc.loadFromDefault();
-  return kc;
+/** The reconcile settings of a configuration. */
+export function reconcileSettings(cfg: FluxlessConfig): ReconcileSettings {
+  return {
+    healthIntervalMs: parseDuration(cfg.worker.healthInterval, 'worker.healthInterval'),
+    allowRemoteBases: cfg.render.allowRemoteBases,
+    toolMemoryMiB: cfg.render.toolMemoryMiB,
+  };
 }
 
+/** The runtime of a configuration (the kubeconfig may be given, e.g. from Lambda's sources). */
 export function createRuntime(cfg: FluxlessConfig, opts: { kubeConfig?: KubeConfig } = {}): Runtime {
   const client = createKubeClient(opts.kubeConfig ?? kubeConfigFor(cfg));
   const awsOpts = { region: cfg.aws.region ?? 'us-east-1', ...(cfg.aws.endpoint ? { endpoint: cfg.aws.endpoint } : {}) };
@@ -49,6 +55,8 @@ export function createRuntime(cfg: FluxlessConfig, opts: { kubeConfig?: KubeConf
     mapper: new RestMapper(client, { maxAgeMs: 60_000 }),
     secrets: createSecretReader(client),
     fieldManager: 'fluxless',
+    settings: reconcileSettings(cfg),
+    isKnownKind,
     now: () => new Date(),
   };
 }

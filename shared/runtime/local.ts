@@ -16,8 +16,9 @@ import { enqueue } from './enqueue.js';
 import type { Runtime } from './runtime.js';
 import { scheduleTick } from './schedule.js';
 import { createWebhookApp } from './webhook.js';
-import { handleMessage } from './worker.js';
+import { deadLettered, handleMessage } from './worker.js';
 
+/** A running local runtime. */
 export interface LocalRuntime {
   /** Base URL of the webhook server, e.g. http://127.0.0.1:9292 */
   url: string;
@@ -27,6 +28,7 @@ export interface LocalRuntime {
   stop(): Promise<void>;
 }
 
+/** Starts the webhook server, the worker pool and the scheduler on `rt`. */
 export async function startLocalRuntime(rt: Runtime, cfg: FluxlessConfig, opts: { bootstrap?: boolean } = {}): Promise<LocalRuntime> {
   if (opts.bootstrap !== false) {
     for (const key of await bootstrap(rt, cfg)) await enqueue(rt, key, 'bootstrap', { dedupKey: `bootstrap-${rt.now().getTime()}` });
@@ -42,6 +44,8 @@ export async function startLocalRuntime(rt: Runtime, cfg: FluxlessConfig, opts: 
   const abort = new AbortController();
   const worker = consume(rt.queue, (m, ctx) => handleMessage(rt, m, ctx.signal), {
     concurrency: cfg.worker.concurrency,
+    maxReceives: cfg.worker.maxReceives,
+    onDeadLetter: (target, reason) => deadLettered(rt, target, reason),
     visibilityTimeoutSeconds: 120,
     waitSeconds: 1,
     signal: abort.signal,

@@ -1,39 +1,60 @@
 /**
- * The scheduled trigger: every tick, enqueue the sources whose interval is due (polling
- * for sources without webhooks) and the Kustomizations whose interval is due (drift
- * checks), plus definitions removed from Git that still need finalizing.
+ * The scheduled trigger: every tick, enqueue what the due-time index says is due (sources
+ * to poll, appliers to check for drift), reading only those markers, not every record.
+ * When the index cannot be trusted (a new store, a scheduler that was away for an hour),
+ * one full scan enqueues what is due, new or being finalized, and refiles the rest.
  */
-import { readRecord } from '../reconcile/records.js';
+import { fmtRef, type ObjectKey } from '../kube/object.js';
+import { kindReconciler, scheduledKinds } from '../kinds/registry.js';
+import { bucketOf, dueSince, scheduleDue } from '../state/due-index.js';
+import { corruptMessage, listRecords } from '../state/records.js';
+import { log } from '../util/log.js';
 import { enqueue } from './enqueue.js';
 import type { Runtime } from './runtime.js';
 
-export const SCHEDULED_KINDS = ['GitRepository', 'Kustomization'] as const;
-
+/** What one tick enqueued. */
 export interface TickResult {
   enqueued: Array<{ kind: string; namespace: string; name: string; reason: string }>;
+  /** True when this tick scanned every record (the index was rebuilt). */
+  rescanned: boolean;
 }
 
+/** Runs one scheduler tick. */
 export async function scheduleTick(rt: Runtime): Promise<TickResult> {
   const now = rt.now();
   const enqueued: TickResult['enqueued'] = [];
-  for (const kind of SCHEDULED_KINDS) {
-    for (const key of await rt.state.list({ kind })) {
-      const rec = await readRecord(rt.state, key);
-      if (!rec?.object) continue;
-      const spec = (rec.object.spec ?? {}) as { suspend?: boolean };
-      let reason: string | undefined;
-      if (rec.deleted) reason = 'finalize';
-      else if (spec.suspend || rec.suspended) continue;
-      else if (!rec.status.lastReconciledAt) reason = 'new';
-      else if (rec.status.nextRunAt && Date.parse(rec.status.nextRunAt) <= now.getTime()) reason = kind === 'GitRepository' ? 'poll' : 'drift';
-      if (!reason) continue;
-      // One message per due time: ticks before the worker gets to it collapse (and a new or
-      // removed definition collapses with the worker's own request for it).
-      const dedupKey =
-        reason === 'finalize' ? 'finalize' : reason === 'new' ? `gen-${rec.object.metadata.generation ?? 0}` : `${reason}-${rec.status.nextRunAt}`;
-      await enqueue(rt, key, reason, { dedupKey });
-      enqueued.push({ ...key, reason });
+  const scan = await dueSince(rt.state, now.getTime());
+  const push = async (key: ObjectKey, reason: string, dedupKey: string) => {
+    await enqueue(rt, key, reason, { dedupKey });
+    enqueued.push({ ...key, reason });
+  };
+  if (scan.rescan) {
+    for (const kind of scheduledKinds()) {
+      for (const read of await listRecords(rt.state, { kind: kind.kind })) {
+        if (read.corrupt) {
+          log.error('skipping an object whose state record is corrupt', { error: corruptMessage(read) });
+          continue;
+        }
+        const rec = read.record;
+        if (!rec?.object) continue;
+        const spec = (rec.object.spec ?? {}) as { suspend?: boolean };
+        const gen = `gen-${rec.object.metadata.generation ?? 0}`;
+        if (rec.deleted) await push(read.key, 'finalize', 'finalize');
+        else if (spec.suspend || rec.suspended) continue;
+        else if (!rec.status.lastReconciledAt || rec.status.observedGeneration !== Number(rec.object.metadata.generation ?? 1)) await push(read.key, 'new', gen);
+        else if (!rec.status.nextRunAt || Date.parse(rec.status.nextRunAt) <= now.getTime()) await push(read.key, kind.schedule!, `${kind.schedule}-${rec.status.nextRunAt}`);
+        else await scheduleDue(rt.state, read.key, rec.status.nextRunAt);
+      }
+    }
+  } else {
+    for (const key of scan.due) {
+      const kind = kindReconciler(key.kind);
+      if (!kind?.schedule) continue;
+      // One message per due bucket: ticks before the worker gets to it collapse.
+      await push(key, kind.schedule, `due-${bucketOf(now.getTime())}`);
     }
   }
-  return { enqueued };
+  await scan.commit();
+  if (enqueued.length) log.debug('scheduler enqueued', { objects: enqueued.map((e) => fmtRef(e)) });
+  return { enqueued, rescanned: scan.rescan };
 }

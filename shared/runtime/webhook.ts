@@ -8,18 +8,23 @@ import { createReceiverApp } from '../receivers/app.js';
 import type { DeliveryDeduper } from '../receivers/dedupe.js';
 import type { ReceiverDirectory, ReceiverEntry } from '../receivers/directory.js';
 import { parseReceiver, type ResourceSelector } from '../receivers/spec.js';
-import { readRecord, type ObjectRecord } from '../reconcile/records.js';
+import { corruptMessage, isCorrupt, listRecords, type ObjectRecord } from '../state/records.js';
 import { errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { enqueue } from './enqueue.js';
 import type { Runtime } from './runtime.js';
 
+/** The Receivers to serve: from the state store, with their tokens from Secrets. */
 export function stateReceiverDirectory(rt: Runtime): ReceiverDirectory {
   return {
     async list() {
       const out: ReceiverEntry[] = [];
-      for (const key of await rt.state.list({ kind: 'Receiver' })) {
-        const rec = await readRecord(rt.state, key);
+      for (const read of await listRecords(rt.state, { kind: 'Receiver' })) {
+        const { key, record: rec } = read;
+        if (read.corrupt) {
+          log.error('receiver not served: its state record is corrupt', { error: corruptMessage(read) });
+          continue;
+        }
         if (!rec?.object || rec.deleted) continue;
         try {
           const spec = parseReceiver(rec.object);
@@ -42,6 +47,7 @@ function labelsMatch(labels: Record<string, string> | undefined, want: Record<st
   return Object.entries(want ?? {}).every(([k, v]) => labels?.[k] === v);
 }
 
+/** Marks the targets as requested now (`requestedAt`) and enqueues them; returns how many. */
 export async function requestReconcile(rt: Runtime, targets: readonly ResourceSelector[], info: { deliveryId?: string } = {}): Promise<number> {
   const requestedAt = rt.now().toISOString();
   let n = 0;
@@ -52,11 +58,18 @@ export async function requestReconcile(rt: Runtime, targets: readonly ResourceSe
         ? await rt.state.list({ kind: t.kind, namespace: ns })
         : [{ kind: t.kind, namespace: ns, name: t.name }];
     for (const key of keys) {
-      const res = await rt.state.update<ObjectRecord>(key, (cur) => {
-        if (!cur?.object || cur.deleted) return undefined;
-        if (t.name === '*' && !labelsMatch(cur.object.metadata.labels, t.matchLabels)) return undefined;
-        return { ...cur, requestedAt };
-      });
+      let res: Awaited<ReturnType<typeof rt.state.update<ObjectRecord>>>;
+      try {
+        res = await rt.state.update<ObjectRecord>(key, (cur) => {
+          if (!cur?.object || cur.deleted) return undefined;
+          if (t.name === '*' && !labelsMatch(cur.object.metadata.labels, t.matchLabels)) return undefined;
+          return { ...cur, requestedAt };
+        });
+      } catch (err) {
+        if (!isCorrupt(err)) throw err;
+        log.error('webhook target skipped: its state record is corrupt', { target: `${key.kind}/${key.namespace}/${key.name}`, error: errorMessage(err) });
+        continue;
+      }
       if (res?.value.requestedAt !== requestedAt) continue;
       await enqueue(rt, key, 'webhook', { dedupKey: info.deliveryId ?? requestedAt });
       n++;
@@ -65,6 +78,7 @@ export async function requestReconcile(rt: Runtime, targets: readonly ResourceSe
   return n;
 }
 
+/** The Receiver app (hono) on the runtime. */
 export function createWebhookApp(rt: Runtime, opts: { deduper?: DeliveryDeduper } = {}): Hono {
   return createReceiverApp({
     directory: stateReceiverDirectory(rt),

@@ -5,4 +5,3 @@ export type { StateStore, Versioned, PutOptions, DeleteOptions, UpdateOptions, U
 export { updateWithRetry } from './store.js';
 export { FsStateStore, type FsStateStoreOptions } from './fs-store.js';
 export { S3StateStore, type S3StateStoreOptions } from './s3-store.js';
-export { EventLog, type LoggedEvent, type EventLogOptions } from './events.js';

@@ -4,14 +4,11 @@
  * part is validated: a part that could climb out of its directory or collide with another
  * object's key is refused.
  */
+import { fmtRef, type ObjectKey } from '../kube/object.js';
 import { ValidationError } from '../util/errors.js';
 
-export interface ObjectKey {
-  kind: string;
-  /** Empty for cluster-scoped objects; stored as `_` (a name Kubernetes never gives). */
-  namespace: string;
-  name: string;
-}
+export type { ObjectKey } from '../kube/object.js';
+export { sameKey } from '../kube/object.js';
 
 /** The segment used on disk / in S3 for an empty (cluster-scoped) namespace. */
 export const CLUSTER_SCOPE_SEGMENT = '_';
@@ -56,17 +53,14 @@ export function keyFromSegments(kind: string, ns: string, name: string): ObjectK
   return { kind, namespace: ns === CLUSTER_SCOPE_SEGMENT ? '' : ns, name };
 }
 
+/** True when `s` can be a key segment as is. */
 export function isValidSegment(s: string): boolean {
   return SEGMENT.test(s) && !s.includes('..');
 }
 
 /** `Kind/namespace/name` (or `Kind/name` when cluster-scoped), for messages. */
 export function describeKey(key: Partial<ObjectKey>): string {
-  return key.namespace ? `${key.kind}/${key.namespace}/${key.name}` : `${key.kind}/${key.name}`;
-}
-
-export function sameKey(a: ObjectKey, b: ObjectKey): boolean {
-  return a.kind === b.kind && a.namespace === b.namespace && a.name === b.name;
+  return fmtRef({ kind: String(key.kind), namespace: key.namespace, name: String(key.name) });
 }
 
 /** Stable ordering for listings: kind, then namespace, then name. */

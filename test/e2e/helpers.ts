@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { loadConfig, type FluxlessConfig } from '../../shared/config/config.js';
 import { createKubeClient, type KubeClient } from '../../shared/kube/client.js';
 import type { KubeObject } from '../../shared/kube/object.js';
-import { readRecord, type ObjectRecord } from '../../shared/reconcile/records.js';
+import { readRecord, type ObjectRecord } from '../../shared/state/records.js';
 import { createRuntime } from '../../shared/runtime/factory.js';
 import { startLocalRuntime, type LocalRuntime } from '../../shared/runtime/local.js';
 import { createTestRepo, type TestRepo } from '../harness/git-server.js';
@@ -67,7 +67,7 @@ export async function e2e(t: TestContext, extraEnv: Record<string, string> = {})
     token,
     async start() {
       const rt = createRuntime(cfg, { kubeConfig: kubeConfigFrom(cluster.kubeconfigPath) });
-      rt.healthIntervalMs = 200;
+      rt.settings.healthIntervalMs = 200;
       const local = await startLocalRuntime(rt, cfg);
       started.push(local);
       return local;

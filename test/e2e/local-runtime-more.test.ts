@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { KubeObject } from '../../shared/kube/object.js';
 import { LocalWorkQueue, type ReceivedMessage, type WorkQueue } from '../../shared/queue/index.js';
-import { getCondition, readRecord } from '../../shared/reconcile/records.js';
+import { getCondition, readRecord } from '../../shared/state/records.js';
 import { cliEnv, spawnCli, type CliProcess } from '../cli/helpers.js';
 import { configMap, e2e, fleet } from './helpers.js';
 import { sendGithubPush } from '../harness/github.js';

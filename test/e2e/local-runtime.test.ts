@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { getCondition } from '../../shared/reconcile/records.js';
+import { getCondition } from '../../shared/state/records.js';
 import { testEnv } from '../harness/index.js';
 import { configMap, e2e, fleet } from './helpers.js';
 

@@ -6,7 +6,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig } from '../../shared/config/config.js';
 import { reconcileMessage, serializeMessage, SQS_ATTR, type ReceivedMessage } from '../../shared/queue/index.js';
-import { lambdaKubeConfig, processSqsBatch, type SqsBatchDeps, type SqsRecord } from '../../shared/runtime/lambda.js';
+import { managementKubeConfig as lambdaKubeConfig } from '../../shared/kube/kubeconfig.js';
+import { processSqsBatch, type SqsBatchDeps, type SqsRecord } from '../../shared/queue/sqs-batch.js';
 import { EnvironmentError, ValidationError } from '../../shared/util/errors.js';
 
 function valid(name: string): string {

@@ -17,10 +17,12 @@ import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand,
 import type { LambdaEvent } from 'hono/aws-lambda';
 import { createKubeClient } from '../../shared/kube/client.js';
 import type { KubeObject } from '../../shared/kube/object.js';
-import { ensureSqsQueues, SqsWorkQueue } from '../../shared/queue/index.js';
+import { SqsWorkQueue } from '../../shared/queue/index.js';
+import { ensureSqsQueues } from '../harness/sqs-queues.js';
 import { webhookPath } from '../../shared/receivers/signature.js';
-import { getCondition, readRecord, type ObjectRecord } from '../../shared/reconcile/records.js';
-import { lambdaRuntime, resetLambdaRuntime, type SqsBatchResponse, type SqsEvent, type SqsRecord } from '../../shared/runtime/lambda.js';
+import { getCondition, readRecord, type ObjectRecord } from '../../shared/state/records.js';
+import { lambdaRuntime, resetLambdaRuntime } from '../../shared/runtime/lambda.js';
+import type { SqsBatchResponse, SqsEvent, SqsRecord } from '../../shared/queue/sqs-batch.js';
 import { configMap, fleet } from '../e2e/helpers.js';
 import { createTestRepo } from '../harness/git-server.js';
 import { stopStarted, testEnv } from '../harness/index.js';

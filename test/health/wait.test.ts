@@ -1,13 +1,14 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { waitForHealth, formatGoDuration, formatObjectId } from '../../shared/health/wait.js';
+import { waitForHealth, formatObjectId } from '../../shared/health/wait.js';
+import { formatGoDuration } from '../../shared/util/duration.js';
 import type { GetObject } from '../../shared/health/wait.js';
 import type { KubeObject, ObjectRef } from '../../shared/health/types.js';
 import { ValidationError } from '../../shared/util/errors.js';
 
 const webRef: ObjectRef = { group: 'apps', kind: 'Deployment', namespace: 'apps', name: 'web' };
 const cfgRef: ObjectRef = { group: '', kind: 'ConfigMap', namespace: 'apps', name: 'web-config' };
-const crdRef: ObjectRef = { group: 'apiextensions.k8s.io', kind: 'CustomResourceDefinition', name: 'widgets.example.com' };
+const crdRef: ObjectRef = { group: 'apiextensions.k8s.io', kind: 'CustomResourceDefinition', namespace: '', name: 'widgets.example.com' };
 
 function deploymentAt(ready: number, opts: { deadlineExceeded?: boolean } = {}): KubeObject {
   return {

@@ -9,7 +9,8 @@ import {
   type Message,
 } from '@aws-sdk/client-sqs';
 import { ValidationError } from '../../shared/util/errors.js';
-import { SqsWorkQueue, ensureSqsQueues, reconcileMessage } from '../../shared/queue/index.js';
+import { SqsWorkQueue, reconcileMessage } from '../../shared/queue/index.js';
+import { ensureSqsQueues } from '../harness/sqs-queues.js';
 import { stopStarted, testEnv } from '../harness/index.js';
 import { workQueueSuite } from './suite.js';
 

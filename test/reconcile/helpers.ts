@@ -7,8 +7,14 @@ import { verifyDigest } from '../../shared/artifacts/digest.js';
 import { ArtifactCache } from '../../shared/artifacts/cache.js';
 import { createKubeClient, type KubeClient } from '../../shared/kube/client.js';
 import type { KubeObject } from '../../shared/kube/object.js';
-import { reconcileKustomization, type ReconcileDeps, type ReconcileOutcome } from '../../shared/reconcile/kustomization.js';
-import { readRecord, type ObjectRecord } from '../../shared/reconcile/records.js';
+import { FsArtifactStore } from '../../shared/artifacts/fs-store.js';
+import { isKnownKind } from '../../shared/kinds/registry.js';
+import { kustomizationKind } from '../../shared/kinds/kustomization/reconciler.js';
+import { RestMapper } from '../../shared/kube/mapper.js';
+import { createSecretReader } from '../../shared/kube/secrets.js';
+import type { ReconcileResult, ReconcileServices } from '../../shared/reconcile/contract.js';
+import { log } from '../../shared/util/log.js';
+import { readRecord, type ObjectRecord } from '../../shared/state/records.js';
 import { FsStateStore } from '../../shared/state/index.js';
 import { testEnv } from '../harness/index.js';
 
@@ -16,11 +22,12 @@ export interface Fixture {
   ns: string;
   client: KubeClient;
   state: FsStateStore;
-  deps: ReconcileDeps;
+  svc: ReconcileServices;
   /** Publishes files as a new artifact revision of GitRepository <ns>/repo. */
   publish(files: Record<string, string>, revision: string): Promise<void>;
   define(obj: KubeObject): Promise<void>;
-  reconcile(name: string): Promise<ReconcileOutcome>;
+  /** Reconciles (or, when removed, finalizes) Kustomization <ns>/<name> as the worker would. */
+  reconcile(name: string): Promise<ReconcileResult>;
   record(kind: string, name: string, ns?: string): Promise<ObjectRecord | undefined>;
   get(apiVersion: string, kind: string, name: string, ns?: string): Promise<KubeObject | undefined>;
 }
@@ -55,13 +62,24 @@ export async function fixture(t: TestContext): Promise<Fixture> {
     },
   });
   t.after(() => artifacts.close());
-  const deps: ReconcileDeps = { state, client, healthIntervalMs: 200, artifacts };
+  const svc: ReconcileServices = {
+    state,
+    artifacts: new FsArtifactStore(path.join(dir, 'artifacts')),
+    artifactCache: artifacts,
+    client,
+    mapper: new RestMapper(client),
+    secrets: createSecretReader(client),
+    fieldManager: 'fluxless',
+    settings: { healthIntervalMs: 200, allowRemoteBases: false, toolMemoryMiB: 1024 },
+    isKnownKind,
+    now: () => new Date(),
+  };
   let n = 0;
   return {
     ns,
     client,
     state,
-    deps,
+    svc,
     async publish(files, revision) {
       const src = path.join(dir, `src-${n++}`);
       for (const [f, content] of Object.entries(files)) {
@@ -91,7 +109,13 @@ export async function fixture(t: TestContext): Promise<Fixture> {
         deleted: false,
       }));
     },
-    reconcile: (name) => reconcileKustomization(deps, { namespace: ns, name }),
+    async reconcile(name) {
+      const key = { kind: 'Kustomization', namespace: ns, name };
+      const record = await readRecord(state, key);
+      if (!record?.object) return { ready: false, reason: 'NotFound', message: `Kustomization ${ns}/${name} is not defined`, wake: [] };
+      const req = { key, record, reason: 'test', log: log.child({ test: name }) };
+      return record.deleted ? kustomizationKind.finalize(svc, req) : kustomizationKind.reconcile(svc, req);
+    },
     record: (kind, name, n2) => readRecord(state, { kind, namespace: n2 ?? ns, name }),
     async get(apiVersion, kind, name, n2) {
       const group = apiVersion.includes('/') ? apiVersion.split('/')[0] : '';

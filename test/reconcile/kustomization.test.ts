@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { getCondition } from '../../shared/reconcile/records.js';
+import { getCondition } from '../../shared/state/records.js';
 import { cm, fixture, kustomization, rev } from './helpers.js';
 
 test('a plain directory is generated, built, applied; status, inventory and events as Flux writes them', async (t) => {
@@ -27,8 +27,9 @@ test('a plain directory is generated, built, applied; status, inventory and even
   const events = rec?.events?.length;
   const again = await f.reconcile('apps');
   assert.equal(again.ready, true);
-  assert.ok(again.changes.every((c) => c.action === 'unchanged'));
   const rec2 = await f.record('Kustomization', 'apps');
+  const counts = rec2?.status.history?.[0].metadata ?? {};
+  assert.ok(counts.unchanged && !counts.created && !counts.configured, `nothing applied the second time: ${JSON.stringify(counts)}`);
   assert.equal(rec2?.events?.length, events);
   assert.equal(rec2?.status.history?.[0].totalReconciliations, 2);
 });
@@ -122,7 +123,8 @@ test('dependsOn: waits for the dependency to be ready at the same revision', asy
   const blocked = await f.reconcile('apps');
   assert.equal(blocked.reason, 'DependencyNotReady');
   assert.equal(blocked.message, `dependency '${f.ns}/infra' is not ready`);
-  assert.equal(blocked.requeueAfterMs, 30_000);
+  const blockedRec = await f.record('Kustomization', 'apps');
+  assert.equal(Date.parse(blockedRec!.status.nextRunAt!) - Date.parse(blockedRec!.status.lastReconciledAt!), 30_000, 'retried after 30 s, as Flux');
   assert.equal(await f.get('v1', 'ConfigMap', 'app'), undefined);
   assert.equal((await f.reconcile('infra')).ready, true);
   assert.equal((await f.reconcile('apps')).ready, true);
@@ -195,7 +197,7 @@ test('fleet recursion: Flux objects in a build become definitions; removing one 
   await f.define(kustomization(f.ns, 'root', { path: './clusters/dev' }));
   const root = await f.reconcile('root');
   assert.equal(root.ready, true, root.message);
-  assert.deepEqual(root.changedDefinitions.map((d) => d.name).sort(), ['backend', 'frontend']);
+  assert.deepEqual(root.wake.map((w) => w.key.name).sort(), ['backend', 'frontend'], 'the new definitions are woken');
   const inv = (await f.record('Kustomization', 'root'))?.status.inventory?.entries.map((e) => e.id);
   assert.deepEqual(inv, [`${f.ns}_backend_kustomize.toolkit.fluxcd.io_Kustomization`, `${f.ns}_frontend_kustomize.toolkit.fluxcd.io_Kustomization`]);
   // The Kustomization objects were not sent to the cluster (Flux's CRDs are not even installed here).
@@ -204,7 +206,7 @@ test('fleet recursion: Flux objects in a build become definitions; removing one 
   // Remove backend from Git.
   await f.publish({ 'clusters/dev/apps.yaml': child('frontend'), 'apps/frontend/cm.yaml': cm('frontend', { k: '1' }), 'apps/backend/cm.yaml': cm('backend', { k: '1' }) }, rev(2));
   const root2 = await f.reconcile('root');
-  assert.deepEqual(root2.removedDefinitions.map((d) => d.name), ['backend']);
+  assert.deepEqual(root2.wake.filter((w) => w.dedupKey === 'finalize').map((w) => w.key.name), ['backend'], 'the removed definition is woken to finalize');
   const fin = await f.reconcile('backend');
   assert.equal(fin.reason, 'Finalized');
   assert.equal(await f.get('v1', 'ConfigMap', 'backend'), undefined, 'pruned with its Kustomization');

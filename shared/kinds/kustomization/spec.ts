@@ -3,13 +3,14 @@
  * Every field Flux defines is either supported or rejected with a message naming it;
  * nothing is silently ignored.
  */
-import { ValidationError } from '../util/errors.js';
-import { parseDuration } from '../util/duration.js';
-import type { KubeObject } from '../kube/object.js';
-import type { KustomizePatch, RenderSpec } from '../render/types.js';
+import { ValidationError } from '../../util/errors.js';
+import { parseDuration } from '../../util/duration.js';
+import type { KubeObject } from '../../kube/object.js';
+import type { KustomizePatch, RenderSpec } from '../../render/types.js';
 
 export const KUSTOMIZATION_GROUP = 'kustomize.toolkit.fluxcd.io';
-export const KUSTOMIZATION_API_VERSIONS = ['kustomize.toolkit.fluxcd.io/v1', 'kustomize.toolkit.fluxcd.io/v1beta2'];
+/** API versions the parser accepts (removed ones are refused earlier with a migrate message). */
+export const KUSTOMIZATION_API_VERSIONS = ['kustomize.toolkit.fluxcd.io/v1'];
 
 export interface CrossRef {
   kind: string;
@@ -114,10 +115,6 @@ function duration(v: unknown, id: string, field: string): number | undefined {
   } catch {
     return fail(id, field, `invalid duration '${s}' (use Go syntax such as 30s, 5m, 1h)`);
   }
-}
-
-export function isKustomization(obj: { apiVersion?: string; kind?: string }): boolean {
-  return obj.kind === 'Kustomization' && (obj.apiVersion ?? '').startsWith(KUSTOMIZATION_GROUP + '/');
 }
 
 export function parseKustomization(obj: KubeObject, source = ''): KustomizationSpec {

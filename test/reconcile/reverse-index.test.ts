@@ -3,15 +3,23 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  DEPENDENTS_INDEX_KIND,
-  dropDependentsIndex,
-  registerDependent,
-  registeredDependents,
-  unregisterDependents,
-  type NamespacedName,
-} from '../../shared/reconcile/dependents.js';
+import { dropIndex, liveMembers, registerMember, registeredMembers, unregisterMembers } from '../../shared/reconcile/reverse-index.js';
 import { FsStateStore, type StateStore } from '../../shared/state/index.js';
+import type { ObjectRecord } from '../../shared/state/records.js';
+
+// The dependsOn index of Kustomizations, named as the reconciler uses it.
+interface NamespacedName {
+  namespace: string;
+  name: string;
+}
+const DEPENDENTS_INDEX_KIND = 'DependentsIndex';
+const ks = (n: NamespacedName) => ({ kind: 'Kustomization', namespace: n.namespace, name: n.name });
+const indexName = (n: NamespacedName) => `Kustomization.${n.name}`;
+const registerDependent = (s: StateStore, dep: NamespacedName, d: NamespacedName) => registerMember(s, 'DependentsIndex', ks(dep), ks(d));
+const registeredDependents = async (s: StateStore, dep: NamespacedName) =>
+  (await registeredMembers(s, 'DependentsIndex', ks(dep))).map((m) => ({ namespace: m.namespace, name: m.name }));
+const unregisterDependents = (s: StateStore, dep: NamespacedName, gone: NamespacedName[]) => unregisterMembers(s, 'DependentsIndex', ks(dep), gone.map(ks));
+const dropDependentsIndex = (s: StateStore, dep: NamespacedName) => dropIndex(s, 'DependentsIndex', ks(dep));
 
 function store(t: TestContext): FsStateStore {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fluxless-dependents-'));
@@ -49,7 +57,7 @@ describe('dependents index', () => {
   test('register is idempotent: two registrations leave one entry, and the second does not write', async (t) => {
     const state = store(t);
     await registerDependent(state, infra, apps);
-    const key = { kind: DEPENDENTS_INDEX_KIND, namespace: infra.namespace, name: infra.name };
+    const key = { kind: DEPENDENTS_INDEX_KIND, namespace: infra.namespace, name: indexName(infra) };
     const v1 = (await state.get(key))?.version;
     assert.ok(v1);
     const { state: counted, calls } = counting(state);
@@ -96,7 +104,7 @@ describe('dependents index', () => {
     await unregisterDependents(state, infra, []);
     await unregisterDependents(state, web, [api]);
     assert.deepEqual(await registeredDependents(state, infra), [apps, api]);
-    assert.equal(await state.get({ kind: DEPENDENTS_INDEX_KIND, namespace: web.namespace, name: web.name }), undefined);
+    assert.equal(await state.get({ kind: DEPENDENTS_INDEX_KIND, namespace: web.namespace, name: indexName(web) }), undefined);
     // All of them.
     await unregisterDependents(state, infra, [apps, api]);
     assert.deepEqual(await registeredDependents(state, infra), []);
@@ -112,9 +120,27 @@ describe('dependents index', () => {
     await registerDependent(state, apps, web);
     await dropDependentsIndex(state, infra);
     assert.deepEqual(await registeredDependents(state, infra), []);
-    assert.equal(await state.get({ kind: DEPENDENTS_INDEX_KIND, namespace: infra.namespace, name: infra.name }), undefined);
-    assert.deepEqual(await state.list({ kind: DEPENDENTS_INDEX_KIND }), [{ kind: DEPENDENTS_INDEX_KIND, namespace: apps.namespace, name: apps.name }]);
+    assert.equal(await state.get({ kind: DEPENDENTS_INDEX_KIND, namespace: infra.namespace, name: indexName(infra) }), undefined);
+    assert.deepEqual(await state.list({ kind: DEPENDENTS_INDEX_KIND }), [{ kind: DEPENDENTS_INDEX_KIND, namespace: apps.namespace, name: indexName(apps) }]);
     assert.deepEqual(await registeredDependents(state, apps), [web]);
     await dropDependentsIndex(state, infra); // already gone: fine
+  });
+
+  test('liveMembers reads only the members, keeps those whose spec still holds and drops the rest', async (t) => {
+    const state = store(t);
+    const def = (n: NamespacedName, deps: NamespacedName[]): ObjectRecord => ({
+      object: { apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', metadata: { name: n.name, namespace: n.namespace }, spec: { dependsOn: deps } },
+      status: {},
+    });
+    await state.put(ks(apps), def(apps, [infra]));
+    await state.put(ks(web), def(web, [])); // no longer depends on infra
+    for (let i = 0; i < 20; i++) await state.put(ks({ namespace: 'other', name: `x${i}` }), def({ namespace: 'other', name: `x${i}` }, []));
+    for (const d of [apps, web, api]) await registerDependent(state, infra, d); // api has no record at all
+    const { state: counted, calls } = counting(state);
+    const live = await liveMembers(counted, 'DependentsIndex', ks(infra), (rec) => ((rec.object?.spec?.dependsOn as NamespacedName[]) ?? []).some((d) => d.name === infra.name));
+    assert.deepEqual(live.map((l) => l.key.name), ['apps']);
+    assert.equal(calls.list, undefined, 'no listing of all Kustomizations');
+    assert.ok((calls.get ?? 0) <= 4, `reads the index and the 3 members only (got ${calls.get})`);
+    assert.deepEqual(await registeredDependents(state, infra), [apps], 'entries that no longer hold are dropped');
   });
 });

@@ -2,11 +2,15 @@
  * What Fluxless keeps per Flux object in the state store: the definition (the object as
  * read from Git), where it came from, and its status, in Flux's status shape.
  */
-import type { KubeObject } from '../kube/object.js';
-import type { ObjectKey, StateStore } from '../state/index.js';
+import type { KubeObject, ObjectKey } from '../kube/object.js';
+import { FluxlessError, errorMessage } from '../util/errors.js';
+import { describeKey } from './key.js';
+import type { StateStore } from './store.js';
 
+/** A condition's status, as metav1.Condition. */
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
+/** A `status.conditions[]` entry (metav1.Condition). */
 export interface Condition {
   type: string;
   status: ConditionStatus;
@@ -16,6 +20,7 @@ export interface Condition {
   observedGeneration?: number;
 }
 
+/** One object of a Kustomization's (or HelmRelease's) inventory. */
 export interface InventoryEntry {
   /** `<namespace>_<name>_<group>_<kind>` */
   id: string;
@@ -23,6 +28,7 @@ export interface InventoryEntry {
   v: string;
 }
 
+/** One `status.history[]` snapshot (Flux 2.7+ reconcile history). */
 export interface HistoryEntry {
   digest: string;
   firstReconciled: string;
@@ -33,6 +39,7 @@ export interface HistoryEntry {
   metadata?: Record<string, string>;
 }
 
+/** A source's artifact, as `status.artifact`. */
 export interface ArtifactInfo {
   revision: string;
   digest: string;
@@ -45,6 +52,7 @@ export interface ArtifactInfo {
   url?: string;
 }
 
+/** The status Fluxless keeps per object, in Flux's shape; kinds add their own fields. */
 export interface ObjectStatus {
   observedGeneration?: number;
   conditions?: Condition[];
@@ -59,23 +67,32 @@ export interface ObjectStatus {
   nextRunAt?: string;
   /** When the last reconcile finished. */
   lastReconciledAt?: string;
+  /** Kind-specific status fields (HelmRelease history, image scan results, ...). */
+  [field: string]: unknown;
 }
 
+/** Where a definition came from: the configuration, or the object that produced it. */
 export interface Origin {
-  /** `bootstrap` for objects from the configuration, else the Kustomization that applied it. */
-  by: 'bootstrap' | 'Kustomization';
+  /** `bootstrap` for objects from the configuration, else the kind that produced it (Kustomization, HelmRelease, ...). */
+  by: 'bootstrap' | (string & {});
   namespace?: string;
   name?: string;
 }
 
+/** An event about an object, as Flux's event recorder emits it. */
 export interface FluxEvent {
   timestamp: string;
   severity: 'info' | 'error';
   reason: string;
   message: string;
   revision?: string;
+  /** Flux event metadata (`revision`, `summary`, `event.toolkit.fluxcd.io/*` annotations, ...). */
+  metadata?: Record<string, string>;
+  /** How many times this same event was seen in a row (deduplicated). */
+  count?: number;
 }
 
+/** One state record: a Flux object's definition, origin and status. */
 export interface ObjectRecord {
   /** The Flux object as defined in Git (absent once deleted and finalized). */
   object?: KubeObject;
@@ -89,17 +106,70 @@ export interface ObjectRecord {
   status: ObjectStatus;
   /** The last events (newest last, capped). */
   events?: FluxEvent[];
+  /** Bootstrap objects: the configuration's and Git's definitions, merged into `object`. */
+  bootstrap?: BootstrapSources;
 }
 
+/** The two definitions of a bootstrap object (`flux-system`): fluxless.yaml's and gotk-sync.yaml's. */
+export interface BootstrapSources {
+  /** From the configuration (fluxless.yaml / environment): wins on every field it sets. */
+  config: KubeObject;
+  /** From Git (gotk-sync.yaml), when the root path contains it. */
+  git?: KubeObject;
+  /** Fields where the two disagree (the configuration's value is used). */
+  conflicts?: string[];
+}
+
+/** Events kept per object (newest last). */
 export const MAX_EVENTS = 50;
+/** `status.history` entries kept (Flux keeps 5). */
 export const MAX_HISTORY = 5;
 
+/** The key of a record. */
 export function recordKey(kind: string, namespace: string, name: string): ObjectKey {
   return { kind, namespace, name };
 }
 
+/** Reads a record; throws a StateCorrupt error naming the file when it cannot be decoded. */
 export async function readRecord(state: StateStore, key: ObjectKey): Promise<ObjectRecord | undefined> {
   return (await state.get<ObjectRecord>(key))?.value;
+}
+
+/** A record, or why it could not be read. */
+export interface RecordRead {
+  key: ObjectKey;
+  record?: ObjectRecord;
+  /** Set when the stored document is corrupt: the record is skipped and reported. */
+  corrupt?: FluxlessError;
+}
+
+/** True for the error a store raises for a record it cannot decode. */
+export function isCorrupt(err: unknown): err is FluxlessError {
+  return err instanceof FluxlessError && err.code === 'StateCorrupt';
+}
+
+/**
+ * Reads a record without letting one corrupt document stop the caller: a corrupt record
+ * comes back as `corrupt` (with the file and what to do), other errors are thrown.
+ */
+export async function readRecordSafe(state: StateStore, key: ObjectKey): Promise<RecordRead> {
+  try {
+    return { key, record: await readRecord(state, key) };
+  } catch (err) {
+    if (isCorrupt(err)) return { key, corrupt: err };
+    throw err;
+  }
+}
+
+/** Reads every record of a kind (and namespace), skipping and reporting corrupt ones. */
+export async function listRecords(state: StateStore, prefix: { kind: string; namespace?: string }): Promise<RecordRead[]> {
+  const keys = await state.list(prefix);
+  return Promise.all(keys.map((k) => readRecordSafe(state, k)));
+}
+
+/** One line saying a record is corrupt and what to do, for logs and `fluxless get`. */
+export function corruptMessage(read: RecordRead): string {
+  return `state record of ${describeKey(read.key)} is corrupt: ${errorMessage(read.corrupt)}${read.corrupt?.hint ? ` (${read.corrupt.hint})` : ''}`;
 }
 
 /** Sets (or replaces) a condition, keeping lastTransitionTime when the status did not change. */
@@ -113,14 +183,17 @@ export function setCondition(conds: Condition[] | undefined, c: Omit<Condition, 
   return list;
 }
 
+/** Removes a condition by type. */
 export function removeCondition(conds: Condition[] | undefined, type: string): Condition[] {
   return (conds ?? []).filter((c) => c.type !== type);
 }
 
+/** A condition by type, if set. */
 export function getCondition(rec: { status?: ObjectStatus } | undefined, type: string): Condition | undefined {
   return rec?.status?.conditions?.find((c) => c.type === type);
 }
 
+/** Ready=True? */
 export function isReady(rec: ObjectRecord | undefined): boolean {
   return getCondition(rec, 'Ready')?.status === 'True';
 }

@@ -1,0 +1,144 @@
+/**
+ * The GitRepository reconciler (`source.toolkit.fluxcd.io/v1`), as source-controller: ask
+ * the remote for its refs; when the revision is new (or the stored artifact is missing or
+ * corrupt, or was built with other ignore rules), fetch it shallowly, archive it, store the
+ * artifact (keeping the last 2) and record it in the status; then wake the objects that
+ * use this source (through the users index, no scan).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { buildArtifact } from '../../artifacts/build.js';
+import type { ObjectKey } from '../../kube/object.js';
+import type { KindReconciler, ReconcileRequest, ReconcileResult, ReconcileServices, Wake } from '../../reconcile/contract.js';
+import { transientCause } from '../../reconcile/failure.js';
+import { dropIndex, liveMembers } from '../../reconcile/reverse-index.js';
+import { writeStatus } from '../../reconcile/status.js';
+import { fetchGitRepository, parseGitRepository } from '../../sources/git.js';
+import { GitAuthError } from '../../sources/git-errors.js';
+import type { ArtifactInfo } from '../../state/records.js';
+import { FluxlessError, errorMessage } from '../../util/errors.js';
+import { jitter } from '../../util/time.js';
+import { gitCredentials } from './credentials.js';
+
+const DEFAULT_INTERVAL_MS = 60_000;
+
+/** Objects whose spec names `source` through `sourceRef` (Kustomization) or `chartRef`/`chart.spec.sourceRef` (HelmRelease). */
+export async function sourceUsers(svc: ReconcileServices, source: ObjectKey, revision: string): Promise<Wake[]> {
+  const live = await liveMembers(svc.state, 'SourceUsersIndex', source, (rec, m) => referencesSource(rec.object?.spec, m.namespace, source));
+  return live.map(({ key }) => ({ key, reason: 'source', dedupKey: revision, revision }));
+}
+
+/** True when a spec's source reference (sourceRef, chartRef, chart.spec.sourceRef) names `source`. */
+export function referencesSource(spec: unknown, ownNamespace: string, source: ObjectKey): boolean {
+  const s = (spec ?? {}) as {
+    sourceRef?: { kind?: string; name?: string; namespace?: string };
+    chartRef?: { kind?: string; name?: string; namespace?: string };
+    chart?: { spec?: { sourceRef?: { kind?: string; name?: string; namespace?: string } } };
+  };
+  return [s.sourceRef, s.chartRef, s.chart?.spec?.sourceRef].some(
+    (r) => r?.kind === source.kind && r.name === source.name && (r.namespace ?? ownNamespace) === source.namespace,
+  );
+}
+
+/** True when the stored artifact can still be read and matches its digest. */
+async function artifactIntact(svc: ReconcileServices, a: ArtifactInfo): Promise<boolean> {
+  try {
+    await svc.artifacts.get(a.key, a.digest);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Reconciles one GitRepository. */
+export async function reconcileGitRepository(svc: ReconcileServices, req: ReconcileRequest): Promise<ReconcileResult> {
+  const { key, record: rec, signal } = req;
+  let intervalMs = DEFAULT_INTERVAL_MS;
+  const work = await mkdtemp(path.join(os.tmpdir(), 'fluxless-git-'));
+  const handledRequest = rec.requestedAt;
+  try {
+    const repo = parseGitRepository(rec.object, { defaultNamespace: key.namespace });
+    intervalMs = repo.spec.intervalMs;
+    if (repo.spec.suspend || rec.suspended) return { ready: true, reason: 'Suspended', message: 'GitRepository is suspended', wake: [] };
+    const auth = repo.spec.secretRef ? gitCredentials(await svc.secrets.get(key.namespace, repo.spec.secretRef.name)) : undefined;
+    // Skip the fetch only when the stored artifact was built from the same ignore rules and is intact.
+    const cur = rec.status.artifact;
+    const sameRules = cur && (cur.ignore ?? '') === (repo.spec.ignore ?? '');
+    let res = await fetchGitRepository(repo.spec, auth, { dir: path.join(work, 'checkout'), lastRevision: sameRules ? cur.revision : undefined, signal });
+    if (!res.changed && cur && !(await artifactIntact(svc, cur))) {
+      req.log.warn('stored artifact is missing or corrupt: rebuilding it', { revision: cur.revision });
+      res = await fetchGitRepository(repo.spec, auth, { dir: path.join(work, 'checkout'), signal });
+    }
+    if (!res.changed) {
+      const message = `stored artifact for revision '${res.revision}'`;
+      await writeStatus(svc.state, key, { ready: true, reason: 'Succeeded', message, handledRequest, nextRunMs: jitter(intervalMs) }, svc.now());
+      return { ready: true, reason: 'Succeeded', message, revision: res.revision, wake: [] };
+    }
+    const art = await buildArtifact(res.dir, { ignore: repo.spec.ignore });
+    const stored = await svc.artifacts.put(key, res.revision, art.tarGz);
+    await svc.artifacts.gc(key, 2, { protect: [stored.key] }).catch((err: unknown) => req.log.warn('artifact gc failed', { error: errorMessage(err) }));
+    const message = `stored artifact for revision '${res.revision}'`;
+    const artifact: ArtifactInfo = {
+      revision: res.revision,
+      digest: stored.digest,
+      key: stored.key,
+      size: stored.size,
+      url: stored.url,
+      lastUpdateTime: stored.lastUpdateTime,
+      ignore: repo.spec.ignore,
+    };
+    await writeStatus(
+      svc.state,
+      key,
+      {
+        ready: true,
+        reason: 'Succeeded',
+        message,
+        handledRequest,
+        fields: { artifact },
+        conditions: [{ type: 'ArtifactInStorage', status: 'True', reason: 'Succeeded', message }],
+        event: { severity: 'info', reason: 'NewArtifact', message: `stored artifact for commit '${res.message.split('\n')[0]}'`, revision: res.revision },
+        nextRunMs: jitter(intervalMs),
+      },
+      svc.now(),
+    );
+    req.log.info('new artifact', { revision: res.revision, files: art.fileCount, size: art.size });
+    return { ready: true, reason: 'Succeeded', message, revision: res.revision, wake: await sourceUsers(svc, key, res.revision) };
+  } catch (err) {
+    const reason =
+      err instanceof GitAuthError ? 'AuthenticationFailed' : err instanceof FluxlessError && err.code === 'ValidationFailed' ? 'InvalidSpec' : 'GitOperationFailed';
+    const message = errorMessage(err);
+    await writeStatus(
+      svc.state,
+      key,
+      { ready: false, reason, message, stalled: reason === 'InvalidSpec', handledRequest, nextRunMs: jitter(intervalMs), event: { severity: 'error', reason, message } },
+      svc.now(),
+    );
+    req.log.warn('source failed', { reason, error: message });
+    // A remote that fails is retried on the interval; only a store that fails retries the message.
+    return { ready: false, reason, message, wake: [], transientError: transientCause(err) };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** A GitRepository removed from Git: delete its artifacts and its record. */
+export async function finalizeGitRepository(svc: ReconcileServices, req: ReconcileRequest): Promise<ReconcileResult> {
+  const n = await svc.artifacts.deleteAll(req.key);
+  await svc.state.delete(req.key);
+  await dropIndex(svc.state, 'SourceUsersIndex', req.key);
+  return { ready: false, reason: 'Finalized', message: `GitRepository deleted, ${n} artifact(s) removed`, wake: [] };
+}
+
+/** The GitRepository kind. */
+export const gitRepositoryKind: KindReconciler = {
+  kind: 'GitRepository',
+  group: 'source.toolkit.fluxcd.io',
+  versions: { served: ['v1'], removed: { v1beta1: 'v1', v1beta2: 'v1' } },
+  names: { singular: 'source git', plural: 'sources git', aliases: ['gitrepository', 'gitrepositories', 'git', 'source'], source: true },
+  schedule: 'poll',
+  reconcile: reconcileGitRepository,
+  finalize: finalizeGitRepository,
+  summary: (rec) => ({ revision: rec.status.artifact?.revision ?? '' }),
+};

@@ -1,0 +1,177 @@
+/**
+ * The Kustomization reconciler (`kustomize.toolkit.fluxcd.io/v1`), laid out like
+ * kustomize-controller's reconcile(): spec -> suspend -> source -> dependencies -> build
+ * -> apply (validation first) -> definitions (fleet recursion) -> inventory + prune ->
+ * health -> status, then wake the dependents and the definitions it changed.
+ */
+import type { ChangeEntry } from '../../apply/engine.js';
+import { parseInventoryId, type ObjectKey } from '../../kube/object.js';
+import type { KindReconciler, ReconcileRequest, ReconcileResult, ReconcileServices, Wake } from '../../reconcile/contract.js';
+import { ReconcileFailure, transientCause } from '../../reconcile/failure.js';
+import { liveMembers } from '../../reconcile/reverse-index.js';
+import { writeStatus } from '../../reconcile/status.js';
+import { isReady, type ObjectRecord } from '../../state/records.js';
+import { errorMessage } from '../../util/errors.js';
+import { jitter } from '../../util/time.js';
+import { applyObjects, countActions, engineFor, inventoryOf } from './apply.js';
+import { buildFromArtifact } from './build.js';
+import { isFluxObject, syncDefinitions } from './definitions.js';
+import { checkDependencies } from './dependencies.js';
+import { finalizeKustomization } from './finalize.js';
+import { checkHealth, healthChecksOf } from './health.js';
+import { prune } from './prune.js';
+import { sourceArtifact } from './source.js';
+import { KUSTOMIZATION_GROUP, parseKustomization, type KustomizationSpec } from './spec.js';
+
+/** Reconciles one Kustomization from its record. */
+export async function reconcileKustomization(svc: ReconcileServices, req: ReconcileRequest): Promise<ReconcileResult> {
+  const { key, record: rec, log: logger, signal } = req;
+  const started = Date.now();
+  const phases: Record<string, number> = {};
+  let mark = started;
+  const phase = (name: string) => {
+    const t = Date.now();
+    phases[name] = t - mark;
+    mark = t;
+  };
+
+  // Spec: an invalid definition cannot succeed until it changes (Stalled).
+  let spec: KustomizationSpec;
+  try {
+    spec = parseKustomization(rec.object!);
+  } catch (err) {
+    const message = errorMessage(err);
+    await writeStatus(svc.state, key, { ready: false, reason: 'InvalidSpec', message, stalled: true, handledRequest: rec.requestedAt, event: { severity: 'error', reason: 'InvalidSpec', message } }, svc.now());
+    return { ready: false, reason: 'InvalidSpec', message, wake: [] };
+  }
+  if (spec.suspend || rec.suspended) {
+    logger.info('suspended: skipping');
+    return { ready: isReady(rec), reason: 'Suspended', message: 'Kustomization is suspended', wake: [] };
+  }
+
+  const requestedAt = rec.requestedAt;
+  let revision: string | undefined;
+  let digest = '';
+  let changes: ChangeEntry[] = [];
+  const wake: Wake[] = [];
+  let release: (() => Promise<void>) | undefined;
+  try {
+    const artifact = await sourceArtifact(svc, spec, key);
+    revision = artifact.revision;
+    digest = artifact.digest;
+    await checkDependencies(svc, spec, key, revision);
+    phase('source');
+
+    const built = await buildFromArtifact(svc, spec, artifact, signal);
+    release = built.release;
+    phase('render');
+
+    const engine = engineFor(svc, spec, signal);
+    changes = await applyObjects(engine, spec, built.objects.filter((o) => !isFluxObject(o)), rec);
+    const defs = await syncDefinitions(svc, spec, built.objects.filter(isFluxObject));
+    wake.push(...defs.changed);
+    changes = [...changes, ...defs.entries];
+
+    // Inventory, then prune what the previous revision had and this one does not.
+    const inventory = inventoryOf(changes);
+    const ids = new Set(inventory.map((e) => e.id));
+    const stale = (rec.status.inventory?.entries ?? []).filter((e) => !ids.has(e.id));
+    const pruned = await prune(svc, engine, spec, stale, { cluster: spec.prune });
+    wake.push(...pruned.removedDefinitions);
+    changes.push(...pruned.deleted);
+    inventory.push(...pruned.kept);
+    inventory.sort((a, b) => a.id.localeCompare(b.id));
+    await svc.state.update<ObjectRecord>(key, (cur) => (cur ? { ...cur, status: { ...cur.status, inventory: { entries: inventory }, lastAttemptedRevision: revision } } : undefined));
+    if (pruned.failures.length) throw new ReconcileFailure('PruneFailed', pruned.failures.join('\n'), { retryMs: spec.retryIntervalMs });
+    phase('apply');
+
+    const checks = healthChecksOf(spec, changes);
+    await checkHealth(svc, engine, spec, checks, signal);
+    phase('health');
+
+    const changed = changes.filter((c) => c.action === 'created' || c.action === 'configured' || c.action === 'deleted');
+    const message = `Applied revision: ${revision}`;
+    await writeStatus(
+      svc.state,
+      key,
+      {
+        ready: true,
+        reason: 'ReconciliationSucceeded',
+        message,
+        handledRequest: requestedAt,
+        fields: { lastAppliedRevision: revision, lastAttemptedRevision: revision },
+        conditions: checks.length ? [{ type: 'Healthy', status: 'True', reason: 'Succeeded', message: 'Health check passed' }] : undefined,
+        removeConditions: checks.length ? undefined : ['Healthy'],
+        event: changed.length
+          ? { severity: 'info', reason: 'ReconciliationSucceeded', message: changed.map((c) => `${c.subject} ${c.action}`).join('\n'), revision }
+          : undefined,
+        history: { digest, durationMs: Date.now() - started, status: 'ReconciliationSucceeded', metadata: historyMetadata(revision, changes) },
+        nextRunMs: jitter(spec.intervalMs),
+      },
+      svc.now(),
+    );
+    phase('status');
+    wake.push(...(await dependentsToWake(svc, key, revision)));
+    logger.info('reconciled', { revision, ...countActions(changes), durationMs: Date.now() - started, phases });
+    return { ready: true, reason: 'ReconciliationSucceeded', message, revision, wake };
+  } catch (err) {
+    const f = err instanceof ReconcileFailure ? err : new ReconcileFailure('ReconciliationFailed', errorMessage(err), { retryMs: spec.retryIntervalMs, cause: err });
+    await writeStatus(
+      svc.state,
+      key,
+      {
+        ready: false,
+        reason: f.reason,
+        message: f.message,
+        stalled: f.stalled,
+        handledRequest: requestedAt,
+        fields: revision ? { lastAttemptedRevision: revision } : undefined,
+        conditions: f.reason === 'HealthCheckFailed' ? [{ type: 'Healthy', status: 'False', reason: 'HealthCheckFailed', message: f.message }] : undefined,
+        event: { severity: 'error', reason: f.reason, message: f.message, revision },
+        history: revision ? { digest, durationMs: Date.now() - started, status: f.reason, metadata: historyMetadata(revision, changes) } : undefined,
+        nextRunMs: f.retryMs ?? spec.retryIntervalMs,
+      },
+      svc.now(),
+    );
+    logger.warn('reconcile failed', { reason: f.reason, error: f.message, durationMs: Date.now() - started });
+    return { ready: false, reason: f.reason, message: f.message, revision, wake, transientError: transientCause(err) };
+  } finally {
+    await release?.();
+  }
+}
+
+function historyMetadata(revision: string, changes: ChangeEntry[]): Record<string, string> {
+  return { revision, ...Object.fromEntries(Object.entries(countActions(changes)).map(([k, v]) => [k, String(v)])) };
+}
+
+/** Kustomizations waiting on `self` (dependsOn) that have not applied `revision` yet or are not Ready. */
+async function dependentsToWake(svc: ReconcileServices, self: ObjectKey, revision: string): Promise<Wake[]> {
+  const live = await liveMembers(svc.state, 'DependentsIndex', self, (rec, m) => {
+    const deps = ((rec.object?.spec ?? {}) as { dependsOn?: Array<{ name: string; namespace?: string }> }).dependsOn ?? [];
+    return deps.some((d) => d.name === self.name && (d.namespace ?? m.namespace) === self.namespace);
+  });
+  return live
+    .filter(({ record }) => record.status.lastAppliedRevision !== revision || !isReady(record))
+    .map(({ key }) => ({ key, reason: 'dependency', dedupKey: `dep-${revision}` }));
+}
+
+/** The Kustomization kind. */
+export const kustomizationKind: KindReconciler = {
+  kind: 'Kustomization',
+  group: KUSTOMIZATION_GROUP,
+  versions: { served: ['v1'], removed: { v1beta1: 'v1', v1beta2: 'v1' } },
+  names: { singular: 'kustomization', plural: 'kustomizations', aliases: ['ks', 'kustomization'] },
+  schedule: 'drift',
+  reconcile: reconcileKustomization,
+  finalize: finalizeKustomization,
+  summary: (rec) => ({ revision: rec.status.lastAppliedRevision ?? '' }),
+  children: (rec) =>
+    (rec.status.inventory?.entries ?? []).map((e) => {
+      const r = parseInventoryId(e.id);
+      return { kind: r.kind, namespace: r.namespace, name: r.name, group: r.group };
+    }),
+  sourceOf: (rec) => {
+    const sr = ((rec.object?.spec ?? {}) as { sourceRef?: { kind?: string; name?: string; namespace?: string } }).sourceRef;
+    return sr?.kind && sr.name ? { kind: sr.kind, namespace: sr.namespace ?? rec.object!.metadata.namespace ?? 'default', name: sr.name } : undefined;
+  },
+};

@@ -1,0 +1,31 @@
+/**
+ * Kinds Flux has and Fluxless does not reconcile yet. Their definitions are kept, and they
+ * show in `fluxless get all` with Ready=False, reason NotSupported, a Warning event and
+ * Stalled (nothing happens until Fluxless supports the kind), never only a log line.
+ */
+import type { KindReconciler, ReconcileResult, ReconcileServices, ReconcileRequest } from '../../reconcile/contract.js';
+import { writeStatus } from '../../reconcile/status.js';
+
+/** A kind that is recognised, kept and reported, but not reconciled. */
+export function unsupportedKind(kind: string, group: string, served: string[], names: KindReconciler['names'], what: string): KindReconciler {
+  return {
+    kind,
+    group,
+    versions: { served },
+    names,
+    reconcile: async (svc: ReconcileServices, req: ReconcileRequest): Promise<ReconcileResult> => {
+      const message = `${kind} is not supported yet by Fluxless (${what}): the definition is kept but not reconciled`;
+      const cur = req.record.status.conditions?.find((c) => c.type === 'Ready');
+      if (cur?.reason !== 'NotSupported' || cur.message !== message || req.record.status.observedGeneration !== Number(req.record.object?.metadata.generation ?? 1)) {
+        await writeStatus(svc.state, req.key, { ready: false, reason: 'NotSupported', message, stalled: true, handledRequest: req.record.requestedAt, event: { severity: 'error', reason: 'NotSupported', message } }, svc.now());
+      }
+      req.log.warn(message);
+      return { ready: false, reason: 'NotSupported', message, wake: [] };
+    },
+    finalize: async (svc, req) => {
+      await svc.state.delete(req.key);
+      return { ready: false, reason: 'Finalized', message: `${kind} ${req.key.namespace}/${req.key.name} deleted`, wake: [] };
+    },
+    summary: () => ({ revision: '' }),
+  };
+}

@@ -1,0 +1,80 @@
+/**
+ * Reverse indexes in the state store, so a change fans out without reading every record:
+ * `dependents` (who waits on an object through `dependsOn`) and `users` (who reads a
+ * source through `sourceRef` / `chartRef`).
+ *
+ * A member registers itself *before* it reads the target's status; the target reads the
+ * index *after* it writes its own. So either the member sees the new status, or the target
+ * sees the member: no wake-up is lost. Entries are hints: readers check the member's spec
+ * again (`stillHolds`) and drop entries that no longer hold, and a member missing from the
+ * index still runs on its own schedule (dependsOn retries every 30 s, like Flux).
+ */
+import { sameKey, type ObjectKey } from '../kube/object.js';
+import { isValidSegment } from '../state/key.js';
+import { readRecordSafe, type ObjectRecord } from '../state/records.js';
+import type { StateStore } from '../state/store.js';
+
+/** The reverse indexes Fluxless keeps. */
+export type IndexName = 'DependentsIndex' | 'SourceUsersIndex';
+
+interface IndexDoc {
+  members: ObjectKey[];
+}
+
+function indexKey(index: IndexName, target: ObjectKey): ObjectKey {
+  const name = `${target.kind}.${target.name}`;
+  return { kind: index, namespace: target.namespace, name: isValidSegment(name) && name.length <= 253 ? name : target.name };
+}
+
+/** Records that `member` refers to `target` (one read when already recorded). */
+export async function registerMember(state: StateStore, index: IndexName, target: ObjectKey, member: ObjectKey): Promise<void> {
+  const key = indexKey(index, target);
+  const cur = (await state.get<IndexDoc>(key))?.value;
+  if (cur?.members.some((m) => sameKey(m, member))) return;
+  await state.update<IndexDoc>(key, (c) =>
+    c?.members.some((m) => sameKey(m, member)) ? undefined : { members: [...(c?.members ?? []), { kind: member.kind, namespace: member.namespace, name: member.name }] },
+  );
+}
+
+/** The members registered for `target` (hints: check each one). */
+export async function registeredMembers(state: StateStore, index: IndexName, target: ObjectKey): Promise<ObjectKey[]> {
+  return (await state.get<IndexDoc>(indexKey(index, target)))?.value.members ?? [];
+}
+
+/** Drops entries that turned out not to hold. */
+export async function unregisterMembers(state: StateStore, index: IndexName, target: ObjectKey, gone: ObjectKey[]): Promise<void> {
+  if (!gone.length) return;
+  await state.update<IndexDoc>(indexKey(index, target), (c) => {
+    if (!c) return undefined;
+    const keep = c.members.filter((m) => !gone.some((g) => sameKey(g, m)));
+    return keep.length === c.members.length ? undefined : { members: keep };
+  });
+}
+
+/** Removes the index of an object that no longer exists. */
+export async function dropIndex(state: StateStore, index: IndexName, target: ObjectKey): Promise<void> {
+  await state.delete(indexKey(index, target));
+}
+
+/**
+ * The members of `target` whose record still holds (`stillHolds` true), reading only those
+ * records; entries that no longer hold are dropped from the index.
+ */
+export async function liveMembers(
+  state: StateStore,
+  index: IndexName,
+  target: ObjectKey,
+  stillHolds: (rec: ObjectRecord, member: ObjectKey) => boolean,
+): Promise<Array<{ key: ObjectKey; record: ObjectRecord }>> {
+  const out: Array<{ key: ObjectKey; record: ObjectRecord }> = [];
+  const gone: ObjectKey[] = [];
+  for (const m of await registeredMembers(state, index, target)) {
+    const read = await readRecordSafe(state, m);
+    if (read.corrupt) continue; // reported by `get`; kept in the index until it is repaired
+    const rec = read.record;
+    if (!rec?.object || rec.deleted || !stillHolds(rec, m)) gone.push(m);
+    else out.push({ key: m, record: rec });
+  }
+  await unregisterMembers(state, index, target, gone);
+  return out;
+}
