@@ -9,10 +9,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { buildArtifact } from '../../artifacts/build.js';
-import type { ObjectKey } from '../../kube/object.js';
-import type { KindReconciler, ReconcileRequest, ReconcileResult, ReconcileServices, Wake } from '../../reconcile/contract.js';
+import type { KindReconciler, ReconcileRequest, ReconcileResult, ReconcileServices } from '../../reconcile/contract.js';
 import { transientCause } from '../../reconcile/failure.js';
-import { dropIndex, liveMembers } from '../../reconcile/reverse-index.js';
+import { dropIndex } from '../../reconcile/reverse-index.js';
+import { sourceUsers } from '../../reconcile/source-users.js';
 import { writeStatus } from '../../reconcile/status.js';
 import { fetchGitRepository, parseGitRepository } from '../../sources/git.js';
 import { GitAuthError } from '../../sources/git-errors.js';
@@ -22,24 +22,6 @@ import { jitter } from '../../util/time.js';
 import { gitCredentials } from './credentials.js';
 
 const DEFAULT_INTERVAL_MS = 60_000;
-
-/** Objects whose spec names `source` through `sourceRef` (Kustomization) or `chartRef`/`chart.spec.sourceRef` (HelmRelease). */
-export async function sourceUsers(svc: ReconcileServices, source: ObjectKey, revision: string): Promise<Wake[]> {
-  const live = await liveMembers(svc.state, 'SourceUsersIndex', source, (rec, m) => referencesSource(rec.object?.spec, m.namespace, source));
-  return live.map(({ key }) => ({ key, reason: 'source', dedupKey: revision, revision }));
-}
-
-/** True when a spec's source reference (sourceRef, chartRef, chart.spec.sourceRef) names `source`. */
-export function referencesSource(spec: unknown, ownNamespace: string, source: ObjectKey): boolean {
-  const s = (spec ?? {}) as {
-    sourceRef?: { kind?: string; name?: string; namespace?: string };
-    chartRef?: { kind?: string; name?: string; namespace?: string };
-    chart?: { spec?: { sourceRef?: { kind?: string; name?: string; namespace?: string } } };
-  };
-  return [s.sourceRef, s.chartRef, s.chart?.spec?.sourceRef].some(
-    (r) => r?.kind === source.kind && r.name === source.name && (r.namespace ?? ownNamespace) === source.namespace,
-  );
-}
 
 /** True when the stored artifact can still be read and matches its digest. */
 async function artifactIntact(svc: ReconcileServices, a: ArtifactInfo): Promise<boolean> {

@@ -7,7 +7,7 @@ import { formatGoDuration } from '../../util/duration.js';
 import type { ObjectKey } from '../../kube/object.js';
 import { ReconcileFailure } from '../../reconcile/failure.js';
 import type { ReconcileServices } from '../../reconcile/contract.js';
-import { registerMember } from '../../reconcile/reverse-index.js';
+import { registerSourceUser } from '../../reconcile/source-users.js';
 import { readRecord, recordKey, type ArtifactInfo } from '../../state/records.js';
 import type { KustomizationSpec } from './spec.js';
 
@@ -20,7 +20,7 @@ export function sourceKey(spec: KustomizationSpec): ObjectKey {
 export async function sourceArtifact(svc: ReconcileServices, spec: KustomizationSpec, self: ObjectKey): Promise<ArtifactInfo> {
   const key = sourceKey(spec);
   // Registered before the read: a source that stores its first artifact right now wakes us.
-  await registerMember(svc.state, 'SourceUsersIndex', key, self);
+  await registerSourceUser(svc, key, self);
   const src = await readRecord(svc.state, key);
   const artifact = src && !src.deleted ? src.status.artifact : undefined;
   if (!src?.object || !artifact) {
