@@ -8,7 +8,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { readDirIfExists, readIfExists, removeStaleTemps, writeFileAtomic } from '../state/fsutil.js';
+import { readDirIfExists, readIfExists, removeStaleTemps, writeFileAtomic } from '../util/fs-atomic.js';
 import { computeDigest, verifyDigest } from './digest.js';
 import {
   ARTIFACT_EXT,

@@ -4,13 +4,12 @@
  * flight per group, 5-minute deduplication, dead-letter queue with reasons.
  *
  * Layout of `dir`:
- *   owner.lock           the process that owns (consumes) the queue: {pid, hostname, token}
- *   messages/<id>.json   one file per queued message (written atomically: tmp + rename),
+ *   owner.lock           the process that owns (consumes) the queue (util/file-lock.ts)
+ *   messages/<id>.json   one file per queued message (written atomically, util/fs-atomic.ts),
  *                        with its group, send sequence, visibility time and receive count
  *   dead/<id>.json       dead-lettered messages with `reason` and `deadLetteredAt`
  *   incoming/*.json      messages sent by other processes, taken in by the owner
  *   dedup.log            append-only log of dedup ids (and the send sequence), compacted
- *   tmp/                 staging for atomic writes
  *
  * One process owns the directory (the lock); in that process any number of concurrent
  * consumers may share the instance. Another process (or another instance in the same
@@ -26,10 +25,11 @@
  * not dead is deliverable at once (a delay given at send time is kept).
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { EnvironmentError, errorMessage } from '../util/errors.js';
+import { ConflictError, EnvironmentError, errorMessage } from '../util/errors.js';
+import { acquireLock, type HeldLock } from '../util/file-lock.js';
+import { removeStaleTemps, writeFileAtomic } from '../util/fs-atomic.js';
 import { log } from '../util/log.js';
 import { consume } from './consume.js';
 import { parseMessage, type QueueMessage } from './message.js';
@@ -111,13 +111,6 @@ interface DedupEntry {
   pending?: Promise<boolean>;
 }
 
-interface LockInfo {
-  pid: number;
-  hostname: string;
-  startedAt: string;
-  token: string;
-}
-
 /** Owners in this process, by resolved directory. */
 const owners = new Map<string, LocalWorkQueue>();
 let incomingCounter = 0;
@@ -179,13 +172,13 @@ export class LocalWorkQueue implements WorkQueue {
   private readonly fsync: boolean;
   private readonly pollIntervalMs: number;
   private readonly paths: {
-    messages: string; dead: string; incoming: string; tmp: string; lock: string; dedupLog: string;
+    messages: string; dead: string; incoming: string; lock: string; dedupLog: string;
   };
 
   private opened = false;
   private closed = false;
   private opening?: Promise<void>;
-  private lockToken?: string;
+  private lock?: HeldLock;
 
   private readonly records = new Map<string, Live>();
   /** Per group, messages in send order; the head is the only one that can be in flight. */
@@ -211,7 +204,6 @@ export class LocalWorkQueue implements WorkQueue {
       messages: path.join(this.dir, 'messages'),
       dead: path.join(this.dir, 'dead'),
       incoming: path.join(this.dir, 'incoming'),
-      tmp: path.join(this.dir, 'tmp'),
       lock: path.join(this.dir, 'owner.lock'),
       dedupLog: path.join(this.dir, 'dedup.log'),
     };
@@ -260,7 +252,7 @@ export class LocalWorkQueue implements WorkQueue {
     }
     owners.set(this.dir, this);
     try {
-      for (const p of [this.paths.messages, this.paths.dead, this.paths.incoming, this.paths.tmp]) {
+      for (const p of [this.paths.messages, this.paths.dead, this.paths.incoming]) {
         await mkdir(p, { recursive: true });
       }
       await this.acquireLock();
@@ -281,60 +273,25 @@ export class LocalWorkQueue implements WorkQueue {
   }
 
   private async acquireLock(): Promise<void> {
-    const info: LockInfo = { pid: process.pid, hostname: os.hostname(), startedAt: new Date().toISOString(), token: randomUUID() };
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        await writeFile(this.paths.lock, JSON.stringify(info), { flag: 'wx' });
-        this.lockToken = info.token;
-        return;
-      } catch (err) {
-        if (!isErrno(err, 'EEXIST')) throw err;
-      }
-      let holder: LockInfo | undefined;
-      try {
-        holder = JSON.parse(await readFile(this.paths.lock, 'utf8')) as LockInfo;
-      } catch {
-        holder = undefined; // unreadable or just removed: treat as stale
-      }
-      if (holder && this.holderAlive(holder)) {
-        throw new EnvironmentError(
-          `the local work queue in ${this.dir} is in use by process ${holder.pid} on ${holder.hostname} (since ${holder.startedAt}); only one process may consume it`,
-          { hint: `Stop the other Fluxless process. If it is gone, delete ${this.paths.lock}.` },
-        );
-      }
-      qlog.info('taking over a stale queue lock', { dir: this.dir, previousPid: holder?.pid });
-      await rm(this.paths.lock, { force: true });
-    }
-    throw new EnvironmentError(`could not lock the local work queue in ${this.dir}`, {
-      hint: `Another process keeps taking it. Stop it, or delete ${this.paths.lock}.`,
-    });
-  }
-
-  private holderAlive(holder: LockInfo): boolean {
-    if (holder.hostname !== os.hostname()) return true; // cannot check another machine
-    if (holder.pid === process.pid) return false; // not registered as open here: a previous run (e.g. PID 1 in a container)
     try {
-      process.kill(holder.pid, 0);
-      return true;
+      // Held for the life of the process: never stale by age, only when its owner is gone.
+      this.lock = await acquireLock(path.join(this.dir, 'owner'), { staleMs: Number.POSITIVE_INFINITY, timeoutMs: 0, what: `the local work queue in ${this.dir}` });
     } catch (err) {
-      return isErrno(err, 'EPERM');
+      if (err instanceof ConflictError) throw new EnvironmentError(errorMessage(err), { hint: `Stop the other Fluxless process. If it is gone, delete ${this.paths.lock}.` });
+      throw err;
     }
   }
 
   private async releaseLock(): Promise<void> {
-    if (!this.lockToken) return;
-    try {
-      const holder = JSON.parse(await readFile(this.paths.lock, 'utf8')) as LockInfo;
-      if (holder.token === this.lockToken) await rm(this.paths.lock, { force: true });
-    } catch {
-      // already gone
-    }
-    this.lockToken = undefined;
+    await this.lock?.release();
+    this.lock = undefined;
   }
 
   private async load(): Promise<void> {
     const now = Date.now();
-    for (const f of await readdir(this.paths.tmp)) await rm(path.join(this.paths.tmp, f), { force: true, recursive: true });
+    // We own the directory: temp files are what a crashed owner left behind.
+    for (const d of [this.dir, this.paths.messages, this.paths.dead]) await removeStaleTemps(d, 0);
+    await rm(path.join(this.dir, 'tmp'), { recursive: true, force: true }); // staging dir of older versions
     for (const f of await readdir(this.paths.incoming)) {
       if (!f.startsWith('.tmp-')) continue;
       const p = path.join(this.paths.incoming, f);
@@ -356,6 +313,10 @@ export class LocalWorkQueue implements WorkQueue {
         text = await readFile(p, 'utf8');
       } catch (err) {
         if (isErrno(err, 'ENOENT')) continue;
+        if (isErrno(err, 'EISDIR') || isErrno(err, 'EACCES')) {
+          await this.setAside(p, `queue file ${f} cannot be read (${(err as NodeJS.ErrnoException).code})`);
+          continue;
+        }
         throw err;
       }
       let rec: StoredMessage;
@@ -377,6 +338,13 @@ export class LocalWorkQueue implements WorkQueue {
     }
     qlog.debug('local work queue opened', { dir: this.dir, messages: this.records.size, previouslyReceived: inFlight });
     await this.ingest(true);
+  }
+
+  /** Renames something that is not a readable message file out of the way (never deleted), and says so. */
+  private async setAside(p: string, reason: string): Promise<void> {
+    const to = `${p}.unreadable-${randomUUID()}`;
+    await rename(p, to).catch(() => undefined);
+    qlog.warn('set aside an entry of the local work queue that is not a message file', { file: p, movedTo: to, reason });
   }
 
   /** Moves an unreadable file to dead/ with the reason, so nothing is silently dropped. */
@@ -475,20 +443,7 @@ export class LocalWorkQueue implements WorkQueue {
   // ---------------------------------------------------------------- files
 
   private async atomicWrite(file: string, data: string): Promise<void> {
-    const tmp = path.join(this.paths.tmp, `${path.basename(file)}.${randomUUID()}`);
-    try {
-      const fh = await open(tmp, 'w');
-      try {
-        await fh.writeFile(data);
-        if (this.fsync) await fh.datasync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, file);
-    } catch (err) {
-      await rm(tmp, { force: true }).catch(() => undefined);
-      throw err;
-    }
+    await writeFileAtomic(file, data, { durable: this.fsync, syncDir: false });
   }
 
   private msgPath(id: string): string {

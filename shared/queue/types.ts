@@ -16,6 +16,7 @@
  * - malformed bodies never reach the caller of `receive()`: they are dead-lettered with the
  *   reason at once.
  */
+import type { ObjectKey } from '../kube/object.js';
 import { ConflictError } from '../util/errors.js';
 import type { QueueMessage } from './message.js';
 
@@ -105,7 +106,7 @@ export interface ConsumeOptions {
   /** Stops receiving; consume() resolves once running handlers have finished. */
   signal?: AbortSignal;
   /** Called after a message was dead-lettered (to leave a trace on its object). */
-  onDeadLetter?: (target: import('../kube/object.js').ObjectKey, reason: string) => Promise<void>;
+  onDeadLetter?: (target: ObjectKey, reason: string) => Promise<void>;
 }
 
 export interface WorkQueue {

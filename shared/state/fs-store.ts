@@ -11,8 +11,8 @@
 import { promises as fsp } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { acquireLock, type LockOptions } from './lock.js';
-import { readDirIfExists, readIfExists, writeFileAtomic, fsyncDir } from './fsutil.js';
+import { acquireLock, type LockOptions } from '../util/file-lock.js';
+import { readDirIfExists, readIfExists, writeFileAtomic, fsyncDir } from '../util/fs-atomic.js';
 import { CLUSTER_SCOPE_SEGMENT, compareKeys, describeKey, isValidSegment, keyFromSegments, keySegments, prefixSegments, type ObjectKey } from './key.js';
 import {
   ENVELOPE_TAG,

@@ -50,6 +50,8 @@ export interface ArtifactInfo {
   /** Sources: the spec.ignore the artifact was built with (a change rebuilds it, as Flux). */
   ignore?: string;
   url?: string;
+  /** OCI sources: the manifest's annotations (`org.opencontainers.image.revision`, ...), as Flux's `artifact.metadata`. */
+  metadata?: Record<string, string>;
 }
 
 /** The status Fluxless keeps per object, in Flux's shape; kinds add their own fields. */

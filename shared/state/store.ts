@@ -10,7 +10,7 @@
  */
 import { ConflictError, FluxlessError, ValidationError } from '../util/errors.js';
 import { describeKey, type ObjectKey } from './key.js';
-import { sleep } from './fsutil.js';
+import { sleep } from '../util/time.js';
 
 export type { ObjectKey } from './key.js';
 

@@ -1,5 +1,5 @@
 /**
- * Small filesystem helpers shared by the filesystem state and artifact stores.
+ * Small filesystem helpers shared by the filesystem state and artifact stores and the local queue.
  *
  * Atomic replace: write a temp file in the same directory (its name starts with `.` so
  * listings skip it), fsync it, rename it over the target, fsync the directory. A reader sees
@@ -11,19 +11,25 @@ import type { Dirent } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 
+/** Marks temp files (`.<name>.tmp-<pid>-<rand>`): listings skip them. */
 export const TEMP_MARK = '.tmp-';
 
+/** A temp path next to `target`, named so listings skip it and the writer's pid is known. */
 export function tempPathFor(target: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}${TEMP_MARK}${process.pid}-${randomBytes(6).toString('hex')}`);
 }
 
+/** True for a name made by tempPathFor. */
 export function isTempName(name: string): boolean {
   return name.startsWith('.') && name.includes(TEMP_MARK);
 }
 
+/** Options of writeFileAtomic. */
 export interface AtomicWriteOptions {
   /** fsync file and directory (default true). Tests of crash behaviour do not depend on it. */
   durable?: boolean;
+  /** fsync the directory after the rename (default: as durable). */
+  syncDir?: boolean;
   mode?: number;
   /** Runs after the temp file is complete, before the rename; throwing aborts the write. */
   beforeRename?: () => Promise<void>;
@@ -44,7 +50,7 @@ export async function writeFileAtomic(target: string, data: Uint8Array | string,
   try {
     try {
       await fh.writeFile(data);
-      if (durable) await fh.sync();
+      if (durable) await fh.datasync();
     } finally {
       await fh.close();
     }
@@ -54,7 +60,7 @@ export async function writeFileAtomic(target: string, data: Uint8Array | string,
     await fsp.rm(tmp, { force: true }).catch(() => undefined);
     throw err;
   }
-  if (durable) await fsyncDir(path.dirname(target));
+  if (opts.syncDir ?? durable) await fsyncDir(path.dirname(target));
 }
 
 /** fsync a directory so a rename in it survives a power cut. Best effort (not all FS allow it). */
@@ -109,8 +115,4 @@ export async function removeStaleTemps(dir: string, olderThanMs: number): Promis
     }
   }
   return removed;
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -19,14 +19,16 @@ import type { Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { ConflictError } from '../util/errors.js';
-import { log } from '../util/log.js';
-import { sleep, tempPathFor } from './fsutil.js';
+import { ConflictError } from './errors.js';
+import { log } from './log.js';
+import { tempPathFor } from './fs-atomic.js';
+import { sleep } from './time.js';
 
+/** Options of acquireLock. */
 export interface LockOptions {
   /** A lock older than this is stale (default 30 s). Holders commit within staleMs/2. */
   staleMs?: number;
-  /** Give up acquiring after this long (default 15 s) with a ConflictError naming the owner. */
+  /** Give up acquiring after this long (default 15 s) with a ConflictError naming the owner; 0: fail at once ("in use by"). */
   timeoutMs?: number;
   /** Used in messages: what the lock protects. */
   what?: string;
@@ -39,6 +41,7 @@ interface Owner {
   at: number;
 }
 
+/** A lock this process holds. */
 export interface HeldLock {
   readonly lockPath: string;
   readonly token: string;
@@ -52,6 +55,7 @@ const HOST = os.hostname();
 /** Tokens of locks this process holds: a lock with our pid but not in here is stale. */
 const heldTokens = new Set<string>();
 
+/** True when a process with that pid exists on this host. */
 export function pidAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
@@ -64,8 +68,11 @@ export function pidAlive(pid: number): boolean {
 
 async function readOwner(lockPath: string): Promise<Owner | undefined> {
   try {
-    const o = JSON.parse(await fsp.readFile(lockPath, 'utf8')) as Partial<Owner>;
-    if (typeof o.pid === 'number' && typeof o.host === 'string' && typeof o.token === 'string') return o as Owner;
+    const o = JSON.parse(await fsp.readFile(lockPath, 'utf8')) as Partial<Owner> & { hostname?: string; startedAt?: string };
+    // `hostname`/`startedAt`: the format older local queues wrote.
+    const host = o.host ?? o.hostname;
+    const at = o.at ?? (o.startedAt ? Date.parse(o.startedAt) : 0);
+    if (typeof o.pid === 'number' && typeof host === 'string' && typeof o.token === 'string') return { pid: o.pid, host, token: o.token, at };
   } catch {
     // Missing or unreadable: treated as unknown owner.
   }
@@ -78,6 +85,7 @@ function ownerIsGone(o: Owner): boolean {
   return !pidAlive(o.pid);
 }
 
+/** Takes the lock `<target>.lock` (breaking it when its owner is gone or it is older than staleMs). */
 export async function acquireLock(target: string, opts: LockOptions = {}): Promise<HeldLock> {
   const staleMs = opts.staleMs ?? 30_000;
   const timeoutMs = opts.timeoutMs ?? 15_000;
@@ -114,8 +122,14 @@ export async function acquireLock(target: string, opts: LockOptions = {}): Promi
         if (code !== 'EEXIST') throw err;
       }
       if (await breakIfStale(lockPath, staleMs)) continue;
-      if (Date.now() > deadline) {
+      if (Date.now() >= deadline) {
         const o = await readOwner(lockPath);
+        if (timeoutMs === 0) {
+          throw new ConflictError(
+            `${opts.what ?? target} is in use by ${o ? `process ${o.pid} on ${o.host} (since ${new Date(o.at).toISOString()})` : 'another process'}; only one process may hold it. ` +
+              `If that process is gone, delete ${lockPath}.`,
+          );
+        }
         throw new ConflictError(
           `${opts.what ?? target} is locked by ${o ? `process ${o.pid} on ${o.host} since ${new Date(o.at).toISOString()}` : 'another writer'}` +
             ` (lock file ${lockPath}); gave up after ${timeoutMs} ms. If no Fluxless process is running, delete the lock file.`,
