@@ -4,6 +4,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { KubeObject } from '../kube/object.js';
+import { isSecretObject, maskStrings, secretMasker } from './mask.js';
 
 function stripForCompare(obj: KubeObject): Record<string, unknown> {
   const { metadata: _m, status: _s, ...rest } = obj;
@@ -22,6 +23,7 @@ export function hasDrifted(existing: KubeObject | undefined, dryRun: KubeObject)
   return !isDeepStrictEqual(stripForCompare(dryRun), stripForCompare(existing));
 }
 
+/** One field-level difference between the live object and the desired one. */
 export interface FieldChange {
   /** Dotted path, e.g. `spec.replicas` or `spec.template.spec.containers[0].image`. */
   path: string;
@@ -41,31 +43,49 @@ export function comparable(obj: KubeObject | undefined): Record<string, unknown>
   return { ...rest, metadata: meta };
 }
 
-/** Masks Secret `data`/`stringData` values, marking which ones changed, like Flux. */
+/**
+ * Masks Secret `data`/`stringData` values, marking which ones changed, like Flux. Any shape
+ * is masked (a map's values one by one; a list, scalar or nested map as a whole), and every
+ * other string of the Secret (annotations such as kubectl's last-applied configuration, or
+ * anything else) has the values masked wherever they appear in it.
+ */
 export function maskSecrets(
   before: Record<string, unknown> | undefined,
   after: Record<string, unknown> | undefined,
 ): { before?: Record<string, unknown>; after?: Record<string, unknown> } {
-  const isSecret = (o?: Record<string, unknown>) => o?.kind === 'Secret' && o?.apiVersion === 'v1';
-  if (!isSecret(before) && !isSecret(after)) return { before, after };
-  const b = before ? structuredClone(before) : undefined;
-  const a = after ? structuredClone(after) : undefined;
+  if (!isSecretObject(before) && !isSecretObject(after)) return { before, after };
+  const mask = secretMasker([before, after]);
+  const b = before ? maskStrings(before, mask) : undefined;
+  const a = after ? maskStrings(after, mask) : undefined;
   for (const field of ['data', 'stringData']) {
-    const bd = (b?.[field] ?? undefined) as Record<string, unknown> | undefined;
-    const ad = (a?.[field] ?? undefined) as Record<string, unknown> | undefined;
-    const keys = new Set([...Object.keys(bd ?? {}), ...Object.keys(ad ?? {})]);
-    for (const k of keys) {
-      const inB = bd && k in bd;
-      const inA = ad && k in ad;
-      if (inB && inA) {
-        const changed = bd![k] !== ad![k];
-        bd![k] = changed ? '*** (before)' : '***';
-        ad![k] = changed ? '*** (after)' : '***';
-      } else if (inB) bd![k] = '***';
-      else if (inA) ad![k] = '***';
+    const inB = b !== undefined && field in b;
+    const inA = a !== undefined && field in a;
+    const bd = b?.[field];
+    const ad = a?.[field];
+    if (isObj(bd) && isObj(ad)) {
+      const raw = { b: before![field] as Record<string, unknown>, a: after![field] as Record<string, unknown> };
+      for (const k of new Set([...Object.keys(bd), ...Object.keys(ad)])) {
+        if (k in bd && k in ad) {
+          const changed = !isDeepStrictEqual(raw.b[k], raw.a[k]);
+          bd[k] = changed ? '*** (before)' : '***';
+          ad[k] = changed ? '*** (after)' : '***';
+        } else if (k in bd) bd[k] = '***';
+        else ad[k] = '***';
+      }
+      continue;
     }
+    const changed = inB && inA && !isDeepStrictEqual(before![field], after![field]);
+    if (inB) b![field] = maskShape(bd, changed ? '*** (before)' : '***');
+    if (inA) a![field] = maskShape(ad, changed ? '*** (after)' : '***');
   }
   return { before: b, after: a };
+}
+
+/** A map keeps its keys (each value masked); anything else becomes one mask. */
+function maskShape(v: unknown, m: string): unknown {
+  if (v === null || v === undefined) return v;
+  if (isObj(v)) return Object.fromEntries(Object.keys(v).map((k) => [k, m]));
+  return m;
 }
 
 function isObj(v: unknown): v is Record<string, unknown> {
@@ -103,9 +123,13 @@ function show(v: unknown): string {
   return typeof v === 'string' ? v : JSON.stringify(v);
 }
 
-/** Renders changes as `flux diff`-like lines. */
-export function renderDiff(changes: FieldChange[]): string {
-  return changes
+/**
+ * Renders changes as `flux diff`-like lines. Changes from fieldDiff have Secret values
+ * masked already; `secrets` (objects, only Secrets among them count) masks their values in
+ * the rendered text too, for changes that come from elsewhere.
+ */
+export function renderDiff(changes: FieldChange[], secrets?: Iterable<unknown>): string {
+  const text = changes
     .map((c) =>
       c.op === 'add'
         ? `  + ${c.path}: ${show(c.after)}`
@@ -114,4 +138,5 @@ export function renderDiff(changes: FieldChange[]): string {
           : `  ~ ${c.path}: ${show(c.before)} -> ${show(c.after)}`,
     )
     .join('\n');
+  return secrets ? secretMasker(secrets)(text) : text;
 }

@@ -33,6 +33,7 @@ ORDER.forEach((k, i) => rankOf.set(k, i));
 const UNLISTED = ORDER.length;
 LAST.forEach((k, i) => rankOf.set(k, UNLISTED + 1 + i));
 
+/** Position of a kind in Flux's apply order (unlisted kinds between the listed ones and webhooks). */
 export function kindRank(kind: string): number {
   return rankOf.get(kind) ?? UNLISTED;
 }
@@ -41,6 +42,7 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** Flux's apply order of two references: kind rank, then group, kind, namespace, name. */
 export function compareRefs(a: ObjectRef, b: ObjectRef): number {
   return (
     kindRank(a.kind) - kindRank(b.kind) ||
@@ -51,6 +53,7 @@ export function compareRefs(a: ObjectRef, b: ObjectRef): number {
   );
 }
 
+/** Flux's apply order of two objects (compareRefs on their references). */
 export function compareObjects(a: KubeObject, b: KubeObject): number {
   return compareRefs(
     { group: splitApiVersion(a.apiVersion).group, kind: a.kind, namespace: a.metadata.namespace ?? '', name: a.metadata.name },

@@ -28,6 +28,12 @@ export interface InventoryEntry {
   v: string;
 }
 
+/** What was last applied to one object: its resourceVersion afterwards and a hash of what we sent. */
+export interface AppliedStamp {
+  resourceVersion: string;
+  hash: string;
+}
+
 /** One `status.history[]` snapshot (Flux 2.7+ reconcile history). */
 export interface HistoryEntry {
   digest: string;
@@ -110,6 +116,8 @@ export interface ObjectRecord {
   events?: FluxEvent[];
   /** Bootstrap objects: the configuration's and Git's definitions, merged into `object`. */
   bootstrap?: BootstrapSources;
+  /** Per inventory id, what the last apply left (the no-op check: one LIST instead of a GET and a dry-run per object). */
+  applied?: Record<string, AppliedStamp>;
 }
 
 /** The two definitions of a bootstrap object (`flux-system`): fluxless.yaml's and gotk-sync.yaml's. */

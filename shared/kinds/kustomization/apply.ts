@@ -7,7 +7,7 @@ import { ApplyEngine, ValidationFailedError, type ChangeEntry } from '../../appl
 import { inventoryId, type KubeObject } from '../../kube/object.js';
 import type { ReconcileServices } from '../../reconcile/contract.js';
 import { ReconcileFailure } from '../../reconcile/failure.js';
-import type { InventoryEntry, ObjectRecord } from '../../state/records.js';
+import type { AppliedStamp, InventoryEntry, ObjectRecord } from '../../state/records.js';
 import { errorMessage } from '../../util/errors.js';
 import type { KustomizationSpec } from './spec.js';
 
@@ -20,7 +20,10 @@ export function engineFor(svc: ReconcileServices, spec: Pick<KustomizationSpec, 
 export async function applyObjects(engine: ApplyEngine, spec: KustomizationSpec, objects: KubeObject[], rec: ObjectRecord): Promise<ChangeEntry[]> {
   try {
     const applied = new Set((rec.status.inventory?.entries ?? []).map((e) => e.id));
-    return await engine.applyAll(objects, { likelyNew: (r) => !applied.has(inventoryId(r)) });
+    // What we applied last time and the resourceVersion after it: an unchanged object costs
+    // one LIST per kind and namespace instead of a GET and a dry-run each.
+    const stamps = rec.applied ?? {};
+    return await engine.applyAll(objects, { likelyNew: (r) => !applied.has(inventoryId(r)), lastApplied: (r) => stamps[inventoryId(r)] });
   } catch (err) {
     const msg = err instanceof ValidationFailedError ? err.message : errorMessage(err);
     throw new ReconcileFailure('ReconciliationFailed', msg, { retryMs: spec.retryIntervalMs, cause: err });
@@ -33,6 +36,13 @@ export function inventoryOf(changes: ChangeEntry[]): InventoryEntry[] {
     .filter((c) => c.action !== 'deleted')
     .map((c) => ({ id: inventoryId(c.ref), v: c.version }))
     .sort((a, b) => a.id.localeCompare(b.id));
+}
+
+/** The applied stamps of a revision, per inventory id (objects the engine verified or wrote). */
+export function stampsOf(changes: ChangeEntry[]): Record<string, AppliedStamp> {
+  const out: Record<string, AppliedStamp> = {};
+  for (const c of changes) if (c.stamp && c.action !== 'deleted') out[inventoryId(c.ref)] = c.stamp;
+  return out;
 }
 
 /** Counts changes per action (`created: 2, unchanged: 5`), for logs and history. */

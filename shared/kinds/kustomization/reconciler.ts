@@ -6,6 +6,7 @@
  */
 import type { ChangeEntry } from '../../apply/engine.js';
 import { parseInventoryId, type ObjectKey } from '../../kube/object.js';
+import { ANNOTATION_REVISION } from '../../oci/media-types.js';
 import type { KindReconciler, ReconcileRequest, ReconcileResult, ReconcileServices, Wake } from '../../reconcile/contract.js';
 import { ReconcileFailure, transientCause } from '../../reconcile/failure.js';
 import { liveMembers } from '../../reconcile/reverse-index.js';
@@ -13,7 +14,7 @@ import { writeStatus } from '../../reconcile/status.js';
 import { isReady, type ObjectRecord } from '../../state/records.js';
 import { errorMessage } from '../../util/errors.js';
 import { jitter } from '../../util/time.js';
-import { applyObjects, countActions, engineFor, inventoryOf } from './apply.js';
+import { applyObjects, countActions, engineFor, inventoryOf, stampsOf } from './apply.js';
 import { buildFromArtifact } from './build.js';
 import { isFluxObject, syncDefinitions } from './definitions.js';
 import { checkDependencies } from './dependencies.js';
@@ -81,7 +82,8 @@ export async function reconcileKustomization(svc: ReconcileServices, req: Reconc
     changes.push(...pruned.deleted);
     inventory.push(...pruned.kept);
     inventory.sort((a, b) => a.id.localeCompare(b.id));
-    await svc.state.update<ObjectRecord>(key, (cur) => (cur ? { ...cur, status: { ...cur.status, inventory: { entries: inventory }, lastAttemptedRevision: revision } } : undefined));
+    const applied = stampsOf(changes);
+    await svc.state.update<ObjectRecord>(key, (cur) => (cur ? { ...cur, applied, status: { ...cur.status, inventory: { entries: inventory }, lastAttemptedRevision: revision } } : undefined));
     if (pruned.failures.length) throw new ReconcileFailure('PruneFailed', pruned.failures.join('\n'), { retryMs: spec.retryIntervalMs });
     phase('apply');
 
@@ -99,7 +101,8 @@ export async function reconcileKustomization(svc: ReconcileServices, req: Reconc
         reason: 'ReconciliationSucceeded',
         message,
         handledRequest: requestedAt,
-        fields: { lastAppliedRevision: revision, lastAttemptedRevision: revision },
+        // Flux copies the source's origin revision (OCI `org.opencontainers.image.revision`); absent, it is cleared.
+        fields: { lastAppliedRevision: revision, lastAttemptedRevision: revision, lastAppliedOriginRevision: artifact.metadata?.[ANNOTATION_REVISION] || undefined },
         conditions: checks.length ? [{ type: 'Healthy', status: 'True', reason: 'Succeeded', message: 'Health check passed' }] : undefined,
         removeConditions: checks.length ? undefined : ['Healthy'],
         event: changed.length

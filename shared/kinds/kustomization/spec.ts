@@ -135,8 +135,8 @@ export function parseKustomization(obj: KubeObject, source = ''): KustomizationS
   const sr = spec.sourceRef as Record<string, unknown> | undefined;
   if (!sr || typeof sr !== 'object') fail(id, 'spec.sourceRef', 'is required');
   const srcKind = str(sr.kind, id, 'spec.sourceRef.kind', true)!;
-  if (srcKind !== 'GitRepository') {
-    fail(id, 'spec.sourceRef.kind', `'${srcKind}' is not supported yet (supported: GitRepository)`);
+  if (srcKind !== 'GitRepository' && srcKind !== 'OCIRepository') {
+    fail(id, 'spec.sourceRef.kind', `'${srcKind}' is not supported yet (supported: GitRepository, OCIRepository)`);
   }
   const intervalMs = duration(spec.interval, id, 'spec.interval');
   if (intervalMs === undefined) fail(id, 'spec.interval', 'is required');
