@@ -1,14 +1,19 @@
 /**
  * Flux notification-controller Receivers as a Hono app: `POST /hook/<digest>` validates a
- * webhook the way Flux does (receiver_handlers.go) and asks the injected
- * ReconcileRequester to mark the Receiver's spec.resources for reconciliation. The same
- * app serves AWS Lambda (hono/aws-lambda) and the local process (@hono/node-server).
+ * webhook the way Flux does for the Receiver's type (receiver_handlers.go; one handler per
+ * type in handlers/) and asks the injected ReconcileRequester to mark the Receiver's
+ * spec.resources for reconciliation, with the Receiver's CEL filters (resourceFilter and
+ * resources[].filter) to apply per object. The same app serves AWS Lambda
+ * (hono/aws-lambda) and the local process (server.ts).
  *
- * Status codes: unknown path 404; suspended 503; body over 3 MiB 413; bad or missing
- * signature/token 401; malformed body 400; event not in spec.events 400 (as Flux; see
- * `filteredEventStatus`); GitHub `ping` / Bitbucket `diagnostics:ping` 200 without
- * reconciling; a redelivery 200 without reconciling; requester failure 500. Every
- * response body is JSON; errors are `{ "error": "<reason>" }`.
+ * Status codes: unknown path 404; suspended 503; body over 3 MiB 413; body not received
+ * within the deadline 408; bad or missing signature/token 401; authenticated but refused
+ * by generic-oidc validations 403; malformed body 400; event not in spec.events 400 (as
+ * Flux; see `filteredEventStatus`); GitHub `ping` / Bitbucket `diagnostics:ping` 200
+ * without reconciling; a registry notification with nothing to act on 200 `ignored`; a
+ * redelivery 200 without reconciling; request body not JSON for a filter, filter
+ * evaluation or requester failure 500. Every response body is JSON; errors are
+ * `{ "error": "<reason>" }`.
  */
 import { createHash } from 'node:crypto';
 import { Hono } from 'hono';
@@ -16,14 +21,42 @@ import type { Context } from 'hono';
 import { errorMessage } from '../util/errors.js';
 import { log as rootLog } from '../util/log.js';
 import type { Logger } from '../util/log.js';
-import { MAX_BODY_BYTES, readBodyCapped } from './body.js';
+import { BODY_DEADLINE_MS, MAX_BODY_BYTES, readBodyCapped } from './body.js';
 import { MemoryDeliveryDeduper } from './dedupe.js';
 import type { DeliveryDeduper } from './dedupe.js';
 import { ReceiverIndex } from './directory.js';
 import type { IndexedReceiver, ReceiverDirectory } from './directory.js';
-import { safeEqual, verifyHmacSignature } from './signature.js';
+import { filterDecision } from './filter.js';
+import type { FilterResource } from './filter.js';
+import type { HandlerContext, HookRequest, Verdict } from './handler.js';
+import { RECEIVER_HANDLERS } from './handlers/index.js';
+import type { RegistryArtifact } from './images.js';
+import { GoogleIdTokenVerifier, OidcVerifier } from './oidc.js';
+import type { GoogleIdTokenOptions, OidcVerifierOptions } from './oidc.js';
+import { isJsonContent, isObject } from './payload.js';
 import type { ResourceSelector } from './spec.js';
 
+/** What the requester learns about the hook besides the targets. Keys are set only when known. */
+export interface ReconcileRequestInfo {
+  /** The sender's event type (GitHub `X-GitHub-Event`, GitLab `X-Gitlab-Event`, registry action, ...). */
+  event?: string;
+  deliveryId?: string;
+  /**
+   * Registry types (and GitHub package events, artifact CDEvents): the images / OCI
+   * artifacts the event is about, to match ImageRepository / OCIRepository objects by
+   * repository (`image` is normalised, see images.ts).
+   */
+  artifacts?: readonly RegistryArtifact[];
+  /**
+   * Present when the Receiver has CEL filters: call it for every candidate object of
+   * `targets[targetIndex]` (each object of a `*` selector, or the named object) with its
+   * metadata; mark the object only when it returns true. Throws CelEvaluationError when a
+   * filter fails to evaluate (fail the request: Flux answers 500).
+   */
+  accept?: (targetIndex: number, res: FilterResource) => boolean;
+}
+
+/** Marks the objects a webhook targets for reconciliation (the runtime implements it). */
 export interface ReconcileRequester {
   /**
    * Mark every object the selectors match for reconciliation now
@@ -31,13 +64,10 @@ export interface ReconcileRequester {
    * `matchLabels` is set only for `name: '*'`. The array is shared and frozen: do not
    * mutate it. Returns how many objects were marked.
    */
-  request(
-    targets: ResourceSelector[],
-    receiver: { namespace: string; name: string },
-    info: { event?: string; deliveryId?: string },
-  ): Promise<number>;
+  request(targets: ResourceSelector[], receiver: { namespace: string; name: string }, info: ReconcileRequestInfo): Promise<number>;
 }
 
+/** What createReceiverApp needs, and its limits. */
 export interface ReceiverAppDeps {
   directory: ReceiverDirectory;
   requester: ReconcileRequester;
@@ -47,6 +77,8 @@ export interface ReceiverAppDeps {
   dedupeTtlMs?: number;
   /** Default 3 MiB, Flux's limit. */
   maxBodyBytes?: number;
+  /** Time allowed to receive the body (ms); 0 disables. Default 10000. */
+  bodyTimeoutMs?: number;
   /**
    * Status for an authenticated event that spec.events does not list. Flux answers 400
    * ("the GitHub event ... is not authorised"), the default; 200 answers
@@ -57,6 +89,10 @@ export interface ReceiverAppDeps {
   refreshMs?: number;
   /** Minimum interval between rebuilds triggered by unknown digests (ms). Default 2000. */
   missRefreshMs?: number;
+  /** generic-oidc discovery / key fetching options. */
+  oidc?: OidcVerifierOptions;
+  /** gcr: Google ID token verification; `jwksUri` / `issuers` are for tests only. */
+  googleIdTokens?: GoogleIdTokenOptions;
   logger?: Logger;
 }
 
@@ -64,11 +100,7 @@ const DIGEST_RE = /^[0-9a-f]{64}$/;
 const DAY_MS = 24 * 60 * 60 * 1000;
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-type Verdict =
-  | { kind: 'reject'; status: 400 | 401; reason: string }
-  | { kind: 'ping'; event: string }
-  | { kind: 'filtered'; event: string; reason: string }
-  | { kind: 'accept'; event?: string; deliveryId?: string; details?: Record<string, string> };
+type Status = 200 | 400 | 401 | 403 | 404 | 408 | 413 | 500 | 503;
 
 interface HookLog {
   receiver?: string;
@@ -89,8 +121,10 @@ export function createReceiverApp(deps: ReceiverAppDeps): Hono {
   });
   const deduper = deps.deduper ?? new MemoryDeliveryDeduper();
   const dedupeTtlMs = deps.dedupeTtlMs ?? DAY_MS;
-  const cap = deps.maxBodyBytes ?? MAX_BODY_BYTES;
+  const limits = { cap: deps.maxBodyBytes ?? MAX_BODY_BYTES, deadlineMs: deps.bodyTimeoutMs ?? BODY_DEADLINE_MS };
   const filteredStatus = deps.filteredEventStatus ?? 400;
+  const oidc = new OidcVerifier(deps.oidc);
+  const google = new GoogleIdTokenVerifier(deps.googleIdTokens);
 
   const app = new Hono();
 
@@ -101,7 +135,7 @@ export function createReceiverApp(deps: ReceiverAppDeps): Hono {
     const digest = c.req.param('digest');
     const fields: HookLog = { path: `/hook/${digest.slice(0, 8)}…` };
 
-    const done = (status: 200 | 400 | 401 | 404 | 413 | 500 | 503, body: Record<string, unknown>, extra?: Record<string, unknown>) => {
+    const done = (status: Status, body: Record<string, unknown>, extra?: Record<string, unknown>) => {
       const durationMs = Math.round((performance.now() - started) * 100) / 100;
       const line = { ...fields, status, durationMs, ...extra };
       if (status >= 400) logger.warn('webhook rejected', { ...line, reason: body.error });
@@ -123,21 +157,29 @@ export function createReceiverApp(deps: ReceiverAppDeps): Hono {
 
     if (rec.entry.spec.suspend) return done(503, { error: 'the receiver is suspended' });
 
-    const body = await readBodyCapped(c.req.raw, cap);
+    const body = await readBodyCapped(c.req.raw, limits);
     if (!body.ok) {
       // The rest of the upload was not read: tell the client not to reuse this connection.
-      if (body.status === 413) c.header('Connection', 'close');
+      c.header('Connection', 'close');
       return done(body.status, { error: body.reason });
     }
     fields.bytes = body.bytes.byteLength;
 
-    const verdict = await validate(rec, c, body.bytes);
+    const ctx: HandlerContext = { receiver: rec, oidc, google };
+    let verdict: Verdict;
+    try {
+      verdict = await RECEIVER_HANDLERS[rec.entry.spec.type](hookRequest(c, body.bytes), ctx);
+    } catch (err) {
+      return done(500, { error: `validating the request failed: ${errorMessage(err)}` });
+    }
     if (verdict.kind !== 'reject' && verdict.event !== undefined) fields.event = verdict.event;
     switch (verdict.kind) {
       case 'reject':
         return done(verdict.status, { error: verdict.reason });
       case 'ping':
         return done(200, { status: 'pong', message: `${verdict.event} received; no reconciliation requested` });
+      case 'ignored':
+        return done(200, { status: 'ignored', message: verdict.reason });
       case 'filtered':
         if (filteredStatus === 400) return done(400, { error: verdict.reason });
         return done(200, { status: 'ignored', message: verdict.reason });
@@ -145,10 +187,24 @@ export function createReceiverApp(deps: ReceiverAppDeps): Hono {
         break;
     }
 
+    const info: ReconcileRequestInfo = {};
+    if (verdict.event !== undefined) info.event = verdict.event;
+    if (verdict.deliveryId !== undefined) info.deliveryId = verdict.deliveryId;
+    if (verdict.artifacts !== undefined && verdict.artifacts.length > 0) info.artifacts = Object.freeze(verdict.artifacts);
+    if (rec.filters !== undefined) {
+      const req = verdict.filterBody ?? filterBodyOf(c, body.bytes);
+      if (typeof req === 'string') return done(500, { error: req });
+      try {
+        info.accept = filterDecision(rec.filters, req, verdict.claims);
+      } catch (err) {
+        return done(500, { error: `preparing the CEL filters failed: ${errorMessage(err)}` });
+      }
+    }
+
     let dedupeKey: string | undefined;
     if (verdict.deliveryId !== undefined) {
       fields.delivery = verdict.deliveryId;
-      // Bound the memory a key can take: long ids (not sent by real forges) are hashed.
+      // Bound the memory a key can take: long ids (not sent by real senders) are hashed.
       const id = verdict.deliveryId.length > 128 ? createHash('sha256').update(verdict.deliveryId).digest('hex') : verdict.deliveryId;
       dedupeKey = `${rec.id}/${id}`;
       let duplicate = false;
@@ -169,9 +225,6 @@ export function createReceiverApp(deps: ReceiverAppDeps): Hono {
 
     let marked: number;
     try {
-      const info: { event?: string; deliveryId?: string } = {};
-      if (verdict.event !== undefined) info.event = verdict.event;
-      if (verdict.deliveryId !== undefined) info.deliveryId = verdict.deliveryId;
       marked = await deps.requester.request(rec.targets, { namespace: rec.entry.namespace, name: rec.entry.name }, info);
     } catch (err) {
       if (dedupeKey !== undefined && deduper.forget) {
@@ -196,125 +249,43 @@ export function createReceiverApp(deps: ReceiverAppDeps): Hono {
   return app;
 }
 
-/** A request header; absent and empty are the same (an empty delivery id must not dedupe). */
-function header(c: Context, name: string): string | undefined {
-  const v = c.req.raw.headers.get(name);
-  return v === null || v === '' ? undefined : v;
-}
-
-function decodeUtf8(bytes: Uint8Array): string | undefined {
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    return undefined;
-  }
-}
-
-function filterEvent(rec: IndexedReceiver, event: string, sender: string): Verdict | undefined {
-  if (rec.events !== null && !rec.events.has(event.toLowerCase())) {
-    return { kind: 'filtered', event, reason: `the ${sender} event "${event}" is not authorised (not in spec.events)` };
-  }
-  return undefined;
-}
-
-async function validate(rec: IndexedReceiver, c: Context, bytes: Uint8Array): Promise<Verdict> {
-  const { token, spec } = rec.entry;
-  switch (spec.type) {
-    case 'generic':
-      return { kind: 'accept' };
-
-    case 'generic-hmac': {
-      const sig = await verifyHmacSignature(header(c, 'x-signature'), bytes, undefined, token);
-      if (!sig.ok) return { kind: 'reject', status: 401, reason: `unable to validate HMAC signature: ${sig.reason}` };
-      return { kind: 'accept' };
-    }
-
-    case 'github':
-    case 'bitbucket': {
-      const sender = spec.type === 'github' ? 'GitHub' : 'Bitbucket';
-      const text = decodeUtf8(bytes);
-      // go-github ValidatePayload: the -256 header first, then X-Hub-Signature (sha1, or
-      // sha256 as Bitbucket sends it); the algorithm comes from the value's prefix.
-      const sigHeader = header(c, 'x-hub-signature-256') ?? header(c, 'x-hub-signature');
-      const sig = await verifyHmacSignature(sigHeader, bytes, text, token);
-      if (!sig.ok) return { kind: 'reject', status: 401, reason: `the ${sender} signature header is invalid: ${sig.reason}` };
-
-      const payload = decodePayload(header(c, 'content-type'), text, sender);
-      if (typeof payload === 'string') return { kind: 'reject', status: 400, reason: payload };
-
-      const event = header(c, spec.type === 'github' ? 'x-github-event' : 'x-event-key') ?? '';
-      const ping = spec.type === 'github' ? 'ping' : 'diagnostics:ping';
-      if (event.toLowerCase() === ping) return { kind: 'ping', event: `${sender} ${event}` };
-      const filtered = filterEvent(rec, event, sender);
-      if (filtered) return filtered;
-
-      const deliveryId = spec.type === 'github'
-        ? header(c, 'x-github-delivery')
-        : header(c, 'x-request-id') ?? header(c, 'x-request-uuid');
-      return { kind: 'accept', event, deliveryId, details: payloadDetails(payload) };
-    }
-
-    case 'gitlab': {
-      const given = header(c, 'x-gitlab-token');
-      if (given === undefined) return { kind: 'reject', status: 401, reason: 'the X-Gitlab-Token header is missing' };
-      if (token === '' || !safeEqual(given, token)) {
-        return { kind: 'reject', status: 401, reason: 'the X-Gitlab-Token header value does not match the receiver token' };
+/** The request as handlers see it; the body is decoded as UTF-8 at most once. */
+function hookRequest(c: Context, bytes: Uint8Array): HookRequest {
+  let text: string | undefined | null = null;
+  const headers = c.req.raw.headers;
+  return {
+    headers,
+    body: bytes,
+    header(name) {
+      const v = headers.get(name);
+      return v === null || v === '' ? undefined : v;
+    },
+    text() {
+      if (text === null) {
+        try {
+          text = utf8.decode(bytes);
+        } catch {
+          text = undefined;
+        }
       }
-      const event = header(c, 'x-gitlab-event') ?? '';
-      const filtered = filterEvent(rec, event, 'GitLab');
-      if (filtered) return filtered;
-      // Idempotency-Key (GitLab 17.4+) stays the same across retries; X-Gitlab-Event-UUID otherwise.
-      const deliveryId = header(c, 'idempotency-key') ?? header(c, 'x-gitlab-event-uuid');
-      return { kind: 'accept', event, deliveryId };
-    }
-  }
+      return text;
+    },
+  };
 }
 
-/** The JSON payload of a GitHub/Bitbucket hook, or the reason it is malformed. */
-function decodePayload(contentType: string | undefined, text: string | undefined, sender: string): Record<string, unknown> | string {
-  const mediaType = (contentType ?? '').split(';')[0].trim().toLowerCase();
-  if (text === undefined) return `the ${sender} payload is not valid UTF-8`;
-  let json: string;
-  if (mediaType === 'application/json') {
-    json = text;
-  } else if (mediaType === 'application/x-www-form-urlencoded') {
-    const form = new URLSearchParams(text).get('payload');
-    if (form === null) return `the form-encoded ${sender} payload has no "payload" field`;
-    json = form;
-  } else {
-    return `unsupported Content-Type ${JSON.stringify(contentType ?? '')}: send application/json or application/x-www-form-urlencoded`;
-  }
+/**
+ * `req` for the CEL filters, as Flux builds it: the body parsed as a JSON object when the
+ * Content-Type is application/json, else `{}`. A string is the 500 reason.
+ */
+function filterBodyOf(c: Context, bytes: Uint8Array): Record<string, unknown> | string {
+  if (!isJsonContent(c.req.header('content-type'))) return {};
   let parsed: unknown;
   try {
-    parsed = JSON.parse(json);
-  } catch {
-    return `the ${sender} payload is not valid JSON`;
+    parsed = JSON.parse(utf8.decode(bytes));
+  } catch (err) {
+    return `failed to parse request body as JSON: ${errorMessage(err)}`;
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    return `the ${sender} payload must be a JSON object`;
-  }
-  return parsed as Record<string, unknown>;
-}
-
-/** Non-secret facts worth logging: repository, ref, new commit. */
-function payloadDetails(p: Record<string, unknown>): Record<string, string> | undefined {
-  const out: Record<string, string> = {};
-  const repo = p.repository as Record<string, unknown> | undefined;
-  if (repo && typeof repo === 'object') {
-    if (typeof repo.full_name === 'string') out.repository = repo.full_name;
-    else if (typeof repo.slug === 'string') {
-      const project = repo.project as Record<string, unknown> | undefined;
-      out.repository = project && typeof project.key === 'string' ? `${project.key}/${repo.slug}` : repo.slug;
-    }
-  }
-  if (typeof p.ref === 'string') out.ref = p.ref;
-  if (typeof p.after === 'string') out.commit = p.after;
-  const changes = p.changes;
-  if (Array.isArray(changes) && changes.length > 0 && typeof changes[0] === 'object' && changes[0] !== null) {
-    const ch = changes[0] as Record<string, unknown>;
-    const ref = ch.ref as Record<string, unknown> | undefined;
-    if (ref && typeof ref.id === 'string') out.ref = ref.id;
-    if (typeof ch.toHash === 'string') out.commit = ch.toHash;
-  }
-  return Object.keys(out).length > 0 ? out : undefined;
+  if (parsed === null) return {};
+  if (!isObject(parsed)) return 'failed to parse request body as JSON: the body must be a JSON object for the CEL filters';
+  return parsed;
 }

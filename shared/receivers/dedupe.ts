@@ -14,6 +14,7 @@ export interface DeliveryDeduper {
   forget?(key: string): Promise<void>;
 }
 
+/** Options of MemoryDeliveryDeduper. */
 export interface MemoryDeduperOptions {
   /** Most keys kept; the oldest are evicted first. Default 10000. */
   maxEntries?: number;

@@ -3,8 +3,11 @@
  * a hook costs one Map lookup instead of a directory listing.
  */
 import type { Logger } from '../util/log.js';
-import { errorMessage } from '../util/errors.js';
-import type { ReceiverSpec, ResourceSelector } from './spec.js';
+import { ValidationError, errorMessage } from '../util/errors.js';
+import { compileReceiverFilters } from './filter.js';
+import type { ReceiverFilters } from './filter.js';
+import { hasSecret } from './spec.js';
+import type { ParsedReceiver, ReceiverSpec, ResourceSelector } from './spec.js';
 import { webhookDigest } from './signature.js';
 
 /** One Receiver with its token already resolved from `spec.secretRef` (Secret key `token`). */
@@ -12,9 +15,35 @@ export interface ReceiverEntry {
   namespace: string;
   name: string;
   spec: ReceiverSpec;
+  /** The Secret's `token`; '' for generic-oidc, which has no Secret. */
   token: string;
+  /** The whole Secret (decoded), for types that read more keys (gcr: `email`, `audience`). */
+  secret?: Readonly<Record<string, string>>;
 }
 
+/**
+ * Build a ReceiverEntry the way notification-controller resolves a Receiver's Secret:
+ * generic-oidc reads none (token ''), every other type needs the Secret with a non-empty
+ * `token`. `readSecret(namespace, name)` returns the decoded data. Throws
+ * ValidationError naming the Secret and key when something is missing.
+ */
+export async function resolveReceiverEntry(
+  parsed: ParsedReceiver,
+  readSecret: (namespace: string, name: string) => Promise<Record<string, string>>,
+): Promise<ReceiverEntry> {
+  const { namespace, name, spec } = parsed;
+  if (!hasSecret(spec)) return { namespace, name, spec, token: '' };
+  const data = await readSecret(namespace, spec.secretRef.name);
+  const token = data.token ?? '';
+  if (token === '') {
+    throw new ValidationError(`Receiver ${namespace}/${name}: Secret ${namespace}/${spec.secretRef.name} has no "token" key`, {
+      hint: `Add a non-empty "token" key to Secret ${namespace}/${spec.secretRef.name}.`,
+    });
+  }
+  return { namespace, name, spec, token, secret: data };
+}
+
+/** Where Receivers come from (the state store, a test list). */
 export interface ReceiverDirectory {
   list(): Promise<ReceiverEntry[]>;
   /**
@@ -34,8 +63,11 @@ export interface IndexedReceiver {
   targets: ResourceSelector[];
   /** Lower-cased spec.events, or null when every event is accepted. */
   events: ReadonlySet<string> | null;
+  /** Compiled CEL filters, when the Receiver has any. */
+  filters?: ReceiverFilters;
 }
 
+/** Options of ReceiverIndex. */
 export interface ReceiverIndexOptions {
   /** Rebuild the map at least this often (ms). Default 30000. */
   refreshMs?: number;
@@ -56,6 +88,7 @@ export function resolveTargets(entry: ReceiverEntry): ResourceSelector[] {
   });
 }
 
+/** The cached digest -> Receiver map, rebuilt on change, on a period and on unknown digests. */
 export class ReceiverIndex {
   private map: Map<string, IndexedReceiver> | undefined;
   private builtAt = 0;
@@ -146,12 +179,20 @@ export class ReceiverIndex {
     const next = new Map<string, IndexedReceiver>();
     for (const entry of entries) {
       const id = `${entry.namespace}/${entry.name}`;
-      if (entry.token === '') {
-        // sha256(name + namespace) would be guessable: never serve a Receiver without a token.
+      if (entry.token === '' && hasSecret(entry.spec)) {
+        // sha256(name + namespace) would be guessable: never serve a Receiver without a token
+        // (generic-oidc has none by design: its bearer token is the authentication).
         this.logger?.warn('receiver has an empty token; its webhook is disabled', {
           receiver: id,
           hint: `Set a non-empty "token" key in Secret ${entry.namespace}/${entry.spec.secretRef.name}.`,
         });
+        continue;
+      }
+      let filters: ReceiverFilters | undefined;
+      try {
+        filters = compileReceiverFilters(entry.spec);
+      } catch (err) {
+        this.logger?.warn('receiver has an invalid CEL filter; its webhook is disabled', { receiver: id, error: errorMessage(err) });
         continue;
       }
       const events = entry.spec.events.length > 0 ? new Set(entry.spec.events.map((e) => e.toLowerCase())) : null;
@@ -160,7 +201,9 @@ export class ReceiverIndex {
         if (t.matchLabels) Object.freeze(t.matchLabels);
         return Object.freeze(t);
       })) as ResourceSelector[];
-      next.set(webhookDigest(entry.token, entry.name, entry.namespace), { entry, id, targets, events });
+      const indexed: IndexedReceiver = { entry, id, targets, events };
+      if (filters !== undefined) indexed.filters = filters;
+      next.set(webhookDigest(entry.token, entry.name, entry.namespace), indexed);
     }
     this.map = next;
     this.healthy = true;

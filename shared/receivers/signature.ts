@@ -5,6 +5,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { verify as octokitVerify } from '@octokit/webhooks-methods';
 
+/** Flux's ReceiverWebhookPath. */
 export const WEBHOOK_PATH_PREFIX = '/hook/';
 
 /** sha256hex(token + name + namespace), exactly as Flux's Receiver.GetWebhookPath. */
@@ -24,9 +25,11 @@ export function safeEqual(a: string, b: string): boolean {
   return timingSafeEqual(ha, hb) && a.length === b.length;
 }
 
+/** HMAC algorithms a signature header may name. */
 export type HmacAlgorithm = 'sha1' | 'sha256' | 'sha512';
 const HEX_LEN: Record<HmacAlgorithm, number> = { sha1: 40, sha256: 64, sha512: 128 };
 
+/** The outcome of verifyHmacSignature. */
 export type SignatureCheck =
   | { ok: true; algorithm: HmacAlgorithm }
   | { ok: false; reason: string };

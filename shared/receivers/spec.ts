@@ -1,21 +1,53 @@
 /**
- * The Flux `Receiver` API (notification.toolkit.fluxcd.io/v1), parsed and validated.
+ * The Flux `Receiver` API (notification.toolkit.fluxcd.io/v1, Flux 2.9), parsed and
+ * validated.
  *
- * Mirrors the CRD schema of notification-controller (api/v1/receiver_types.go,
- * reference_types.go). Fluxless supports the Git-hosting receiver types only; the others
- * Flux knows are rejected with a "not supported yet" ValidationError instead of being
- * silently accepted.
+ * Mirrors the CRD schema and the controller's checks of notification-controller
+ * (api/v1/receiver_types.go, reference_types.go, internal/controller/receiver_controller.go):
+ * every Flux type, `resourceFilter` and `resources[].filter` (CEL, compiled here so a bad
+ * expression is refused before any request, with its position), `generic-oidc` with
+ * `oidcProviders`. Beyond Flux: type `distribution` for the CNCF distribution registry's
+ * own notifications.
  */
+import { CelExpressionError } from '../cel/errors.js';
+import { compileCel, compileCelBoolean } from '../cel/expression.js';
 import { ValidationError } from '../util/errors.js';
 
+/** The only Receiver apiVersion Flux 2.9 serves. */
 export const RECEIVER_API_VERSION = 'notification.toolkit.fluxcd.io/v1';
+/** The Receiver kind. */
 export const RECEIVER_KIND = 'Receiver';
 
-export const SUPPORTED_RECEIVER_TYPES = ['github', 'gitlab', 'bitbucket', 'generic', 'generic-hmac'] as const;
+/** Every Receiver type Fluxless serves: Flux's 13 and `distribution`. */
+export const SUPPORTED_RECEIVER_TYPES = [
+  'github',
+  'gitlab',
+  'bitbucket',
+  'generic',
+  'generic-hmac',
+  'generic-oidc',
+  'harbor',
+  'dockerhub',
+  'quay',
+  'gcr',
+  'nexus',
+  'acr',
+  'cdevents',
+  'distribution',
+] as const;
+/** A `spec.type` value. */
 export type ReceiverType = (typeof SUPPORTED_RECEIVER_TYPES)[number];
 
-/** Types Flux's CRD accepts that Fluxless does not implement (yet). */
-const FLUX_ONLY_TYPES = ['harbor', 'dockerhub', 'quay', 'gcr', 'nexus', 'acr', 'cdevents', 'generic-oidc'];
+/** Types whose events are about container images / OCI artifacts. */
+export const REGISTRY_RECEIVER_TYPES: readonly ReceiverType[] = ['harbor', 'dockerhub', 'quay', 'gcr', 'nexus', 'acr', 'distribution'];
+
+/** Flux's default `oidcProviders[].audience`. */
+export const DEFAULT_OIDC_AUDIENCE = 'notification-controller';
+
+/** Variables of `resourceFilter` / `resources[].filter`; generic-oidc adds `claims`. */
+export const FILTER_VARIABLES = ['res', 'req'] as const;
+/** Variables of generic-oidc's `variables[]` and `validations[]`. */
+export const OIDC_CLAIM_VARIABLES = ['claims', 'vars'] as const;
 
 /** CRD enum of `spec.resources[].kind` (notification-controller api/v1 1.8+). */
 export const RECEIVER_TARGET_KINDS = [
@@ -63,19 +95,58 @@ export interface ResourceSelector {
   namespace?: string;
   /** Only meaningful when `name` is `*` (Flux ignores it otherwise). */
   matchLabels?: Record<string, string>;
+  /** CEL bool over `res` and `req` (and `claims` for generic-oidc), ANDed with `spec.resourceFilter` (2.9). */
+  filter?: string;
 }
 
+/** A generic-oidc `oidcProviders[].variables[]` entry: evaluated in order, exposed as `vars.<name>`. */
+export interface OidcVariable {
+  name: string;
+  expression: string;
+}
+
+/** A generic-oidc `oidcProviders[].validations[]` entry: all must be true. */
+export interface OidcValidation {
+  expression: string;
+  message: string;
+}
+
+/** A generic-oidc `oidcProviders[]` entry. */
+export interface OidcProvider {
+  /** Must equal the token's `iss`; discovery at `<issuerURL>/.well-known/openid-configuration`. */
+  issuerURL: string;
+  /** Expected `aud`; defaulted to `notification-controller`. */
+  audience: string;
+  variables: OidcVariable[];
+  validations: OidcValidation[];
+}
+
+/** A validated Receiver spec. */
 export interface ReceiverSpec {
   type: ReceiverType;
   /** Event types to handle (case-insensitive); empty means every event. */
   events: string[];
   resources: ResourceSelector[];
+  /**
+   * The Secret holding `token` (and for gcr `email` and `audience`). generic-oidc has no
+   * Secret: its name is then '' (use `hasSecret`).
+   */
   secretRef: { name: string };
   suspend: boolean;
   /** Go duration string; Flux's default `10m`. */
   interval: string;
+  /** CEL bool over `res` and `req` (2.5), evaluated for every target. */
+  resourceFilter?: string;
+  /** generic-oidc only (2.9). */
+  oidcProviders?: OidcProvider[];
 }
 
+/** Whether Receivers of this type read a Secret (every type but generic-oidc). */
+export function hasSecret(spec: Pick<ReceiverSpec, 'type'>): boolean {
+  return spec.type !== 'generic-oidc';
+}
+
+/** A Receiver's namespace, name and validated spec. */
 export interface ParsedReceiver {
   namespace: string;
   name: string;
@@ -83,7 +154,8 @@ export interface ParsedReceiver {
 }
 
 const INTERVAL_RE = /^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$/;
-const NAME_MAX = 53;
+/** CrossNamespaceObjectReference name / namespace MaxLength in notification-controller api/v1. */
+const NAME_MAX = 253;
 
 type Obj = Record<string, unknown>;
 
@@ -122,12 +194,9 @@ export function parseReceiverObject(obj: unknown): ParsedReceiver {
     fail('spec.type', `is required (one of: ${SUPPORTED_RECEIVER_TYPES.join(', ')})`);
   }
   if (!(SUPPORTED_RECEIVER_TYPES as readonly string[]).includes(type as string)) {
-    if (FLUX_ONLY_TYPES.includes(type as string)) {
-      fail('spec.type', `"${type}" is not supported yet by Fluxless (supported: ${SUPPORTED_RECEIVER_TYPES.join(', ')})`,
-        'Use a generic or generic-hmac Receiver for this sender, or run Flux notification-controller for it.');
-    }
     fail('spec.type', `"${type}" is not a Flux Receiver type (supported: ${SUPPORTED_RECEIVER_TYPES.join(', ')})`);
   }
+  const oidc = type === 'generic-oidc';
 
   // spec.interval
   let interval = '10m';
@@ -152,36 +221,127 @@ export function parseReceiverObject(obj: unknown): ParsedReceiver {
   if (!Array.isArray(spec.resources)) {
     fail('spec.resources', 'is required: list the Flux objects to reconcile when the webhook fires');
   }
-  const resources = (spec.resources as unknown[]).map((r, i) => parseResource(r, `spec.resources[${i}]`, fail));
+  const filterVars: string[] = oidc ? [...FILTER_VARIABLES, 'claims'] : [...FILTER_VARIABLES];
+  const resources = (spec.resources as unknown[]).map((r, i) => parseResource(r, `spec.resources[${i}]`, fail, id, filterVars));
 
-  // spec.secretRef
-  if (!isObj(spec.secretRef) || typeof spec.secretRef.name !== 'string' || spec.secretRef.name === '') {
-    fail('spec.secretRef.name', 'is required: name the Secret (same namespace) whose "token" key holds the webhook token');
+  // spec.secretRef (the CRD's XValidation rules, also enforced by the controller)
+  let secretName = '';
+  if (oidc) {
+    if (spec.secretRef !== undefined && spec.secretRef !== null) {
+      fail('spec.secretRef', 'cannot be set when type is generic-oidc (the OIDC token authenticates the request)',
+        'Remove spec.secretRef; the webhook path is /hook/sha256("" + name + namespace).');
+    }
+  } else {
+    if (!isObj(spec.secretRef) || typeof spec.secretRef.name !== 'string' || spec.secretRef.name === '') {
+      fail('spec.secretRef.name', `is required: name the Secret (same namespace) whose "token" key holds the webhook token${type === 'gcr' ? ' (and "email" and "audience" for gcr)' : ''}`);
+    }
+    secretName = (spec.secretRef as Obj).name as string;
   }
-  const secretName = (spec.secretRef as Obj).name as string;
+
+  // spec.oidcProviders
+  let oidcProviders: OidcProvider[] | undefined;
+  const rawProviders = spec.oidcProviders;
+  const hasProviders = Array.isArray(rawProviders) && rawProviders.length > 0;
+  if (oidc && !hasProviders) {
+    fail('spec.oidcProviders', 'is required for generic-oidc: list at least one OIDC issuer whose tokens may call this webhook');
+  }
+  if (!oidc && hasProviders) fail('spec.oidcProviders', `can only be set when type is generic-oidc (type is ${type})`);
+  if (oidc) oidcProviders = parseOidcProviders(rawProviders, fail, id);
 
   // spec.suspend
   if (spec.suspend !== undefined && spec.suspend !== null && typeof spec.suspend !== 'boolean') {
     fail('spec.suspend', 'must be true or false');
   }
 
+  let resourceFilter: string | undefined;
   if (spec.resourceFilter !== undefined && spec.resourceFilter !== null && spec.resourceFilter !== '') {
-    fail('spec.resourceFilter', '(CEL) is not supported yet by Fluxless',
-      'Remove spec.resourceFilter and narrow spec.resources (names or matchLabels) instead.');
+    if (typeof spec.resourceFilter !== 'string') fail('spec.resourceFilter', 'must be a CEL expression (a string)');
+    resourceFilter = spec.resourceFilter as string;
+    compileFilter(resourceFilter, filterVars, `${id}: spec.resourceFilter`);
   }
 
-  return {
-    namespace,
-    name,
-    spec: {
-      type: type as ReceiverType,
-      events,
-      resources,
-      secretRef: { name: secretName },
-      suspend: spec.suspend === true,
-      interval,
-    },
+  const out: ReceiverSpec = {
+    type: type as ReceiverType,
+    events,
+    resources,
+    secretRef: { name: secretName },
+    suspend: spec.suspend === true,
+    interval,
   };
+  if (resourceFilter !== undefined) out.resourceFilter = resourceFilter;
+  if (oidcProviders !== undefined) out.oidcProviders = oidcProviders;
+  return { namespace, name, spec: out };
+}
+
+/** Compile a filter (cached), naming the field in the error. */
+function compileFilter(expr: string, vars: readonly string[], context: string): void {
+  try {
+    compileCelBoolean(expr, vars);
+  } catch (err) {
+    if (!(err instanceof CelExpressionError)) throw err;
+    const hint = /undeclared reference to 'claims'/.test(err.reason)
+      ? 'claims is only available to generic-oidc Receivers.'
+      : err.hint ?? `A filter is a CEL bool over ${vars.join(', ')}, e.g. res.metadata.name == req.repository.name`;
+    throw new CelExpressionError(err.expression, err.reason, err.position, { cause: err, context, hint });
+  }
+}
+
+const ISSUER_RE = /^https?:\/\//;
+const CEL_IDENT = /^[_a-zA-Z][_a-zA-Z0-9]*$/;
+
+function parseOidcProviders(raw: unknown, fail: (field: string, msg: string, hint?: string) => never, id: string): OidcProvider[] {
+  const seen = new Set<string>();
+  return (raw as unknown[]).map((p, i) => {
+    const at = `spec.oidcProviders[${i}]`;
+    if (!isObj(p)) fail(at, 'must be an object with issuerURL and validations');
+    const o = p as Obj;
+    if (typeof o.issuerURL !== 'string' || o.issuerURL === '') fail(`${at}.issuerURL`, 'is required');
+    const issuerURL = o.issuerURL as string;
+    if (!ISSUER_RE.test(issuerURL)) fail(`${at}.issuerURL`, `${JSON.stringify(issuerURL)} must start with http:// or https://`);
+    if (seen.has(issuerURL)) fail(`${at}.issuerURL`, `duplicate issuerURL ${JSON.stringify(issuerURL)}`);
+    seen.add(issuerURL);
+    let audience = DEFAULT_OIDC_AUDIENCE;
+    if (o.audience !== undefined && o.audience !== null && o.audience !== '') {
+      if (typeof o.audience !== 'string') fail(`${at}.audience`, 'must be a string');
+      audience = o.audience as string;
+    }
+    const variables: OidcVariable[] = [];
+    if (o.variables !== undefined && o.variables !== null) {
+      if (!Array.isArray(o.variables)) fail(`${at}.variables`, 'must be a list of {name, expression}');
+      (o.variables as unknown[]).forEach((v, j) => {
+        const vat = `${at}.variables[${j}]`;
+        if (!isObj(v)) fail(vat, 'must be an object with name and expression');
+        const vo = v as Obj;
+        if (typeof vo.name !== 'string' || vo.name === '') fail(`${vat}.name`, 'is required');
+        if (!CEL_IDENT.test(vo.name as string)) fail(`${vat}.name`, `${JSON.stringify(vo.name)} must be a CEL identifier (letters, digits, _)`);
+        if (typeof vo.expression !== 'string' || vo.expression === '') fail(`${vat}.expression`, 'is required');
+        try {
+          compileCel(vo.expression as string, { variables: OIDC_CLAIM_VARIABLES });
+        } catch (err) {
+          throw err instanceof CelExpressionError ? err.withContext(`${id}: ${vat}.expression`) : err;
+        }
+        variables.push({ name: vo.name as string, expression: vo.expression as string });
+      });
+    }
+    if (!Array.isArray(o.validations) || o.validations.length === 0) {
+      fail(`${at}.validations`, `at least one validation is required; without validations any caller able to obtain a token from ${issuerURL} can trigger the Receiver`,
+        "Constrain the caller's identity, e.g. {expression: \"claims.repository_owner == 'my-org'\", message: 'wrong owner'}.");
+    }
+    const validations: OidcValidation[] = (o.validations as unknown[]).map((v, j) => {
+      const vat = `${at}.validations[${j}]`;
+      if (!isObj(v)) fail(vat, 'must be an object with expression and message');
+      const vo = v as Obj;
+      if (typeof vo.expression !== 'string' || vo.expression === '') fail(`${vat}.expression`, 'is required');
+      if (typeof vo.message !== 'string' || vo.message === '') fail(`${vat}.message`, 'is required');
+      try {
+        compileCelBoolean(vo.expression as string, OIDC_CLAIM_VARIABLES);
+      } catch (err) {
+        throw err instanceof CelExpressionError ? err.withContext(`${id}: ${vat}.expression`) : err;
+      }
+      return { expression: vo.expression as string, message: vo.message as string };
+    });
+    return { issuerURL, audience, variables, validations };
+  });
 }
 
 /** Parse and validate a Receiver object; returns only its spec. See parseReceiverObject. */
@@ -193,6 +353,8 @@ function parseResource(
   raw: unknown,
   field: string,
   fail: (field: string, msg: string, hint?: string) => never,
+  id: string,
+  filterVars: readonly string[],
 ): ResourceSelector {
   if (!isObj(raw)) fail(field, 'must be an object with kind and name');
   const r = raw as Obj;
@@ -237,6 +399,12 @@ function parseResource(
       labels[k] = v as string;
     }
     out.matchLabels = labels;
+  }
+
+  if (r.filter !== undefined && r.filter !== null && r.filter !== '') {
+    if (typeof r.filter !== 'string') fail(`${field}.filter`, 'must be a CEL expression (a string)');
+    compileFilter(r.filter as string, filterVars, `${id}: ${field}.filter`);
+    out.filter = r.filter as string;
   }
 
   if (out.name === '*' && out.matchLabels === undefined) {

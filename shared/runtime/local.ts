@@ -4,8 +4,6 @@
  * taking messages, let running reconciles finish (unfinished ones are redelivered after a
  * restart, since the on-disk queue keeps them).
  */
-import type { AddressInfo } from 'node:net';
-import { serve as serveHttp, type ServerType } from '@hono/node-server';
 import type { FluxlessConfig } from '../config/config.js';
 import { consume } from '../queue/index.js';
 import { errorMessage } from '../util/errors.js';
@@ -16,6 +14,7 @@ import { enqueue } from './enqueue.js';
 import type { Runtime } from './runtime.js';
 import { scheduleTick } from './schedule.js';
 import { createWebhookApp } from './webhook.js';
+import { startReceiverServer } from '../receivers/server.js';
 import { deadLettered, handleMessage } from './worker.js';
 
 /** A running local runtime. */
@@ -34,12 +33,8 @@ export async function startLocalRuntime(rt: Runtime, cfg: FluxlessConfig, opts: 
     for (const key of await bootstrap(rt, cfg)) await enqueue(rt, key, 'bootstrap', { dedupKey: `bootstrap-${rt.now().getTime()}` });
   }
   const app = createWebhookApp(rt);
-  const server: ServerType = await new Promise((resolve, reject) => {
-    const s = serveHttp({ fetch: app.fetch, hostname: cfg.webhook.host, port: cfg.webhook.port }, () => resolve(s));
-    s.once('error', reject);
-  });
-  const addr = server.address() as AddressInfo;
-  const url = `http://${cfg.webhook.host}:${addr.port}`;
+  const server = await startReceiverServer({ app, host: cfg.webhook.host, port: cfg.webhook.port });
+  const url = server.url;
 
   const abort = new AbortController();
   const worker = consume(rt.queue, (m, ctx) => handleMessage(rt, m, ctx.signal), {
@@ -74,7 +69,7 @@ export async function startLocalRuntime(rt: Runtime, cfg: FluxlessConfig, opts: 
       stopping ??= (async () => {
         clearInterval(timer);
         abort.abort();
-        await new Promise<void>((r) => server.close(() => r()));
+        await server.close();
         await worker;
         await rt.queue.close();
         rt.client.close();

@@ -4,10 +4,10 @@
  * marks its targets (`requestedAt`) and enqueues them.
  */
 import type { Hono } from 'hono';
-import { createReceiverApp } from '../receivers/app.js';
+import { createReceiverApp, type ReconcileRequestInfo } from '../receivers/app.js';
 import type { DeliveryDeduper } from '../receivers/dedupe.js';
-import type { ReceiverDirectory, ReceiverEntry } from '../receivers/directory.js';
-import { parseReceiver, type ResourceSelector } from '../receivers/spec.js';
+import { resolveReceiverEntry, type ReceiverDirectory, type ReceiverEntry } from '../receivers/directory.js';
+import { parseReceiverObject, type ResourceSelector } from '../receivers/spec.js';
 import { corruptMessage, isCorrupt, listRecords, type ObjectRecord } from '../state/records.js';
 import { errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
@@ -27,13 +27,8 @@ export function stateReceiverDirectory(rt: Runtime): ReceiverDirectory {
         }
         if (!rec?.object || rec.deleted) continue;
         try {
-          const spec = parseReceiver(rec.object);
-          const data = await rt.secrets.get(key.namespace, spec.secretRef.name);
-          if (!data.token) {
-            log.warn('receiver secret has no token key: receiver not served', { receiver: `${key.namespace}/${key.name}` });
-            continue;
-          }
-          out.push({ namespace: key.namespace, name: key.name, spec, token: data.token });
+          const parsed = parseReceiverObject(rec.object);
+          out.push(await resolveReceiverEntry({ ...parsed, namespace: key.namespace, name: key.name }, (ns, n) => rt.secrets.get(ns, n)));
         } catch (err) {
           log.warn('receiver not served', { receiver: `${key.namespace}/${key.name}`, error: errorMessage(err) });
         }
@@ -48,10 +43,10 @@ function labelsMatch(labels: Record<string, string> | undefined, want: Record<st
 }
 
 /** Marks the targets as requested now (`requestedAt`) and enqueues them; returns how many. */
-export async function requestReconcile(rt: Runtime, targets: readonly ResourceSelector[], info: { deliveryId?: string } = {}): Promise<number> {
+export async function requestReconcile(rt: Runtime, targets: readonly ResourceSelector[], info: ReconcileRequestInfo = {}): Promise<number> {
   const requestedAt = rt.now().toISOString();
   let n = 0;
-  for (const t of targets) {
+  for (const [i, t] of targets.entries()) {
     const ns = t.namespace ?? 'default';
     const keys =
       t.name === '*'
@@ -63,6 +58,8 @@ export async function requestReconcile(rt: Runtime, targets: readonly ResourceSe
         res = await rt.state.update<ObjectRecord>(key, (cur) => {
           if (!cur?.object || cur.deleted) return undefined;
           if (t.name === '*' && !labelsMatch(cur.object.metadata.labels, t.matchLabels)) return undefined;
+          // Receiver CEL filters (resourceFilter, resources[].filter) decide per object.
+          if (info.accept && !info.accept(i, { apiVersion: cur.object.apiVersion, kind: cur.object.kind, metadata: cur.object.metadata })) return undefined;
           return { ...cur, requestedAt };
         });
       } catch (err) {

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from '../../shared/util/log.js';
 import { parseReceiverObject } from '../../shared/receivers/spec.js';
 import type { ReceiverDirectory, ReceiverEntry } from '../../shared/receivers/directory.js';
-import type { ReconcileRequester } from '../../shared/receivers/app.js';
+import type { ReconcileRequestInfo, ReconcileRequester } from '../../shared/receivers/app.js';
 import type { ResourceSelector } from '../../shared/receivers/spec.js';
 
 export function fixture(name: string): string {
@@ -27,6 +27,8 @@ export interface ReceiverManifest {
   events?: string[];
   resources?: unknown[];
   suspend?: boolean;
+  /** Extra spec fields (resourceFilter, oidcProviders, ...). */
+  spec?: Record<string, unknown>;
 }
 
 export function receiverObject(m: ReceiverManifest): Record<string, unknown> {
@@ -40,13 +42,21 @@ export function receiverObject(m: ReceiverManifest): Record<string, unknown> {
       secretRef: { name: `${m.name}-token` },
       resources: m.resources ?? [{ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', name: 'flux-system' }],
       ...(m.suspend !== undefined ? { suspend: m.suspend } : {}),
+      ...m.spec,
     },
   };
 }
 
-export function entry(m: ReceiverManifest, token: string): ReceiverEntry {
-  const parsed = parseReceiverObject(receiverObject(m));
-  return { ...parsed, token };
+/** A generic-oidc Receiver object (no secretRef). */
+export function oidcReceiverObject(m: ReceiverManifest): Record<string, unknown> {
+  const obj = receiverObject({ ...m, type: 'generic-oidc' });
+  delete (obj.spec as Record<string, unknown>).secretRef;
+  return obj;
+}
+
+export function entry(m: ReceiverManifest, token: string, secret?: Record<string, string>): ReceiverEntry {
+  const parsed = parseReceiverObject(m.type === 'generic-oidc' ? oidcReceiverObject(m) : receiverObject(m));
+  return secret ? { ...parsed, token, secret } : { ...parsed, token };
 }
 
 /** A directory backed by a mutable list; counts list() calls. */
@@ -106,4 +116,42 @@ export function captureLogger(): { logger: Logger; lines: Array<Record<string, u
     };
   };
   return { logger: make({}), lines };
+}
+
+/** An object the FilteringRequester can mark. */
+export interface FakeObject {
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+/**
+ * A requester that behaves like the runtime's: resolves `*` + matchLabels against a fixed
+ * set of objects, applies the Receiver's CEL filters through `info.accept`, and records
+ * which objects it marked.
+ */
+export class FilteringRequester implements ReconcileRequester {
+  marked: string[] = [];
+  infos: ReconcileRequestInfo[] = [];
+  constructor(private readonly objects: FakeObject[]) {}
+  async request(targets: ResourceSelector[], _receiver: { namespace: string; name: string }, info: ReconcileRequestInfo): Promise<number> {
+    this.infos.push(info);
+    let n = 0;
+    targets.forEach((t, i) => {
+      for (const o of this.objects) {
+        if (o.kind !== t.kind || o.namespace !== t.namespace) continue;
+        if (t.name === '*') {
+          if (!Object.entries(t.matchLabels ?? {}).every(([k, v]) => o.labels?.[k] === v)) continue;
+        } else if (o.name !== t.name) continue;
+        const res = { apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.name, namespace: o.namespace, labels: o.labels ?? {}, annotations: o.annotations ?? {} } };
+        if (info.accept && !info.accept(i, res)) continue;
+        this.marked.push(`${o.kind}/${o.namespace}/${o.name}`);
+        n++;
+      }
+    });
+    return n;
+  }
 }

@@ -1,14 +1,13 @@
 /**
- * The receiver app behind a real HTTP server on 127.0.0.1 (@hono/node-server, port 0),
+ * The receiver app behind the real webhook server (startReceiverServer, 127.0.0.1, port 0),
  * driven with fetch: what GitHub and friends actually talk to.
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
-import type { ServerType } from '@hono/node-server';
 import { createReceiverApp } from '../../shared/receivers/app.js';
+import { startReceiverServer } from '../../shared/receivers/server.js';
+import type { ReceiverServer } from '../../shared/receivers/server.js';
 import { RecordingRequester, StaticDirectory, captureLogger, entry, fixture, hmac, hookPath } from './helpers.js';
 
 const TOKEN = 'loopback-' + randomUUID();
@@ -17,7 +16,7 @@ const pushJson = fixture('github-push.json');
 const pingJson = fixture('github-ping.json');
 
 describe('receiver app over loopback HTTP', () => {
-  let server: ServerType;
+  let server: ReceiverServer;
   let base: string;
   const requester = new RecordingRequester();
   const directory = new StaticDirectory([
@@ -36,17 +35,11 @@ describe('receiver app over loopback HTTP', () => {
 
   before(async () => {
     const app = createReceiverApp({ directory, requester, logger: captureLogger().logger });
-    await new Promise<void>((resolve) => {
-      server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info: AddressInfo) => {
-        base = `http://127.0.0.1:${info.port}`;
-        resolve();
-      });
-    });
+    server = await startReceiverServer({ app, host: '127.0.0.1', port: 0, logger: captureLogger().logger });
+    base = server.url;
   });
 
-  after(async () => {
-    await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
-  });
+  after(() => server.close());
 
   const githubPost = (body: string, event: string, delivery = randomUUID(), secret = TOKEN) =>
     fetch(base + hook, {
