@@ -17,6 +17,7 @@ import { eventsCmd, getCmd, kindOf, reconcileCmd, setSuspended, treeCmd } from '
 import { buildCmd, diffCmd } from './render-cmds.js';
 import { cliRuntime, runningServer, type GlobalOptions } from './context.js';
 import { devCluster } from './dev.js';
+import { pushArtifactCmd } from './push.js';
 import { serveCmd, startCmd } from './serve.js';
 
 const HELP: Record<string, string> = {
@@ -34,6 +35,7 @@ Commands:
   build kustomization <name>        Print the objects a Kustomization renders
   events                            Show events (--for Kind/name)
   tree kustomization <name>         Show the objects a Kustomization manages
+  push artifact oci://<repo>:<tag>  Push a directory as a Flux OCI artifact (like flux push artifact)
   dev cluster up|down|kubeconfig    A local Kubernetes control plane for trying Fluxless
   version                           Print the version
 
@@ -63,6 +65,10 @@ Exit codes: 0 no differences, 1 differences, >1 error. Secret values are never s
   events: `Usage: fluxless events [--for Kind/name] [-n NS]`,
   tree: `Usage: fluxless tree kustomization <name> [-n NS]`,
   dev: `Usage: fluxless dev cluster up|down|kubeconfig`,
+  push: `Usage: fluxless push artifact oci://<host>/<repo>:<tag> --path DIR --source URL --revision REV
+  [--annotations k=v ...] [--creds user:pass] [--reproducible] [--insecure] [--provider generic|aws] [-o json|yaml]
+Pushes DIR (a file, or - for stdin) as a Flux artifact, as 'flux push artifact' does. Credentials:
+--creds, else --provider aws (ECR), else the docker config ($DOCKER_CONFIG or ~/.docker/config.json).`,
   version: `Usage: fluxless version`,
 };
 
@@ -99,6 +105,14 @@ export async function main(argv: string[]): Promise<number> {
       for: { type: 'string' },
       once: { type: 'boolean' },
       verbose: { type: 'boolean', short: 'v' },
+      source: { type: 'string' },
+      revision: { type: 'string' },
+      annotations: { type: 'string', short: 'a', multiple: true },
+      creds: { type: 'string' },
+      reproducible: { type: 'boolean' },
+      insecure: { type: 'boolean' },
+      'insecure-registry': { type: 'boolean' },
+      provider: { type: 'string' },
     },
   });
   const [cmd = '', ...pos] = positionals;
@@ -194,6 +208,23 @@ export async function main(argv: string[]): Promise<number> {
         (err as { exitCode?: number }).exitCode = 2;
         throw err;
       }
+    }
+    case 'push': {
+      if (pos[0] !== 'artifact') throw new UsageError(`unknown 'push' subcommand '${pos[0] ?? ''}' (use 'push artifact')`, 'push');
+      const flags = {
+        url: pos[1],
+        path: values.path,
+        source: values.source,
+        revision: values.revision,
+        annotations: values.annotations,
+        creds: values.creds,
+        reproducible: values.reproducible,
+        insecure: values.insecure || values['insecure-registry'],
+        provider: values.provider,
+        output: values.output,
+        timeoutMs,
+      };
+      return pushArtifactCmd(flags, { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) });
     }
     default:
       throw new UsageError(`unknown command '${cmd}'`, '');

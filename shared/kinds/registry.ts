@@ -7,6 +7,7 @@ import type { KindReconciler } from '../reconcile/contract.js';
 import { gitRepositoryKind } from './gitrepository/reconciler.js';
 import { kustomizationKind } from './kustomization/reconciler.js';
 import { alertKind, providerKind } from './notification/reconciler.js';
+import { ociRepositoryKind } from './ocirepository/reconciler.js';
 import { receiverKind } from './receiver/reconciler.js';
 import { unsupportedKind } from './unsupported/reconciler.js';
 
@@ -15,7 +16,7 @@ const SOURCE = 'source.toolkit.fluxcd.io';
 /** Every kind, in the order `get all` lists them (sources first). */
 export const KINDS: readonly KindReconciler[] = [
   gitRepositoryKind,
-  unsupportedKind('OCIRepository', SOURCE, ['v1'], { singular: 'source oci', plural: 'sources oci', aliases: ['ocirepository', 'ocirepositories', 'oci'], source: true }, 'OCI sources'),
+  ociRepositoryKind,
   unsupportedKind('HelmRepository', SOURCE, ['v1'], { singular: 'source helm', plural: 'sources helm', aliases: ['helmrepository', 'helmrepositories', 'helm'], source: true }, 'Helm'),
   unsupportedKind('HelmChart', SOURCE, ['v1'], { singular: 'source chart', plural: 'sources chart', aliases: ['helmchart', 'helmcharts', 'chart'], source: true }, 'Helm'),
   unsupportedKind('Bucket', SOURCE, ['v1'], { singular: 'source bucket', plural: 'sources bucket', aliases: ['bucket', 'buckets'], source: true }, 'Bucket sources'),
