@@ -25,6 +25,7 @@ command -v docker-registry >/dev/null 2>&1 || need_pkgs+=(docker-registry)
 command -v git >/dev/null 2>&1 || need_pkgs+=(git)
 [ -x /usr/lib/git-core/git-http-backend ] || need_pkgs+=(git)
 command -v age >/dev/null 2>&1 || need_pkgs+=(age)
+[ -x /usr/sbin/sshd ] || need_pkgs+=(openssh-server)
 have_bins=0
 [ -x "$BIN_DIR/kube-apiserver" ] && [ -x "$BIN_DIR/kube-controller-manager" ] && have_bins=1
 if [ "$have_bins" = 0 ]; then

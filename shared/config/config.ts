@@ -9,6 +9,8 @@ import { parse as parseYaml } from 'yaml';
 import { ValidationError } from '../util/errors.js';
 import { parseDuration } from '../util/duration.js';
 import { expandHome } from '../util/paths.js';
+import { checkGitUrl } from '../sources/git-spec.js';
+import { sshUrlForScpLike } from '../sources/git-ssh-url.js';
 
 /**
  * Reconciles in flight per worker process. A reconcile mostly waits (API server, health
@@ -23,7 +25,7 @@ export interface FluxlessConfig {
     url: string;
     ref: { branch?: string; tag?: string; semver?: string; commit?: string; name?: string };
     interval: string;
-    /** A Secret (in `namespace`) with username/password or bearerToken. */
+    /** A Secret (in `namespace`) with username/password or bearerToken (HTTPS), or identity/known_hosts (SSH). */
     secretRef?: string;
     ignore?: string;
   };
@@ -65,10 +67,7 @@ export const CONFIG_FILE = 'fluxless.yaml';
 /** Failed deliveries before a message is dead-lettered, unless configured. */
 export const DEFAULT_MAX_RECEIVES = 5;
 
-/** True for the Git URLs Flux accepts: http(s)://, ssh://, and scp-like user@host:path. */
-export function isGitUrl(url: string): boolean {
-  return /^(https?|ssh):\/\/[^\s]+$/.test(url) || /^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+$/.test(url);
-}
+
 
 type Env = Record<string, string | undefined>;
 
@@ -157,8 +156,13 @@ export function loadConfig(opts: { file?: string; env?: Env; dataDir?: string; r
   };
   if (storeType !== 'filesystem' && storeType !== 's3') throw new ValidationError(`${where}: store.type must be filesystem or s3, got '${storeType}'`);
   if (queueType !== 'local' && queueType !== 'sqs') throw new ValidationError(`${where}: queue.type must be local or sqs, got '${queueType}'`);
-  if ((cfg.source.url || opts.requireSource !== false) && !isGitUrl(cfg.source.url)) {
-    throw new ValidationError(`${where}: source.url '${cfg.source.url}' is not a Git URL`, { hint: 'use https://host/repo, ssh://git@host/repo or git@host:repo' });
+  if (cfg.source.url || opts.requireSource !== false) {
+    // spec.url must be http(s):// or ssh:// (Flux's CRD); the scp-like git@host:org/repo that Git
+    // hosts show is accepted here and written as ssh://git@host/org/repo.
+    cfg.source.url = sshUrlForScpLike(cfg.source.url) ?? cfg.source.url;
+    checkGitUrl(cfg.source.url, (msg, hint) => {
+      throw new ValidationError(`${where}: ${msg}`, hint ? { hint } : undefined);
+    }, 'source.url');
   }
   for (const [f, v] of [['source.interval', cfg.source.interval], ['interval', cfg.interval], ['scheduleInterval', cfg.scheduleInterval], ['worker.healthInterval', cfg.worker.healthInterval]] as const) parseDuration(v, `${where}: ${f}`);
   if (!Number.isInteger(cfg.worker.maxReceives) || cfg.worker.maxReceives < 1 || cfg.worker.maxReceives > 1000) throw new ValidationError(`${where}: worker.maxReceives (FLUXLESS_MAX_RECEIVES) must be a whole number from 1 to 1000`);

@@ -1,7 +1,7 @@
 /** Errors raised while talking to a git server. Messages never contain credentials. */
 import { FluxlessError, NotFoundError } from '../util/errors.js';
 
-/** The server refused our credentials (HTTP 401/403). Retrying without a Secret change will not help. */
+/** The server refused our credentials (HTTP 401/403, SSH publickey), or the Secret cannot be used. Retrying without a Secret change will not help. */
 export class GitAuthError extends FluxlessError {
   constructor(message: string, options?: { cause?: unknown; hint?: string }) {
     super('GitAuthenticationFailed', message, options);
@@ -22,5 +22,16 @@ export class GitRefNotFoundError extends NotFoundError {}
 export class GitOperationError extends FluxlessError {
   constructor(message: string, options?: { cause?: unknown; hint?: string }) {
     super('GitOperationFailed', message, options);
+  }
+}
+
+/**
+ * The SSH server's host key is not the one in the Secret's known_hosts (or is revoked, or
+ * the host is not listed). Nothing was sent to the server. Like Flux, reported as a git
+ * operation failure; fix known_hosts (or find out who is answering) before retrying.
+ */
+export class GitHostKeyError extends FluxlessError {
+  constructor(message: string, options?: { cause?: unknown; hint?: string }) {
+    super('GitHostKeyVerificationFailed', message, options);
   }
 }

@@ -2,7 +2,8 @@
  * GitRepository (source.toolkit.fluxcd.io/v1) validation and Flux's revision strings.
  * Pure functions: no I/O.
  */
-import { ValidationError } from '../util/errors.js';
+import { ValidationError, errorMessage } from '../util/errors.js';
+import { isSshUrl, parseSshUrl, sshUrlForScpLike } from './git-ssh-url.js';
 import { parseSemverConstraint } from './git-semver.js';
 import type { GitRef, GitRepository, GitRepositorySpec } from './types.js';
 
@@ -23,11 +24,19 @@ export function parseDuration(value: string): number {
   return Math.round(total);
 }
 
-/** An http(s) URL with any user:password@ removed, for messages and logs. */
+/**
+ * A URL without credentials, for messages and logs: http(s) URLs lose user:password@,
+ * ssh:// URLs keep their user (not a secret) and lose any password.
+ */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (!u.username && !u.password) return url;
+    if (u.protocol === 'ssh:') {
+      if (!u.password) return url;
+      u.password = '';
+      return u.toString();
+    }
     u.username = '';
     u.password = '';
     return u.toString();
@@ -65,6 +74,39 @@ function checkRefName(name: string): string | undefined {
   if (/[\x00-\x20\x7f~^:?*[\\]/.test(bare)) return 'must not contain spaces, control characters or any of ~^:?*[\\';
   if (bare.endsWith('.lock') || bare.endsWith('.')) return "must not end with '.lock' or '.'";
   return undefined;
+}
+
+/**
+ * Checks a GitRepository URL the way source-controller's CRD does (`^(http|https|ssh)://`),
+ * with a message saying how to fix it; `fail` throws. scp-like addresses (`git@host:path`)
+ * are refused, as Flux refuses them, with the ssh:// URL to use instead. `field` names the
+ * setting in messages (default `spec.url`).
+ */
+export function checkGitUrl(url: string, fail: (msg: string, hint?: string) => never, field = 'spec.url'): void {
+  if (isSshUrl(url)) {
+    try {
+      parseSshUrl(url, field);
+    } catch (err) {
+      fail(errorMessage(err), err instanceof ValidationError ? err.hint : undefined);
+    }
+    return;
+  }
+  const scp = sshUrlForScpLike(url);
+  if (scp) {
+    fail(
+      `${field} '${url}' is an scp-like SSH address, which Flux does not accept (the URL must start with http://, https:// or ssh://): use '${scp}'`,
+      "for a path relative to the SSH user's home directory, write ssh://user@host/~/path",
+    );
+  }
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    fail(`${field} '${redactUrl(url)}' is not a valid URL`);
+  }
+  if (parsed!.protocol !== 'http:' && parsed!.protocol !== 'https:') {
+    fail(`${field} '${redactUrl(url)}' has scheme '${parsed!.protocol.replace(/:$/, '')}': only http, https and ssh are supported`);
+  }
 }
 
 /**
@@ -106,18 +148,7 @@ export function parseGitRepository(obj: unknown, opts: { defaultNamespace?: stri
   // url
   if (typeof spec.url !== 'string' || !spec.url) fail('spec.url is required');
   const url = spec.url as string;
-  if (/^ssh:\/\//i.test(url) || /^[\w.-]+@[\w.-]+:/.test(url)) {
-    fail(`spec.url '${redactUrl(url)}' uses SSH, which is not supported: use https`, 'use the https:// URL of the repository, with a Secret holding username/password or bearerToken in spec.secretRef');
-  }
-  let parsed: URL | undefined;
-  try {
-    parsed = new URL(url);
-  } catch {
-    fail(`spec.url '${redactUrl(url)}' is not a valid URL`);
-  }
-  if (parsed!.protocol !== 'http:' && parsed!.protocol !== 'https:') {
-    fail(`spec.url '${redactUrl(url)}' has scheme '${parsed!.protocol.replace(/:$/, '')}': only http and https are supported`);
-  }
+  checkGitUrl(url, fail);
 
   // ref
   let ref: GitRef;

@@ -1,41 +1,154 @@
 /**
- * GitRepository fetcher over smart HTTP with isomorphic-git, following source-controller
- * and fluxcd/pkg git/gogit:
+ * GitRepository fetcher with isomorphic-git over smart HTTP, or over SSH through
+ * git-ssh-transport.ts (git-upload-pack on the server, bridged to isomorphic-git's http
+ * plugin interface), following source-controller and fluxcd/pkg git/gogit:
  * - resolveRemote asks the server for its refs (protocol v2 ls-refs, limited by prefix,
- *   tags peeled) and computes the revision Flux would report, without fetching objects.
+ *   tags peeled; over SSH v2 when the server accepts GIT_PROTOCOL, else the v0
+ *   advertisement) and computes the revision Flux would report, without fetching objects.
  * - fetchGitRepository skips the fetch when that revision equals the last one; otherwise it
  *   does a shallow (depth 1), single-ref fetch and checks out the commit.
  * - A pinned commit is fetched directly by its hash at depth 1 (smart-HTTP servers accept
- *   wants for any commit reachable from a ref); if the server refuses, it falls back to
- *   Flux's approach: the full history of spec.ref.branch, or of all branches.
+ *   wants for any commit reachable from a ref; SSH servers only for advertised tips); if
+ *   the server refuses, it falls back to Flux's approach: the full history of
+ *   spec.ref.branch, or of all branches.
+ * - Remotes whose HEAD names a missing branch work (see patchUnbornHead).
  */
 import fs from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import git from 'isomorphic-git';
-import type { HttpClient, ServerRef } from 'isomorphic-git';
+import type { GitHttpResponse, HttpClient, ServerRef } from 'isomorphic-git';
 import nodeHttp from 'isomorphic-git/http/node';
-import { ValidationError, errorMessage } from '../util/errors.js';
+import { FluxlessError, ValidationError, errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
-import { GitAuthError, GitOperationError, GitRefNotFoundError, GitTimeoutError } from './git-errors.js';
+import { GitAuthError, GitHostKeyError, GitOperationError, GitRefNotFoundError, GitTimeoutError } from './git-errors.js';
 import { pickSemverTag, parseSemverConstraint } from './git-semver.js';
 import { formatRevision, normalizeRevision, redactUrl } from './git-spec.js';
+import { openSshRemote } from './git-ssh.js';
+import { pktLine, pktText, splitPkts, type Pkt } from './git-ssh-pktline.js';
+import { isSshUrl } from './git-ssh-url.js';
 import type { GitCredentials, GitFetchOptions, GitFetchResult, GitRef, GitRepositorySpec, ResolvedGitRevision } from './types.js';
 
 export { parseGitRepository, formatRevision, normalizeRevision, commitFromRevision, parseDuration, redactUrl } from './git-spec.js';
-export { GitAuthError, GitOperationError, GitRefNotFoundError, GitTimeoutError } from './git-errors.js';
+export { GitAuthError, GitHostKeyError, GitOperationError, GitRefNotFoundError, GitTimeoutError } from './git-errors.js';
 export type * from './types.js';
 
 interface Session {
   spec: GitRepositorySpec;
-  /** URL without credentials: what we send to isomorphic-git and show to users. */
+  /** URL without credentials, shown to users. */
   url: string;
+  /** The URL given to isomorphic-git (for SSH, the bridge's placeholder http URL). */
+  gitUrl: string;
   headers: Record<string, string>;
   /** Where credentials came from, for error messages. */
   credentialSource: 'secret' | 'url' | 'none';
   http: HttpClient;
   signal: AbortSignal;
   cache: object;
+  /** Releases the connection (SSH); a no-op for HTTP. */
+  close(): void;
+}
+
+/**
+ * The GitCredentials in a decoded Secret (`username`, `password`, `bearerToken`, `identity`,
+ * `known_hosts`), as fluxcd/pkg git.NewAuthOptions reads them.
+ */
+export function gitCredentialsFromSecret(data: Record<string, string | undefined>): GitCredentials {
+  const out: GitCredentials = {};
+  if (data.username) out.username = data.username;
+  if (data.password) out.password = data.password;
+  if (data.bearerToken) out.bearerToken = data.bearerToken;
+  if (data.identity) out.identity = data.identity;
+  if (data.known_hosts) out.knownHosts = data.known_hosts;
+  return out;
+}
+
+/*
+ * A fix for isomorphic-git's fetch on remotes whose HEAD names a missing branch (an
+ * "unborn" HEAD, common for bare repositories pushed one branch at a time).
+ *
+ * git's upload-pack leaves HEAD out of the v0/v1 ref advertisement when HEAD does not
+ * resolve, and sends no `symref=HEAD:` capability either. isomorphic-git's fetch then
+ * guesses the remote's default branch by looking HEAD up in the advertised refs, and that
+ * lookup throws NotFoundError("Could not find HEAD") after the pack was requested, so every
+ * fetch fails, whatever ref was asked for. go-git (Flux) never looks at HEAD for an
+ * explicit branch. The wrapper below adds a `symref=HEAD:<first branch>` capability to such
+ * an advertisement: isomorphic-git only uses it for the `defaultBranch` it returns (which we
+ * ignore); the ref we fetch, its commit and the revision are untouched.
+ */
+const OID_LINE = /^[0-9a-f]{40}(?:[0-9a-f]{24})? (\S+)$/;
+
+/**
+ * Returns the advertisement with `symref=HEAD:<ref>` added to its capabilities when it is a
+ * v0/v1 upload-pack advertisement that lists refs but neither HEAD nor a HEAD symref;
+ * otherwise returns `body` itself. Throws PktLineFormatError when `body` is not pkt-lines.
+ */
+export function patchUnbornHead(body: Buffer): Buffer {
+  const pkts = splitPkts(body);
+  let first = -1;
+  const refs: string[] = [];
+  for (let i = 0; i < pkts.length; i++) {
+    const p = pkts[i];
+    if (p.kind !== 'data') continue;
+    const text = pktText(p.data);
+    if (text.startsWith('# service=') || text === 'version 1') continue;
+    if (text === 'version 2') return body; // v2 capability advertisement: refs come from ls-refs
+    const nul = text.indexOf('\0');
+    const m = OID_LINE.exec(nul < 0 ? text : text.slice(0, nul));
+    if (!m) continue;
+    if (first < 0) {
+      first = i;
+      if (nul < 0) return body; // capabilities must be on the first ref line; leave odd input alone
+      if (text.slice(nul + 1).split(' ').some((c) => c.startsWith('symref=HEAD:'))) return body;
+    }
+    if (m[1] === 'HEAD') return body;
+    if (m[1] !== 'capabilities^{}' && !m[1].endsWith('^{}')) refs.push(m[1]);
+  }
+  if (first < 0 || refs.length === 0) return body; // empty repository: nothing to fix
+  const target = refs.find((r) => r.startsWith('refs/heads/')) ?? refs[0];
+  const line = pktText((pkts[first] as Extract<Pkt, { kind: 'data' }>).data);
+  const out: Buffer[] = [];
+  for (let i = 0; i < pkts.length; i++) {
+    const p = pkts[i];
+    if (i === first) out.push(pktLine(`${line} symref=HEAD:${target}\n`));
+    else if (p.kind === 'data') out.push(pktLine(p.data));
+    else out.push(Buffer.from(p.kind === 'flush' ? '0000' : p.kind === 'delim' ? '0001' : '0002'));
+  }
+  return Buffer.concat(out);
+}
+
+async function collect(body: AsyncIterableIterator<Uint8Array> | undefined): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  if (body) for await (const c of body) chunks.push(Buffer.from(c));
+  return Buffer.concat(chunks);
+}
+
+async function* once(buf: Buffer): AsyncIterableIterator<Uint8Array> {
+  yield buf;
+}
+
+function isUploadPackAdvertisement(method: string | undefined, url: string): boolean {
+  if ((method ?? 'GET').toUpperCase() !== 'GET') return false;
+  const q = url.indexOf('?');
+  return q > 0 && url.slice(0, q).endsWith('/info/refs') && new URLSearchParams(url.slice(q + 1)).get('service') === 'git-upload-pack';
+}
+
+/** Wraps an isomorphic-git HTTP client so that upload-pack advertisements get patchUnbornHead. */
+function withUnbornHeadFix(http: HttpClient): HttpClient {
+  return {
+    async request(req): Promise<GitHttpResponse> {
+      const res = await http.request(req);
+      if (res.statusCode !== 200 || !isUploadPackAdvertisement(req.method, req.url)) return res;
+      const body = await collect(res.body);
+      let patched = body;
+      try {
+        patched = patchUnbornHead(body);
+      } catch {
+        // Not pkt-lines (e.g. an HTML page): let isomorphic-git report it as it does.
+      }
+      return { ...res, body: once(patched) };
+    },
+  };
 }
 
 function describeRef(ref: GitRef): string {
@@ -54,6 +167,10 @@ function describeRef(ref: GitRef): string {
 }
 
 function makeSession(spec: GitRepositorySpec, auth: GitCredentials | undefined, signal: AbortSignal): Session {
+  if (isSshUrl(spec.url)) {
+    const r = openSshRemote(spec, auth, signal);
+    return { spec, url: r.url, gitUrl: r.gitUrl, headers: {}, credentialSource: 'secret', http: withUnbornHeadFix(r.http), signal, cache: {}, close: r.close };
+  }
   const u = new URL(spec.url);
   const urlUser = decodeURIComponent(u.username);
   const urlPass = decodeURIComponent(u.password);
@@ -82,8 +199,8 @@ function makeSession(spec: GitRepositorySpec, auth: GitCredentials | undefined, 
       credentialSource = auth?.username ? 'secret' : 'url';
     }
   }
-  const http: HttpClient = { request: (req) => nodeHttp.request({ ...req, signal }) };
-  return { spec, url, headers, credentialSource, http, signal, cache: {} };
+  const http: HttpClient = withUnbornHeadFix({ request: (req) => nodeHttp.request({ ...req, signal }) });
+  return { spec, url, gitUrl: url, headers, credentialSource, http, signal, cache: {}, close: () => undefined };
 }
 
 function codeOf(err: unknown): string | undefined {
@@ -92,7 +209,7 @@ function codeOf(err: unknown): string | undefined {
 
 /** Turns an isomorphic-git / network error into one of ours, with a message a user can act on. */
 function translateError(s: Session, err: unknown, doing: string): Error {
-  if (err instanceof GitAuthError || err instanceof GitRefNotFoundError || err instanceof GitOperationError || err instanceof ValidationError) return err;
+  if (err instanceof FluxlessError) return err;
   const code = codeOf(err);
   if (code === 'HttpError') {
     const status = (err as { data?: { statusCode?: number } }).data?.statusCode ?? 0;
@@ -154,7 +271,7 @@ async function withTimeout<T>(spec: GitRepositorySpec, external: AbortSignal | u
 
 async function listRefs(s: Session, prefix: string, peelTags: boolean): Promise<ServerRef[]> {
   try {
-    return await git.listServerRefs({ http: s.http, url: s.url, headers: { ...s.headers }, protocolVersion: 2, prefix, peelTags });
+    return await git.listServerRefs({ http: s.http, url: s.gitUrl, headers: { ...s.headers }, protocolVersion: 2, prefix, peelTags });
   } catch (err) {
     throw translateError(s, err, 'listing references of');
   }
@@ -221,9 +338,13 @@ async function resolveWith(s: Session): Promise<ResolvedGitRevision> {
 export async function resolveRemote(spec: GitRepositorySpec, auth?: GitCredentials, opts: { signal?: AbortSignal } = {}): Promise<ResolvedGitRevision> {
   return withTimeout(spec, opts.signal, 'resolving', async (signal) => {
     const s = makeSession(spec, auth, signal);
-    const resolved = await resolveWith(s);
-    log.debug('git remote resolved', { url: s.url, revision: resolved.revision });
-    return resolved;
+    try {
+      const resolved = await resolveWith(s);
+      log.debug('git remote resolved', { url: s.url, revision: resolved.revision });
+      return resolved;
+    } finally {
+      s.close();
+    }
   });
 }
 
@@ -260,7 +381,7 @@ async function fetchRef(s: Session, dir: string, remoteRef: string, depth: numbe
     fs,
     http: s.http,
     dir,
-    url: s.url,
+    url: s.gitUrl,
     headers: { ...s.headers },
     ref: remoteRef,
     remoteRef,
@@ -280,13 +401,14 @@ async function fetchCommit(s: Session, dir: string, ref: Extract<GitRef, { kind:
     log.debug('git fetch by commit hash did not deliver it; fetching full history', { url: s.url, commit: ref.commit });
   } catch (err) {
     const e = translateError(s, err, 'fetching from');
-    // Auth and reachability problems will not go away with a bigger fetch.
-    if (e instanceof GitAuthError || codeOf(err) === 'HttpError' || s.signal.aborted) throw e;
+    // Auth, host key and reachability problems will not go away with a bigger fetch.
+    if (e instanceof GitAuthError || e instanceof GitHostKeyError || e instanceof GitRefNotFoundError || codeOf(err) === 'HttpError' || s.signal.aborted) throw e;
     log.debug('git server refused a fetch by commit hash; fetching full history', { url: s.url, commit: ref.commit, error: errorMessage(err) });
   }
   try {
     if (ref.branch) await fetchRef(s, dir, `refs/heads/${ref.branch}`, undefined);
-    else await fetchRef(s, dir, 'HEAD', undefined, false);
+    // All branches. Naming the commit (not HEAD) as the remote ref keeps this working when HEAD is unborn.
+    else await fetchRef(s, dir, ref.commit, undefined, false);
   } catch (err) {
     if (codeOf(err) === 'NotFoundError' && ref.branch) {
       throw new GitRefNotFoundError(`branch '${ref.branch}' (spec.ref.branch, for commit ${ref.commit}) not found in ${s.url}`, { cause: err });
@@ -310,62 +432,73 @@ export async function fetchGitRepository(spec: GitRepositorySpec, auth: GitCrede
   const dir = path.resolve(opts.dir);
   return withTimeout(spec, opts.signal, 'fetching', async (signal) => {
     const s = makeSession(spec, auth, signal);
-    const ref = spec.ref;
-    let resolved: ResolvedGitRevision | undefined;
-    // Ask for the refs first when it can save the fetch, or when the fetch needs the answer.
-    if (opts.lastRevision || ref.kind === 'semver' || ref.kind === 'commit') {
-      resolved = await resolveWith(s);
-      if (opts.lastRevision && normalizeRevision(opts.lastRevision) === resolved.revision) {
-        log.debug('git remote unchanged', { url: s.url, revision: resolved.revision });
-        return { changed: false, revision: resolved.revision, commit: resolved.commit };
-      }
+    try {
+      return await fetchWith(s, dir, opts.lastRevision);
+    } finally {
+      s.close();
     }
-    signal.throwIfAborted();
-    await ensureEmptyDir(dir);
-    await git.init({ fs, dir, defaultBranch: 'main' });
-    await git.addRemote({ fs, dir, remote: 'origin', url: s.url });
-
-    let commit: string;
-    let followed: string | undefined;
-    if (ref.kind === 'commit') {
-      await fetchCommit(s, dir, ref);
-      commit = ref.commit;
-      followed = resolved?.ref;
-    } else {
-      followed =
-        ref.kind === 'branch'
-          ? `refs/heads/${ref.branch}`
-          : ref.kind === 'tag'
-            ? `refs/tags/${ref.tag}`
-            : ref.kind === 'name'
-              ? ref.name.replace(/\^\{\}$/, '')
-              : resolved!.ref!;
-      let oid: string | null;
-      try {
-        oid = await fetchRef(s, dir, followed, 1);
-      } catch (err) {
-        if (codeOf(err) === 'NotFoundError') {
-          throw new GitRefNotFoundError(`${describeRef(ref)} not found in ${s.url}`, { cause: err });
-        }
-        throw translateError(s, err, 'fetching from');
-      }
-      if (!oid) throw new GitRefNotFoundError(`repository ${s.url} is empty: push a commit to ${describeRef(ref)} first`);
-      commit = await peelToCommit(s, dir, oid);
-    }
-    signal.throwIfAborted();
-    await git.checkout({ fs, dir, ref: commit, force: true, cache: s.cache });
-    const { commit: c } = await git.readCommit({ fs, dir, oid: commit, cache: s.cache });
-    const revision = formatRevision(ref, commit, followed);
-    log.debug('git checkout done', { url: s.url, revision });
-    return {
-      changed: true,
-      revision,
-      commit,
-      ...(followed ? { ref: followed } : {}),
-      dir,
-      message: c.message,
-      author: { name: c.author.name, email: c.author.email, timestamp: c.author.timestamp },
-      committer: { name: c.committer.name, email: c.committer.email, timestamp: c.committer.timestamp },
-    };
   });
+}
+
+/** fetchGitRepository's work within one session (one connection for SSH). */
+async function fetchWith(s: Session, dir: string, lastRevision: string | undefined): Promise<GitFetchResult> {
+  const { signal, spec } = s;
+  const ref = spec.ref;
+  let resolved: ResolvedGitRevision | undefined;
+  // Ask for the refs first when it can save the fetch, or when the fetch needs the answer.
+  if (lastRevision || ref.kind === 'semver' || ref.kind === 'commit') {
+    resolved = await resolveWith(s);
+    if (lastRevision && normalizeRevision(lastRevision) === resolved.revision) {
+      log.debug('git remote unchanged', { url: s.url, revision: resolved.revision });
+      return { changed: false, revision: resolved.revision, commit: resolved.commit };
+    }
+  }
+  signal.throwIfAborted();
+  await ensureEmptyDir(dir);
+  await git.init({ fs, dir, defaultBranch: 'main' });
+  await git.addRemote({ fs, dir, remote: 'origin', url: s.url });
+
+  let commit: string;
+  let followed: string | undefined;
+  if (ref.kind === 'commit') {
+    await fetchCommit(s, dir, ref);
+    commit = ref.commit;
+    followed = resolved?.ref;
+  } else {
+    followed =
+      ref.kind === 'branch'
+        ? `refs/heads/${ref.branch}`
+        : ref.kind === 'tag'
+          ? `refs/tags/${ref.tag}`
+          : ref.kind === 'name'
+            ? ref.name.replace(/\^\{\}$/, '')
+            : resolved!.ref!;
+    let oid: string | null;
+    try {
+      oid = await fetchRef(s, dir, followed, 1);
+    } catch (err) {
+      // isomorphic-git's NotFoundError names what it looked up; only the ref we asked for means "not found".
+      if (codeOf(err) === 'NotFoundError' && ((err as { data?: { what?: string } }).data?.what ?? followed) === followed) {
+        throw new GitRefNotFoundError(`${describeRef(ref)} not found in ${s.url}`, { cause: err });
+      }
+      throw translateError(s, err, 'fetching from');
+    }
+    if (!oid) throw new GitRefNotFoundError(`repository ${s.url} is empty: push a commit to ${describeRef(ref)} first`);
+    commit = await peelToCommit(s, dir, oid);
+  }
+  signal.throwIfAborted();
+  await git.checkout({ fs, dir, ref: commit, force: true, cache: s.cache });
+  const { commit: c } = await git.readCommit({ fs, dir, oid: commit, cache: s.cache });
+  const revision = formatRevision(ref, commit, followed);
+  log.debug('git checkout done', { url: s.url, revision });
+  return {
+    changed: true,
+    revision,
+    commit,
+    ...(followed ? { ref: followed } : {}),
+    dir,
+    message: c.message,
+    author: { name: c.author.name, email: c.author.email, timestamp: c.author.timestamp },
+    committer: { name: c.committer.name, email: c.committer.email, timestamp: c.committer.timestamp },
+  };
 }

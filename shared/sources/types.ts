@@ -20,10 +20,13 @@ export interface ObjectRef {
 }
 
 export interface GitRepositorySpec {
-  /** http(s) URL; credentials embedded in it are used when no Secret gives any. */
+  /**
+   * http(s) URL (credentials embedded in it are used when no Secret gives any) or
+   * ssh://[user@]host[:port]/path (user defaults to `git`; the key comes from the Secret).
+   */
   url: string;
   ref: GitRef;
-  /** The Secret with username/password or bearerToken (namespace = the object's). */
+  /** The Secret with username/password or bearerToken, or for SSH identity/known_hosts[/password] (namespace = the object's). */
   secretRef?: ObjectRef;
   /** As written (e.g. "5m"), and in milliseconds. */
   interval: string;
@@ -50,11 +53,20 @@ export interface GitRepository {
   spec: GitRepositorySpec;
 }
 
-/** Decoded Secret data that matters for git over HTTPS. */
+/**
+ * Decoded Secret data that matters for git (fluxcd/pkg git.NewAuthOptions). HTTP(S) uses
+ * username/password or bearerToken; SSH uses identity, knownHosts and password (the key's
+ * passphrase) and ignores the rest.
+ */
 export interface GitCredentials {
   username?: string;
+  /** HTTP(S): the password for `username`. SSH: the passphrase of `identity`, if it is encrypted. */
   password?: string;
   bearerToken?: string;
+  /** SSH private key (Secret key `identity`): OpenSSH, PEM or PKCS#8; RSA, ECDSA or ed25519. */
+  identity?: string;
+  /** SSH host keys in known_hosts format (Secret key `known_hosts`); required for SSH. */
+  knownHosts?: string;
 }
 
 /** What a remote says the GitRepository would check out, without fetching objects. */

@@ -374,21 +374,31 @@ describe('waitForHealth', () => {
     assert.equal((await waiting).rounds, 4);
   });
 
-  test('initialIntervalMs: a backing-off wait polls fewer rounds than a constant short interval', async () => {
+  test('initialIntervalMs: a backing-off wait polls fewer rounds than a constant short interval', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const constant = fakeCluster(new Map<ObjectRef, (KubeObject | null | Error)[]>([[webRef, [deploymentAt(1)]]]));
     const backoff = fakeCluster(new Map<ObjectRef, (KubeObject | null | Error)[]>([[webRef, [deploymentAt(1)]]]));
-    const [c, b] = await Promise.all([
-      waitForHealth([webRef], { get: constant.get, timeoutMs: 400, intervalMs: 5 }),
-      waitForHealth([webRef], { get: backoff.get, timeoutMs: 400, intervalMs: 40, initialIntervalMs: 5 }),
+    const ctl = new AbortController();
+    const waits = Promise.all([
+      waitForHealth([webRef], { get: constant.get, timeoutMs: 60_000, intervalMs: 5, signal: ctl.signal }),
+      waitForHealth([webRef], { get: backoff.get, timeoutMs: 60_000, intervalMs: 40, initialIntervalMs: 5, signal: ctl.signal }),
     ]);
-    assert.equal(c.outcome, 'Timeout');
-    assert.equal(b.outcome, 'Timeout');
+    const settle = async () => {
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    };
+    // 400 ms of (mocked) time, a millisecond at a time.
+    await settle();
+    for (let ms = 0; ms < 400; ms++) {
+      t.mock.timers.tick(1);
+      await settle();
+    }
+    ctl.abort();
+    const [c, b] = await waits;
     assert.equal(constant.calls.get(webRef), c.rounds);
     assert.equal(backoff.calls.get(webRef), b.rounds);
-    // 400 ms: about 80 rounds at a constant 5 ms; 5, 10, 20, then 40 ms sleeps give about 12.
-    assert.ok(b.rounds > 3, `backoff reached the cap: ${b.rounds} rounds`);
-    assert.ok(b.rounds < c.rounds, `backoff ${b.rounds} rounds, constant 5 ms ${c.rounds} rounds`);
-    assert.ok(b.rounds <= 400 / 40 + 4, `backoff is capped at 40 ms sleeps: ${b.rounds} rounds`);
+    // Constant 5 ms sleeps: 81 rounds. Backoff 5, 10, 20, then 40 ms: 3 + (400 - 35) / 40 rounds.
+    assert.equal(c.rounds, 1 + 400 / 5);
+    assert.equal(b.rounds, 1 + 3 + Math.floor((400 - 35) / 40));
   });
 
   // 0 or a negative initialIntervalMs would never back off (0 * 2 = 0).

@@ -62,10 +62,15 @@ describe('parseGitRepository', () => {
     assert.equal(g.spec.timeoutMs, 90_000);
   });
 
-  test('ssh URLs are rejected with a pointer to https', () => {
-    rejects({ url: 'ssh://git@github.com/org/repo.git' }, /SSH, which is not supported: use https/);
-    rejects({ url: 'git@github.com:org/repo.git' }, /SSH, which is not supported: use https/);
-    rejects({ url: 'git://example.com/repo.git' }, /only http and https/);
+  test('ssh:// URLs are accepted; scp-like addresses are refused with the ssh:// URL to use, as Flux refuses them', () => {
+    const g = parseGitRepository(manifest({ url: 'ssh://git@github.com/org/repo.git', secretRef: { name: 'flux-system' } }));
+    assert.equal(g.spec.url, 'ssh://git@github.com/org/repo.git');
+    assert.equal(parseGitRepository(manifest({ url: 'ssh://git.example.com:2222/~/repo.git' })).spec.url, 'ssh://git.example.com:2222/~/repo.git');
+    rejects({ url: 'git@github.com:org/repo.git' }, /scp-like SSH address, which Flux does not accept .*: use 'ssh:\/\/git@github\.com\/org\/repo\.git'/);
+    rejects({ url: 'deploy@[::1]:repo.git' }, /use 'ssh:\/\/deploy@\[::1\]\/repo\.git'/);
+    rejects({ url: 'ssh://git@github.com' }, /has no repository path/);
+    rejects({ url: 'ssh://git@github.com:99999/org/repo' }, /not a valid ssh:\/\/ URL|invalid port/);
+    rejects({ url: 'git://example.com/repo.git' }, /only http, https and ssh/);
     rejects({ url: 'not a url' }, /not a valid URL/);
     rejects({ url: undefined }, /spec\.url is required/);
   });
@@ -101,6 +106,9 @@ describe('parseGitRepository', () => {
       (err: Error) => !err.message.includes('hunter2'),
     );
     assert.equal(redactUrl('https://user:hunter2@example.com/repo.git'), 'https://example.com/repo.git');
+    // SSH user names are not secrets and say which account is used; passwords still go.
+    assert.equal(redactUrl('ssh://git@example.com/repo.git'), 'ssh://git@example.com/repo.git');
+    assert.equal(redactUrl('ssh://git:hunter2@example.com/repo.git'), 'ssh://git@example.com/repo.git');
   });
 });
 

@@ -124,6 +124,34 @@ describe('GitRepository fetch: branches', () => {
   });
 });
 
+describe('GitRepository fetch: a remote HEAD naming a missing branch', () => {
+  test('an explicit branch, a tag and a pinned commit work as with Flux (HEAD -> refs/heads/master, only main pushed)', async (t) => {
+    const { info, repo } = await setup(t);
+    const first = await repo.commit({ a: 'one' });
+    await repo.tag('v1.0.0', { annotated: true });
+    await repo.commit({ a: 'two' });
+    const tip = await repo.commit({ a: 'three' });
+    await repo.push();
+    await execFileP('git', ['symbolic-ref', 'HEAD', 'refs/heads/master'], { cwd: path.join(info.root, `${repo.name}.git`), env: gitTestEnv() });
+
+    const branch = await fetchInto(t, specFor(repo.url, { ref: { branch: 'main' } }));
+    assert.equal(branch.res.revision, `main@sha1:${tip}`);
+    assert.equal(await read(branch.dir, 'a'), 'three');
+    const again = await fetchGitRepository(specFor(repo.url, { ref: { branch: 'main' } }), undefined, { dir: await newDir(t), lastRevision: branch.res.revision });
+    assert.equal(again.changed, false);
+
+    const tag = await fetchInto(t, specFor(repo.url, { ref: { tag: 'v1.0.0' } }));
+    assert.equal(tag.res.revision, `v1.0.0@sha1:${first}`);
+    // Not a branch tip, no branch given: fetched with the history of all branches.
+    const pinned = await fetchInto(t, specFor(repo.url, { ref: { commit: first } }));
+    assert.equal(pinned.res.revision, `sha1:${first}`);
+    assert.equal(await read(pinned.dir, 'a'), 'one');
+
+    // The default branch (master) really is missing, and is reported as such.
+    await assert.rejects(fetchInto(t, specFor(repo.url)), (err: Error) => err instanceof GitRefNotFoundError && /branch 'master' not found/.test(err.message));
+  });
+});
+
 describe('GitRepository fetch: tags and semver', () => {
   test('lightweight and annotated tags resolve to the commit, not the tag object', async (t) => {
     const { repo } = await setup(t);
