@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import path from 'node:path';
 import { startControlPlane } from '../devenv/controlplane.js';
 import { FluxlessError } from '../util/errors.js';
+import { waitForSignal } from './signals.js';
 
 interface DevClusterState {
   pid: number;
@@ -27,6 +28,7 @@ function readState(dataDir: string): DevClusterState | undefined {
   }
 }
 
+/** `fluxless dev cluster up|down|kubeconfig`. */
 export async function devCluster(action: string | undefined, dataDir: string): Promise<number> {
   switch (action) {
     case 'up': {
@@ -44,11 +46,7 @@ export async function devCluster(action: string | undefined, dataDir: string): P
       console.log(`Local control plane (kube-apiserver v1.20.2) at ${cp.server}`);
       console.log(`  export KUBECONFIG=${kubeconfigPath}`);
       console.log('Press Ctrl-C (or run `fluxless dev cluster down`) to stop it and delete its data.');
-      await new Promise<void>((resolve) => {
-        const stop = () => resolve();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
+      await waitForSignal();
       await cp.stop();
       rmSync(stateFile(dataDir), { force: true });
       rmSync(kubeconfigPath, { force: true });

@@ -15,6 +15,8 @@ import type { KindReconciler } from '../reconcile/contract.js';
 import { kindByWord } from '../kinds/registry.js';
 import { eventsCmd, getCmd, kindOf, reconcileCmd, setSuspended, treeCmd } from './commands.js';
 import { buildCmd, diffCmd } from './render-cmds.js';
+import { checkCmd, checkPrerequisites } from './check.js';
+import { webhookCmd } from './webhook-cmd.js';
 import { cliRuntime, runningServer, type GlobalOptions } from './context.js';
 import { devCluster } from './dev.js';
 import { pushArtifactCmd } from './push.js';
@@ -28,6 +30,8 @@ Usage: fluxless <command> [flags]
 Commands:
   start                             Run everything on embedded defaults (what 'npm start' does)
   serve                             Run the local runtime (webhooks, workers, scheduler) on fluxless.yaml
+  check [--path DIR] [--pre]        What of a fleet repository Fluxless supports, before anything is applied
+  webhook <receiver> [--send]       A signed test delivery for a Receiver (curl line, or sent to the server)
   get all|sources|kustomizations    Show objects and their status
   reconcile <kind> <name>           Reconcile now and wait (--with-source to fetch the source first)
   suspend|resume <kind> <name>      Stop / restart reconciling an object
@@ -54,6 +58,15 @@ status of each object and the webhook URL, and keeps serving until Ctrl-C.
   serve: `Usage: fluxless serve [--config fluxless.yaml]
 Runs the webhook server, the worker pool and the scheduler in one process, on the store and
 queue of the configuration. Ctrl-C finishes running reconciles, then stops.`,
+  check: `Usage: fluxless check [--path CHECKOUT] [--pre]
+Like 'flux check --pre': the cluster (reachable, its version, whether Flux's controllers run in it) and,
+unless --pre, the fleet repository at the configured path: every Flux kind found, supported or not, the
+bootstrap pair and where fluxless.yaml overrides it, Flux's own components that are left out.
+  --path DIR    a local checkout of the repository (default: the configured source's last artifact)
+Exit code 1 when something is not supported.`,
+  webhook: `Usage: fluxless webhook <receiver-name> [-n NS] [--send]
+Prints the Receiver's URL and a curl command that sends a delivery signed the way its sender signs it
+(github, gitlab, bitbucket, generic, generic-hmac); --send posts it to the running server instead.`,
   get: `Usage: fluxless get all|sources|kustomizations|receivers [-n NS | -A] [-o table|json|yaml]`,
   reconcile: `Usage: fluxless reconcile kustomization|source git <name> [-n NS] [--with-source] [--timeout 5m]
 Exit code 1 when the object is not Ready afterwards.`,
@@ -100,6 +113,8 @@ export async function main(argv: string[]): Promise<number> {
       'with-source': { type: 'boolean' },
       'kustomization-file': { type: 'string' },
       'dry-run': { type: 'boolean' },
+      pre: { type: 'boolean' },
+      send: { type: 'boolean' },
       timeout: { type: 'string' },
       path: { type: 'string' },
       for: { type: 'string' },
@@ -157,6 +172,22 @@ export async function main(argv: string[]): Promise<number> {
       return startCmd(g, { once: Boolean(values.once), timeoutMs });
     case 'serve':
       return serveCmd(g);
+    case 'check': {
+      return withRuntime(async (rt, cfg) => {
+        const { code, text } = values.pre ? await checkPrerequisites(rt) : await checkCmd(rt, cfg, { localPath: values.path, cluster: true });
+        console.log(text);
+        return code;
+      });
+    }
+    case 'webhook': {
+      const name = pos[0] === 'receiver' ? pos[1] : pos[0];
+      if (!name) throw new UsageError("'webhook' needs the name of a Receiver", 'webhook');
+      return withRuntime(async (rt, cfg) => {
+        const { code, text } = await webhookCmd(rt, cfg, g.dataDir, ns, name, Boolean(values.send));
+        console.log(text);
+        return code;
+      });
+    }
     case 'get': {
       if (!pos[0]) throw new UsageError("'get' needs what to show: all, sources or a kind (kustomizations, receivers, ...)", 'get');
       const two = pos[1] ? `${pos[0]} ${pos[1]}` : '';

@@ -20,16 +20,13 @@ import type { Runtime } from '../runtime/runtime.js';
 import { startLocalRuntime, type LocalRuntime } from '../runtime/local.js';
 import { readRecord, getCondition } from '../state/records.js';
 import { getCmd } from './commands.js';
-import { removeServeMarker, writeServeMarker, type GlobalOptions } from './context.js';
+import { removeServeMarker, removeStartMarker, START_ENV, writeServeMarker, writeStartMarker, type GlobalOptions } from './context.js';
+import { acquireLock, type HeldLock } from '../util/file-lock.js';
+import { FluxlessError, errorMessage } from '../util/errors.js';
+import { waitForSignal } from './signals.js';
 
 const run = promisify(execFile);
 
-function waitForSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-  });
-}
 
 async function serveUntilSignal(local: LocalRuntime, dataDir: string): Promise<void> {
   mkdirSync(dataDir, { recursive: true });
@@ -56,6 +53,7 @@ async function ownQueue(rt: Runtime): Promise<void> {
   }
 }
 
+/** `fluxless serve`: the local runtime on the configuration, until Ctrl-C. */
 export async function serveCmd(g: GlobalOptions): Promise<number> {
   const cfg = loadConfig({ file: g.config, dataDir: g.dataDir });
   const rt = createRuntime(cfg);
@@ -88,17 +86,33 @@ async function publishExamples(dataDir: string, gitRoot: string): Promise<string
     for (const e of await (await import('node:fs/promises')).readdir(work)) if (e !== '.git') await rm(path.join(work, e), { recursive: true, force: true });
     await cp(src, work, { recursive: true });
   });
+  // Someone may have pushed to the local git server since (the README's push + webhook):
+  // commit examples/fleet on top of what the server has, never a rejected push.
+  const remoteHasMain = (await git(['ls-remote', '--heads', 'origin', 'main'], work)).stdout.trim() !== '';
+  if (remoteHasMain) {
+    await git(['fetch', '-q', 'origin', 'main'], work);
+    await git(['reset', '-q', '--mixed', 'FETCH_HEAD'], work);
+  }
   await git(['add', '-A'], work);
   const status = (await git(['status', '--porcelain'], work)).stdout.trim();
   if (status) await git(['commit', '-q', '-m', 'Update from examples/fleet'], work);
-  await git(['push', '-q', 'origin', 'main'], work);
+  await git(['push', '-q', 'origin', 'HEAD:main'], work);
   return 'fleet.git';
 }
 
+/** `fluxless start`: everything on embedded defaults (what `npm start` runs). Returns the exit code. */
 export async function startCmd(g: GlobalOptions, opts: { once: boolean; timeoutMs: number }): Promise<number> {
   const dataDir = g.dataDir;
   mkdirSync(dataDir, { recursive: true });
   const stops: Array<() => Promise<void>> = [];
+  // One start per data directory, decided before anything is started or written.
+  let held: HeldLock;
+  try {
+    held = await acquireLock(path.join(dataDir, 'start'), { staleMs: Number.POSITIVE_INFINITY, timeoutMs: 0, what: `fluxless start in ${dataDir}` });
+  } catch (err) {
+    throw new FluxlessError('AlreadyRunning', errorMessage(err), { hint: "use the running one (see 'npx fluxless get all'), or stop it with Ctrl-C first" });
+  }
+  stops.push(() => held.release());
   try {
     // 1. A cluster: KUBECONFIG's if set, else the local control plane.
     let kubeconfigPath = process.env.KUBECONFIG;
@@ -127,6 +141,9 @@ export async function startCmd(g: GlobalOptions, opts: { once: boolean; timeoutM
       console.log(`✔ serving examples/fleet at ${env.FLUXLESS_SOURCE_URL}`);
     }
     const cfg: FluxlessConfig = loadConfig({ file: g.config, env, dataDir });
+    // Other shells' `npx fluxless ...` in this directory use the same cluster and source.
+    writeStartMarker(dataDir, { kubeconfig: kubeconfigPath, env: Object.fromEntries(START_ENV.filter((k) => env[k]).map((k) => [k, env[k]!])) });
+    stops.push(async () => removeStartMarker(dataDir));
     // 3. The webhook token Secret the example Receiver uses.
     const client = createKubeClient(loadKubeConfig(kubeconfigPath));
     const tokenFile = path.join(dataDir, 'webhook-token');

@@ -59,6 +59,8 @@ export interface FluxlessConfig {
   };
   /** How often the scheduler looks for due sources and drift checks. */
   scheduleInterval: string;
+  /** Apply Flux's own components (gotk-components.yaml) found in the fleet; off by default. */
+  applyFluxComponents: boolean;
 }
 
 /** The configuration file read from the working directory. */
@@ -95,7 +97,7 @@ export function loadConfig(opts: { file?: string; env?: Env; dataDir?: string; r
     if (typeof raw !== 'object' || Array.isArray(raw)) throw new ValidationError(`${file}: must be a YAML mapping`);
   }
   const where = file ?? 'configuration';
-  const known = new Set(['source', 'path', 'namespace', 'name', 'interval', 'prune', 'cluster', 'store', 'queue', 'aws', 'webhook', 'worker', 'render', 'scheduleInterval']);
+  const known = new Set(['source', 'path', 'namespace', 'name', 'interval', 'prune', 'cluster', 'store', 'queue', 'aws', 'webhook', 'worker', 'render', 'scheduleInterval', 'applyFluxComponents']);
   for (const k of Object.keys(raw)) if (!known.has(k)) throw new ValidationError(`${where}: unknown field '${k}'`, { hint: `known fields: ${[...known].join(', ')}` });
   const obj = (v: unknown) => (v && typeof v === 'object' ? (v as Record<string, unknown>) : {});
   const src = obj(raw.source);
@@ -153,6 +155,7 @@ export function loadConfig(opts: { file?: string; env?: Env; dataDir?: string; r
       kustomizeGatherMs: env.FLUXLESS_KUSTOMIZE_GATHER_MS ?? renderRaw.kustomizeGatherMs ? Number(env.FLUXLESS_KUSTOMIZE_GATHER_MS ?? renderRaw.kustomizeGatherMs) : undefined,
     },
     scheduleInterval: (env.FLUXLESS_SCHEDULE_INTERVAL ?? raw.scheduleInterval ?? '10s') as string,
+    applyFluxComponents: (env.FLUXLESS_APPLY_FLUX_COMPONENTS ?? String(raw.applyFluxComponents ?? false)) === 'true',
   };
   if (storeType !== 'filesystem' && storeType !== 's3') throw new ValidationError(`${where}: store.type must be filesystem or s3, got '${storeType}'`);
   if (queueType !== 'local' && queueType !== 'sqs') throw new ValidationError(`${where}: queue.type must be local or sqs, got '${queueType}'`);

@@ -53,10 +53,15 @@ function hookExit(): void {
   };
   process.on('exit', killAll);
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(sig, () => {
+    const onSignal = () => {
+      // Someone else handles the signal (the CLI's graceful stop): let them; the exit hook
+      // above still kills the children. Alone, stop them and exit as the signal would.
+      if (process.listenerCount(sig) > 1) return;
+      process.off(sig, onSignal);
       killAll();
       process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
-    });
+    };
+    process.on(sig, onSignal);
   }
 }
 

@@ -17,7 +17,7 @@ import type { ArtifactCache } from '../artifacts/cache.js';
 import type { ArtifactStore } from '../artifacts/store.js';
 import type { KubeClient } from '../kube/client.js';
 import type { RestMapper } from '../kube/mapper.js';
-import type { ObjectKey } from '../kube/object.js';
+import type { KubeObject, ObjectKey } from '../kube/object.js';
 import type { SecretReader } from '../kube/secrets.js';
 import type { ObjectRecord } from '../state/records.js';
 import type { StateStore } from '../state/store.js';
@@ -31,6 +31,8 @@ export interface ReconcileSettings {
   allowRemoteBases: boolean;
   /** Memory limit of one kustomize/helm child process, MiB. */
   toolMemoryMiB: number;
+  /** Apply Flux's own components (gotk-components.yaml) found in a build; off: Fluxless replaces them. */
+  applyFluxComponents: boolean;
 }
 
 /** The services a reconcile may use; the runtime provides them (filesystem or S3, local or Lambda). */
@@ -134,6 +136,8 @@ export interface KindReconciler {
   children?(record: ObjectRecord): ObjectKeyWithGroup[];
   /** The Flux objects this one reads (its source), for `reconcile --with-source`. */
   sourceOf?(record: ObjectRecord): ObjectKey | undefined;
+  /** Checks a definition without reconciling it (`fluxless check`); throws a ValidationError naming the field. */
+  validate?(obj: KubeObject): void;
 }
 
 /** A managed object as `tree` lists it. */

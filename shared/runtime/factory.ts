@@ -24,6 +24,7 @@ export function reconcileSettings(cfg: FluxlessConfig): ReconcileSettings {
     healthIntervalMs: parseDuration(cfg.worker.healthInterval, 'worker.healthInterval'),
     allowRemoteBases: cfg.render.allowRemoteBases,
     toolMemoryMiB: cfg.render.toolMemoryMiB,
+    applyFluxComponents: cfg.applyFluxComponents,
   };
 }
 

@@ -15,6 +15,7 @@ import { log } from '../util/log.js';
 import { createRuntime } from './factory.js';
 import type { Runtime } from './runtime.js';
 import { deadLettered, handleMessage } from './worker.js';
+import { checkClusterIdentity } from './cluster-identity.js';
 
 const llog = log.child({ component: 'lambda' });
 
@@ -45,6 +46,8 @@ export async function buildLambdaRuntime(opts: { cluster?: boolean; env?: Env } 
   }
   const kubeConfig = opts.cluster === false ? noClusterKubeConfig() : await managementKubeConfig(cfg, env);
   const rt = createRuntime(cfg, { kubeConfig });
+  // Once per container: a store used with another cluster before reconciles everything again.
+  if (opts.cluster !== false) await checkClusterIdentity(rt);
   const sqs = new SQSClient({ region: cfg.aws.region ?? 'us-east-1', ...(cfg.aws.endpoint ? { endpoint: cfg.aws.endpoint } : {}) });
   return { cfg, rt, sqs };
 }

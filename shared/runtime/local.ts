@@ -16,6 +16,7 @@ import { scheduleTick } from './schedule.js';
 import { createWebhookApp } from './webhook.js';
 import { startReceiverServer } from '../receivers/server.js';
 import { deadLettered, handleMessage } from './worker.js';
+import { checkClusterIdentity } from './cluster-identity.js';
 
 /** A running local runtime. */
 export interface LocalRuntime {
@@ -29,6 +30,7 @@ export interface LocalRuntime {
 
 /** Starts the webhook server, the worker pool and the scheduler on `rt`. */
 export async function startLocalRuntime(rt: Runtime, cfg: FluxlessConfig, opts: { bootstrap?: boolean } = {}): Promise<LocalRuntime> {
+  await checkClusterIdentity(rt);
   if (opts.bootstrap !== false) {
     for (const key of await bootstrap(rt, cfg)) await enqueue(rt, key, 'bootstrap', { dedupKey: `bootstrap-${rt.now().getTime()}` });
   }

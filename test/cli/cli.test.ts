@@ -26,7 +26,7 @@ interface StatusRow {
   message: string;
 }
 
-const COMMANDS = ['push', 'start', 'serve', 'get', 'reconcile', 'suspend', 'resume', 'diff', 'build', 'events', 'tree', 'dev', 'version'];
+const COMMANDS = ['push', 'check', 'webhook', 'start', 'serve', 'get', 'reconcile', 'suspend', 'resume', 'diff', 'build', 'events', 'tree', 'dev', 'version'];
 
 function secretYaml(name: string, value: string): string {
   return `apiVersion: v1\nkind: Secret\nmetadata:\n  name: ${name}\ntype: Opaque\nstringData:\n  password: ${JSON.stringify(value)}\n`;

@@ -83,7 +83,7 @@ async function fixture(t: TestContext, opts: { ns?: string; secrets?: SecretRead
     mapper: noCluster as RestMapper,
     secrets: opts.secrets ?? noSecrets,
     fieldManager: 'fluxless',
-    settings: { healthIntervalMs: 200, allowRemoteBases: false, toolMemoryMiB: 1024 },
+    settings: { healthIntervalMs: 200, allowRemoteBases: false, toolMemoryMiB: 1024, applyFluxComponents: false },
     isKnownKind,
     now: () => new Date(),
   };

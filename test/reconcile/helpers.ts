@@ -70,7 +70,7 @@ export async function fixture(t: TestContext): Promise<Fixture> {
     mapper: new RestMapper(client),
     secrets: createSecretReader(client),
     fieldManager: 'fluxless',
-    settings: { healthIntervalMs: 200, allowRemoteBases: false, toolMemoryMiB: 1024 },
+    settings: { healthIntervalMs: 200, allowRemoteBases: false, toolMemoryMiB: 1024, applyFluxComponents: false },
     isKnownKind,
     now: () => new Date(),
   };

@@ -123,4 +123,5 @@ export const gitRepositoryKind: KindReconciler = {
   reconcile: reconcileGitRepository,
   finalize: finalizeGitRepository,
   summary: (rec) => ({ revision: rec.status.artifact?.revision ?? '' }),
+  validate: (obj) => void parseGitRepository(obj, { defaultNamespace: obj.metadata.namespace ?? 'default' }),
 };

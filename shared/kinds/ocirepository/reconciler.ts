@@ -189,4 +189,5 @@ export const ociRepositoryKind: KindReconciler = {
   reconcile: reconcileOciRepository,
   finalize: finalizeOciRepository,
   summary,
+  validate: (obj) => void parseOciRepository(obj, { defaultNamespace: obj.metadata.namespace ?? 'default' }),
 };

@@ -7,7 +7,7 @@ import type { KindReconciler, ReconcileRequest, ReconcileResult, ReconcileServic
 import { transientCause } from '../../reconcile/failure.js';
 import { writeStatus } from '../../reconcile/status.js';
 import { webhookPath } from '../../receivers/signature.js';
-import { parseReceiver } from '../../receivers/spec.js';
+import { parseReceiver, parseReceiverObject } from '../../receivers/spec.js';
 import { errorMessage } from '../../util/errors.js';
 
 /** Flux requeues Receivers every 10 minutes (spec.interval default). */
@@ -49,4 +49,5 @@ export const receiverKind: KindReconciler = {
     return { ready: false, reason: 'Finalized', message: `Receiver ${req.key.namespace}/${req.key.name} deleted`, wake: [] };
   },
   summary: () => ({ revision: '' }),
+  validate: (obj) => void parseReceiverObject(obj),
 };

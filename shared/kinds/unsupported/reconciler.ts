@@ -5,6 +5,7 @@
  */
 import type { KindReconciler, ReconcileResult, ReconcileServices, ReconcileRequest } from '../../reconcile/contract.js';
 import { writeStatus } from '../../reconcile/status.js';
+import { ValidationError } from '../../util/errors.js';
 
 /** A kind that is recognised, kept and reported, but not reconciled. */
 export function unsupportedKind(kind: string, group: string, served: string[], names: KindReconciler['names'], what: string): KindReconciler {
@@ -27,5 +28,8 @@ export function unsupportedKind(kind: string, group: string, served: string[], n
       return { ready: false, reason: 'Finalized', message: `${kind} ${req.key.namespace}/${req.key.name} deleted`, wake: [] };
     },
     summary: () => ({ revision: '' }),
+    validate: () => {
+      throw new ValidationError(`${kind} is not supported yet by Fluxless (${what})`);
+    },
   };
 }

@@ -1,0 +1,213 @@
+/**
+ * `fluxless check`, like `flux check --pre`: before anything is applied, what of a fleet
+ * repository (a local checkout with `--path`, else the configured source's current
+ * artifact) Fluxless supports, kind by kind, following the Kustomizations that build from
+ * the same repository; Flux's own components that would be left out; the bootstrap pair
+ * and where fluxless.yaml overrides it; and the cluster's version, and whether Flux's
+ * controllers already run there.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { extractArtifact } from '../artifacts/extract.js';
+import type { FluxlessConfig } from '../config/config.js';
+import { isFluxComponent } from '../kinds/kustomization/components.js';
+import { buildKustomization } from '../kinds/kustomization/build.js';
+import { isFluxObject } from '../kinds/kustomization/definitions.js';
+import { parseKustomization, type KustomizationSpec } from '../kinds/kustomization/spec.js';
+import { kindReconciler } from '../kinds/registry.js';
+import type { KubeClient } from '../kube/client.js';
+import { fmtObject, type KubeObject } from '../kube/object.js';
+import { mergeBootstrap } from '../reconcile/bootstrap-pair.js';
+import { materializeBuildTree } from '../render/materialize.js';
+import { bootstrapObjects } from '../runtime/bootstrap.js';
+import { removedVersionMessage } from '../runtime/versions.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { readRecord } from '../state/records.js';
+import { FluxlessError, errorMessage } from '../util/errors.js';
+
+/** One finding of the check. */
+export interface Finding {
+  ok: boolean;
+  /** A warning does not fail the check. */
+  warning?: boolean;
+  text: string;
+}
+
+/** A client that refuses every request: the repository check never reads the cluster. */
+const OFFLINE: KubeClient = {
+  server: 'offline',
+  requestCount: 0,
+  request: () => Promise.reject(new FluxlessError('Offline', 'not read from the cluster during a check')),
+  close: () => undefined,
+};
+
+async function checkCluster(rt: Runtime): Promise<Finding[]> {
+  const out: Finding[] = [];
+  try {
+    const v = await rt.client.request<{ gitVersion?: string }>('GET', '/version');
+    out.push({ ok: true, text: `Kubernetes ${v.gitVersion ?? '?'} at ${rt.client.server}` });
+  } catch (err) {
+    out.push({ ok: false, text: `the cluster at ${rt.client.server} cannot be reached: ${errorMessage(err)}` });
+    return out;
+  }
+  try {
+    const list = await rt.client.request<{ items?: KubeObject[] }>('GET', '/apis/apps/v1/deployments', { query: { labelSelector: 'app.kubernetes.io/part-of=flux' } });
+    const names = (list.items ?? []).map((d) => `${d.metadata.namespace}/${d.metadata.name}`);
+    out.push(
+      names.length
+        ? { ok: false, text: `Flux's controllers run in this cluster (${names.join(', ')}): stop them (flux uninstall --keep-namespace) before Fluxless reconciles the same objects` }
+        : { ok: true, text: "no Flux controllers run in this cluster" },
+    );
+  } catch (err) {
+    out.push({ ok: true, warning: true, text: `could not list Deployments to look for Flux's controllers: ${errorMessage(err)}` });
+  }
+  return out;
+}
+
+interface KindCount {
+  total: number;
+  problems: Map<string, number>;
+}
+
+/** Walks the builds of `root` from `startPath`, following Kustomizations of the same repository. */
+async function checkRepository(cfg: FluxlessConfig, tree: string, startPath: string): Promise<Finding[]> {
+  const out: Finding[] = [];
+  const kinds = new Map<string, KindCount>();
+  let skipped = 0;
+  let clusterObjects = 0;
+  const count = (key: string, problem?: string) => {
+    const k = kinds.get(key) ?? { total: 0, problems: new Map() };
+    k.total++;
+    if (problem) k.problems.set(problem, (k.problems.get(problem) ?? 0) + 1);
+    kinds.set(key, k);
+  };
+  const [source, root] = bootstrapObjects(cfg);
+  const seen = new Set<string>();
+  const queue: Array<{ name: string; namespace: string; path: string; spec?: KustomizationSpec }> = [
+    { name: root.metadata.name, namespace: root.metadata.namespace!, path: startPath },
+  ];
+  while (queue.length) {
+    const item = queue.shift()!;
+    if (seen.has(item.path)) continue;
+    seen.add(item.path);
+    const work = await mkdtemp(path.join(os.tmpdir(), 'fluxless-check-'));
+    try {
+      const spec: KustomizationSpec =
+        item.spec ?? parseKustomization({ ...root, metadata: { ...root.metadata, name: item.name, namespace: item.namespace }, spec: { ...(root.spec ?? {}), path: item.path } });
+      const dest = path.join(work, 'src');
+      await materializeBuildTree(tree, spec.path, spec.render.components ?? [], dest);
+      let objects: KubeObject[];
+      try {
+        objects = await buildKustomization(OFFLINE, { ...spec, postBuild: spec.postBuild ? { ...spec.postBuild, substituteFrom: [] } : undefined }, dest);
+      } catch (err) {
+        out.push({ ok: false, text: `build of ${item.path} (Kustomization ${item.namespace}/${item.name}) failed: ${errorMessage(err)}` });
+        continue;
+      }
+      for (const obj of objects) {
+        if (!isFluxObject(obj)) {
+          if (isFluxComponent(obj)) skipped++;
+          else clusterObjects++;
+          continue;
+        }
+        const kind = kindReconciler(obj.kind);
+        const label = `${obj.kind} (${obj.apiVersion})`;
+        if (!kind) {
+          count(label, `${obj.kind} is not a kind Fluxless knows`);
+          continue;
+        }
+        const removed = removedVersionMessage(kind, obj.apiVersion);
+        if (removed) {
+          count(label, removed);
+          continue;
+        }
+        let problem: string | undefined;
+        try {
+          kind.validate?.({ ...obj, metadata: { ...obj.metadata, namespace: obj.metadata.namespace ?? spec.render.targetNamespace ?? spec.namespace } });
+        } catch (err) {
+          problem = errorMessage(err).replace(/^\S+ [^:]+: /, '');
+        }
+        count(label, problem);
+        // The bootstrap pair from gotk-sync.yaml: merged with the configuration.
+        const isBootstrap = [source, root].find((b) => b.kind === obj.kind && b.metadata.name === obj.metadata.name && (obj.metadata.namespace ?? spec.namespace) === b.metadata.namespace);
+        if (isBootstrap) {
+          const { conflicts } = mergeBootstrap(isBootstrap, obj);
+          out.push({ ok: true, warning: conflicts.length > 0, text: `${fmtObject({ ...obj, metadata: { ...obj.metadata, namespace: isBootstrap.metadata.namespace } })} is the bootstrap pair (gotk-sync.yaml): merged with fluxless.yaml${conflicts.length ? `; fluxless.yaml wins on ${conflicts.join('; ')}` : ''}` });
+          continue;
+        }
+        // Follow Kustomizations that build from the same repository.
+        if (obj.kind === 'Kustomization' && !problem) {
+          const ks = parseKustomization({ ...obj, metadata: { ...obj.metadata, namespace: obj.metadata.namespace ?? spec.namespace } });
+          if (ks.sourceRef.kind === 'GitRepository' && ks.sourceRef.name === source.metadata.name && ks.sourceRef.namespace === source.metadata.namespace) {
+            queue.push({ name: ks.name, namespace: ks.namespace, path: ks.path, spec: ks });
+          }
+        }
+      }
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }
+  out.push({ ok: true, text: `${clusterObjects} Kubernetes object(s) to apply from ${seen.size} Kustomization path(s)` });
+  if (skipped) out.push({ ok: true, warning: true, text: `${skipped} object(s) of Flux's own components (gotk-components.yaml) are left out: Fluxless replaces Flux's controllers (set applyFluxComponents: true to apply them)` });
+  for (const [label, k] of [...kinds.entries()].sort()) {
+    const bad = [...k.problems.values()].reduce((a, b) => a + b, 0);
+    if (!bad) out.push({ ok: true, text: `${label}: ${k.total} supported` });
+    for (const [problem, n] of k.problems) out.push({ ok: false, text: `${label}: ${n} of ${k.total}: ${problem}` });
+  }
+  return out;
+}
+
+/** `fluxless check --pre`: the cluster only. */
+export async function checkPrerequisites(rt: Runtime): Promise<{ code: number; text: string }> {
+  const c = await checkCluster(rt);
+  const failed = c.filter((f) => !f.ok).length;
+  return { code: failed ? 1 : 0, text: ['► checking prerequisites', ...c.map(fmt), failed ? `✗ ${failed} problem(s)` : '✔ prerequisites checks passed'].join('\n') };
+}
+
+/**
+ * Runs the checks; returns the report and the exit code (0: everything supported, 1: not).
+ * `localPath` is a checkout of the fleet repository (its root, or the directory of `path`).
+ */
+export async function checkCmd(rt: Runtime, cfg: FluxlessConfig, opts: { localPath?: string; cluster: boolean }): Promise<{ code: number; text: string }> {
+  const findings: Finding[] = [];
+  const lines: string[] = [];
+  if (opts.cluster) {
+    lines.push('► checking prerequisites');
+    const c = await checkCluster(rt);
+    findings.push(...c);
+    lines.push(...c.map(fmt));
+  }
+  lines.push(`► checking the repository (path ${cfg.path})`);
+  const work = await mkdtemp(path.join(os.tmpdir(), 'fluxless-check-src-'));
+  try {
+    let tree: string;
+    if (opts.localPath) {
+      tree = path.resolve(opts.localPath);
+      if (!existsSync(tree)) throw new FluxlessError('Usage', `--path ${opts.localPath} does not exist`);
+    } else {
+      const [source] = bootstrapObjects(cfg);
+      const rec = await readRecord(rt.state, { kind: 'GitRepository', namespace: source.metadata.namespace!, name: source.metadata.name });
+      const a = rec?.status.artifact;
+      if (!a) {
+        throw new FluxlessError('NoArtifact', `the source ${cfg.source.url} has not been fetched yet`, {
+          hint: "give a local checkout with --path, or run 'fluxless reconcile source git flux-system' first",
+        });
+      }
+      tree = path.join(work, 'src');
+      await extractArtifact(await rt.artifacts.get(a.key, a.digest), tree);
+    }
+    const r = await checkRepository(cfg, tree, cfg.path);
+    findings.push(...r);
+    lines.push(...r.map(fmt));
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  const failed = findings.filter((f) => !f.ok).length;
+  lines.push(failed ? `✗ ${failed} problem(s): Fluxless would reconcile the rest and report these on their objects` : '✔ all checks passed');
+  return { code: failed ? 1 : 0, text: lines.join('\n') };
+}
+
+function fmt(f: Finding): string {
+  return `${f.ok ? (f.warning ? '!' : '✔') : '✗'} ${f.text}`;
+}
