@@ -12,7 +12,8 @@
  * least recently used first. On Lambda, /tmp survives between warm invocations, so does this.
  */
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseDigest } from './digest.js';
@@ -53,7 +54,7 @@ export class ArtifactCache {
   private readonly entries = new Map<string, Entry>();
   private readonly keep: number;
   private closed = false;
-  private seq = 0;
+  private work: string | undefined;
 
   constructor(private readonly opts: ArtifactCacheOptions) {
     this.keep = opts.keep ?? 4;
@@ -75,8 +76,9 @@ export class ArtifactCache {
     const { hex } = parseDigest(ref.digest);
     let e = this.entries.get(hex);
     if (!e) {
-      // A fresh name per entry: an evicted one may still be being removed.
-      const dir = path.join(this.baseDir(), 'a', `${hex}-${++this.seq}`);
+      // A fresh, unguessable name per entry: no build can name another artifact's tree
+      // (and an evicted one may still be being removed).
+      const dir = path.join(this.baseDir(), 'a', randomBytes(16).toString('hex'));
       const entry: Entry = { dir, users: 0, lastUsed: Date.now(), ready: Promise.resolve() };
       entry.ready = this.extract(ref, dir);
       e = entry;
@@ -108,25 +110,41 @@ export class ArtifactCache {
     };
   }
 
-  /** A new empty directory on the cache's filesystem (hard links from the cache work there). */
+  /** Work directories live beside the cache root, not under it, on the same filesystem. */
+  private workParent(): string {
+    if (this.closed) throw new Error('artifact cache is closed');
+    if (!this.work) {
+      this.work = mkdtempSync(path.join(this.opts.parentDir ?? os.tmpdir(), `fluxless-work-${process.pid}-`));
+      removeAtExit(this.work, true);
+    }
+    return this.work;
+  }
+
+  /**
+   * A new empty directory on the cache's filesystem (hard links from the cache work there),
+   * with an unguessable name, outside the cache root: a build in it has no path to the cache.
+   */
   async workDir(prefix: string): Promise<string> {
-    const parent = path.join(this.baseDir(), 'w');
-    await mkdir(parent, { recursive: true });
-    return mkdtemp(path.join(parent, prefix));
+    const dir = path.join(this.workParent(), `${prefix}${randomBytes(16).toString('hex')}`);
+    await mkdir(dir, { mode: 0o700 });
+    return dir;
   }
 
   /** Removes everything the cache wrote. */
   async close(): Promise<void> {
     this.closed = true;
     const base = this.base;
+    const work = this.work;
     this.base = undefined;
+    this.work = undefined;
     // Let extractions in flight finish (they fail once they see `closed`) before removing.
     const pending = [...this.entries.values()].map((e) => e.ready.catch(() => undefined));
     this.entries.clear();
     await Promise.all(pending);
-    if (base) {
-      await rm(base, { recursive: true, force: true });
-      removeAtExit(base, false);
+    for (const d of [base, work]) {
+      if (!d) continue;
+      await rm(d, { recursive: true, force: true });
+      removeAtExit(d, false);
     }
   }
 
@@ -178,10 +196,10 @@ function removeOrphans(parent: string): void {
     return;
   }
   for (const n of names) {
-    const m = /^fluxless-cache-(\d+)-/.exec(n);
-    if (!m || Number(m[1]) === process.pid) continue;
+    const m = /^fluxless-(cache|work)-(\d+)-/.exec(n);
+    if (!m || Number(m[2]) === process.pid) continue;
     try {
-      process.kill(Number(m[1]), 0);
+      process.kill(Number(m[2]), 0);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ESRCH') rmSync(path.join(parent, n), { recursive: true, force: true });
     }

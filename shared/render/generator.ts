@@ -22,9 +22,11 @@
  */
 import { lstat, readdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { isMap, isScalar, isSeq, parseAllDocuments, parseDocument, Scalar } from 'yaml';
+import { isMap, isScalar, isSeq, parseAllDocuments, parseDocument, Scalar, visit } from 'yaml';
 import type { Document, YAMLMap, YAMLSeq } from 'yaml';
-import { EnvironmentError, ValidationError, errorMessage } from '../util/errors.js';
+import { EnvironmentError, ValidationError } from '../util/errors.js';
+import { describeFsError, fsFailure } from './fs-errors.js';
+import { noteFileAliasVerdict } from './yaml-scan.js';
 import type { KustomizeImage, KustomizePatch, PatchSelector, RenderSpec } from './types.js';
 
 /** kustomize's konfig.RecognizedKustomizationFileNames(), in its order of precedence. */
@@ -41,8 +43,10 @@ const KUSTOMIZATION_FIELDS = new Set([
   'transformers', 'validators', 'inventory', 'buildMetadata',
 ]);
 
+/** Whether prepareKustomization generated the kustomization file or merged into an existing one. */
 export type GenerateAction = 'created' | 'unchanged';
 
+/** The kustomization file prepareKustomization wrote. */
 export interface PrepareResult {
   /** Absolute path of the kustomization file that was written. */
   file: string;
@@ -84,7 +88,7 @@ export async function assertInside(root: string, file: string): Promise<void> {
   try {
     real = await realpath(file);
   } catch (err) {
-    throw new ValidationError(`cannot read ${displayPath(root, file)}: ${errorMessage(err)}`, { cause: err });
+    throw new ValidationError(`cannot read ${displayPath(root, file)}: ${describeFsError(err)}`, { cause: err });
   }
   if (!isWithin(root, real)) {
     throw new ValidationError(`${displayPath(root, file)} is a symlink pointing outside the source artifact`);
@@ -100,12 +104,16 @@ function byteOrder(a: string, b: string): number {
  * apiVersion and kind (items of a `*List` too). Returns a problem description, or undefined.
  */
 export function kubernetesYamlProblem(content: string): string | undefined {
-  const docs = parseAllDocuments(content);
+  // The yaml package's own duplicate-key check is quadratic in the size of a mapping; parse
+  // without it and check duplicates in linear time (duplicateKeyProblem), with its message.
+  const docs = parseAllDocuments(content, { uniqueKeys: false });
   if (!Array.isArray(docs)) return undefined; // only comments / empty stream
   for (let i = 0; i < docs.length; i++) {
     const doc = docs[i];
     const where = docs.length > 1 ? `document ${i + 1}: ` : '';
     if (doc.errors.length) return `${where}${doc.errors[0].message.split('\n')[0]}`;
+    const duplicate = duplicateKeyProblem(doc, content);
+    if (duplicate) return `${where}${duplicate}`;
     const c = doc.contents;
     if (c === null || (isScalar(c) && (c.value === null || c.value === undefined))) continue; // empty doc
     if (!isMap(c)) return `${where}not a mapping (a Kubernetes object needs apiVersion, kind and metadata)`;
@@ -124,6 +132,32 @@ export function kubernetesYamlProblem(content: string): string | undefined {
   return undefined;
 }
 
+/** The yaml package's "Map keys must be unique" error for the first repeated scalar key, found in linear time. */
+function duplicateKeyProblem(doc: Document, content: string): string | undefined {
+  let problem: string | undefined;
+  visit(doc, {
+    Map(_key, map) {
+      const seen = new Set<unknown>();
+      for (const pair of map.items) {
+        const k = pair.key;
+        if (!isScalar(k)) continue;
+        const id = k.value;
+        if (seen.has(id)) {
+          const offset = k.range?.[0] ?? 0;
+          const before = content.slice(0, offset);
+          const line = before.split('\n').length;
+          const column = offset - before.lastIndexOf('\n');
+          problem = `Map keys must be unique at line ${line}, column ${column}:`;
+          return visit.BREAK;
+        }
+        seen.add(id);
+      }
+      return undefined;
+    },
+  });
+  return problem;
+}
+
 function objectProblem(m: YAMLMap): string | undefined {
   const missing = ['apiVersion', 'kind'].filter((k) => {
     const v = m.get(k);
@@ -140,10 +174,20 @@ function objectProblem(m: YAMLMap): string | undefined {
 export async function scanResources(root: string, dir: string): Promise<string[]> {
   const out: string[] = [];
   const walk = async (current: string): Promise<void> => {
-    const names = (await readdir(current)).sort(byteOrder);
+    let names: string[];
+    try {
+      names = (await readdir(current)).sort(byteOrder);
+    } catch (err) {
+      throw fsFailure('cannot list', displayPath(root, current), err);
+    }
     for (const name of names) {
       const p = path.join(current, name);
-      const st = await lstat(p);
+      let st: Awaited<ReturnType<typeof lstat>>;
+      try {
+        st = await lstat(p);
+      } catch (err) {
+        throw fsFailure('cannot read', displayPath(root, p), err);
+      }
       if (st.isDirectory()) {
         if (await findKustomizationFile(p)) {
           out.push('./' + displayPath(dir, p));
@@ -165,9 +209,11 @@ export async function scanResources(root: string, dir: string): Promise<string[]
           }
         }
         content = await readFile(p, 'utf8');
+        // The pre-scan of references.ts will want this file's alias verdict: give it now.
+        if (!st.isSymbolicLink()) noteFileAliasVerdict(st, content);
       } catch (err) {
         if (err instanceof ValidationError) throw err;
-        throw new ValidationError(`failed to read ${displayPath(root, p)}: ${errorMessage(err)}`, { cause: err });
+        throw new ValidationError(`failed to read ${displayPath(root, p)}: ${describeFsError(err)}`, { cause: err });
       }
       const problem = kubernetesYamlProblem(content);
       if (problem) {
@@ -327,7 +373,7 @@ export async function prepareKustomization(root: string, dir: string, spec: Rend
     await rm(file, { force: true });
     await writeFile(file, doc.toString({ lineWidth: 0 }), { flag: 'wx' });
   } catch (err) {
-    throw new EnvironmentError(`cannot write ${shown}: ${errorMessage(err)}`, { cause: err });
+    throw new EnvironmentError(`cannot write ${shown}: ${describeFsError(err)}`, { cause: err });
   }
   return { file, action };
 }

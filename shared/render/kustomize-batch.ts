@@ -18,7 +18,7 @@
  * A batch never changes what a build produces:
  *  - only builds whose whole kustomization graph is batch-safe join one (no renames, vars,
  *    generators, plugins, schemas or decorations that act across the top-level build; see
- *    checkReferences in build.ts);
+ *    batch-safety.ts, run by references.ts);
  *  - a build whose output holds objects with namespaced references that kustomize rewrites
  *    at the top level (RoleBinding subjects, webhook and APIService service references, CRD
  *    conversion webhooks) is built again on its own;
@@ -31,11 +31,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { EnvironmentError } from '../util/errors.js';
 import { log } from '../util/log.js';
-import { kustomizeBuild, type KustomizeOptions } from './build.js';
+import { kustomizeBuild, type KustomizeOptions } from './kustomize-run.js';
 
 /** Kinds whose namespaced references kustomize may rewrite across builds at the top level. */
 const CROSS_BUILD_REFERRERS = /^kind:\s*["']?(RoleBinding|ClusterRoleBinding|MutatingWebhookConfiguration|ValidatingWebhookConfiguration|APIService|CustomResourceDefinition)["']?\s*$/m;
 
+/** A build waiting for a kubectl process. */
 interface Pending {
   dir: string;
   /** The caller's options (with its signal: a build run alone can be cancelled). */
@@ -44,6 +45,7 @@ interface Pending {
   reject(err: unknown): void;
 }
 
+/** How a batcher shares kubectl processes. */
 export interface KustomizeBatcherOptions {
   /** kubectl processes at once for batched builds (default: half the CPUs, at least 1). */
   maxProcs?: number;
@@ -56,6 +58,7 @@ export interface KustomizeBatcherOptions {
   gatherMs?: number;
 }
 
+/** Runs concurrent batch-safe builds together in shared kubectl processes. */
 export class KustomizeBatcher {
   private readonly queue: Pending[] = [];
   private running = 0;
@@ -88,6 +91,7 @@ export class KustomizeBatcher {
         signal.addEventListener('abort', () => {
           const i = this.queue.indexOf(p);
           if (i >= 0) this.queue.splice(i, 1);
+          if (!this.queue.length) this.clearGather();
           reject(new EnvironmentError('kustomize build was cancelled'));
         }, { once: true });
       }
@@ -109,12 +113,19 @@ export class KustomizeBatcher {
       }
       const batch = this.queue.splice(0, this.maxBatch);
       this.firstQueuedAt = Date.now();
+      if (!this.queue.length) this.clearGather();
       this.running++;
       void this.run(batch).finally(() => {
         this.running--;
         this.pump();
       });
     }
+  }
+
+  /** Nothing is waiting any more: no timer may keep the process alive for it. */
+  private clearGather(): void {
+    if (this.gatherTimer) clearTimeout(this.gatherTimer);
+    this.gatherTimer = undefined;
   }
 
   private async run(batch: Pending[]): Promise<void> {
@@ -171,6 +182,10 @@ export class KustomizeBatcher {
         root: tmp,
         timeoutMs: Math.max(...batch.map((p) => p.opts.timeoutMs ?? 0)) || undefined,
         maxOutputBytes: batch.reduce((n, p) => n + (p.opts.maxOutputBytes ?? 0), 0) || undefined,
+        // One process for all: the most generous limit of the batch (a build over its own
+        // limit fails the batch and then fails alone, under its own limit).
+        memoryLimitMiB: Math.max(...batch.map((p) => p.opts.memoryLimitMiB ?? 0)) || undefined,
+        cpuLimitSeconds: Math.max(...batch.map((p) => p.opts.cpuLimitSeconds ?? 0)) || undefined,
       });
       return splitAtSentinels(text, batch.length, sentinel);
     } finally {
@@ -204,13 +219,20 @@ export function splitAtSentinels(text: string, n: number, sentinel: (i: number) 
 
 const batchers = new Map<string, KustomizeBatcher>();
 
-/** The process-wide batcher for one kubectl binary. */
-export function kustomizeBatcher(kubectl: string): KustomizeBatcher {
+/**
+ * The process-wide batcher for one kubectl binary. `opts` apply when it is first made
+ * (the runtime passes its configuration; without them FLUXLESS_KUSTOMIZE_GATHER_MS is read).
+ */
+export function kustomizeBatcher(kubectl: string, opts?: KustomizeBatcherOptions): KustomizeBatcher {
   let b = batchers.get(kubectl);
   if (!b) {
-    // FLUXLESS_KUSTOMIZE_GATHER_MS: how long a build waits for company (tests widen it).
-    const gather = Number(process.env.FLUXLESS_KUSTOMIZE_GATHER_MS);
-    b = new KustomizeBatcher(kubectl, Number.isFinite(gather) && gather >= 0 ? { gatherMs: gather } : {});
+    let o = opts;
+    if (!o) {
+      // FLUXLESS_KUSTOMIZE_GATHER_MS: how long a build waits for company.
+      const gather = Number(process.env.FLUXLESS_KUSTOMIZE_GATHER_MS);
+      o = Number.isFinite(gather) && gather >= 0 ? { gatherMs: gather } : {};
+    }
+    b = new KustomizeBatcher(kubectl, o);
     batchers.set(kubectl, b);
   }
   return b;

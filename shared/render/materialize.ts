@@ -10,14 +10,20 @@
  * The result is the artifact as far as the build can see: render/build.ts then works on it
  * unchanged (generator, containment checks, kustomize). The generator replaces the
  * kustomization file rather than writing through the link, so the cache stays pristine.
- * References that do not exist or look remote are left for the build to report.
+ * References are read as kustomize reads them (kustomization-file.ts: case-insensitive
+ * fields, merges, aliases). References that do not exist or look remote, and kustomization
+ * files that cannot be analysed, are left for the build to report: the build's own check
+ * (references.ts) refuses such a file, naming it, if the build reaches it.
  */
+import type { Dirent } from 'node:fs';
 import { copyFile, link, mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
-import { DIR_REF_FIELDS, URL_SCHEME, fileRefs, strings } from './build.js';
-import { KUSTOMIZATION_FILE_NAMES, isWithin } from './generator.js';
+import { fsFailure } from './fs-errors.js';
+import { KUSTOMIZATION_FILE_NAMES, displayPath, isWithin } from './generator.js';
+import { readKustomization, type KustomizationFile } from './kustomization-file.js';
+import { classifyReference } from './remote.js';
 
+/** What materializeBuildTree linked. */
 export interface MaterializeResult {
   /** Subtrees linked, relative to the artifact root ('.' for all of it). */
   dirs: string[];
@@ -37,24 +43,20 @@ async function references(dir: string, names: Set<string>): Promise<{ dirs: stri
   const out = { dirs: [] as string[], files: [] as string[] };
   const kname = KUSTOMIZATION_FILE_NAMES.find((n) => names.has(n));
   if (!kname) return out;
-  let k: unknown;
+  let k: KustomizationFile;
   try {
-    k = parseYaml(await readFile(path.join(dir, kname), 'utf8'), { version: '1.1', uniqueKeys: false });
+    k = readKustomization(await readFile(path.join(dir, kname), 'utf8'), kname);
   } catch {
-    return out; // unparsable: the build reports it
+    return out; // unreadable or not analysable: the build refuses it if it gets there
   }
-  if (!k || typeof k !== 'object' || Array.isArray(k)) return out;
-  const kus = k as Record<string, unknown>;
-  const local = (v: string) => v !== '' && !v.includes('\n') && !URL_SCHEME.test(v);
-  for (const field of DIR_REF_FIELDS) {
-    for (const entry of strings(kus[field])) {
-      if (!local(entry)) continue;
-      const target = path.resolve(dir, entry);
-      if (await isDir(target)) out.dirs.push(target);
-      else if (await isFile(target)) out.files.push(target);
-    }
+  const local = (v: string) => v !== '' && !v.includes('\n') && classifyReference(v).kind === 'local';
+  for (const { value } of [...k.dirRefs, ...k.pluginRefs]) {
+    if (!local(value)) continue;
+    const target = path.resolve(dir, value);
+    if (await isDir(target)) out.dirs.push(target);
+    else if (await isFile(target)) out.files.push(target);
   }
-  for (const { value } of fileRefs(kus)) {
+  for (const { value } of [...k.yamlFiles, ...k.dataFiles]) {
     if (!local(value)) continue;
     const target = path.resolve(dir, value);
     if (await isFile(target)) out.files.push(target);
@@ -93,7 +95,12 @@ export async function materializeBuildTree(src: string, specPath: string, compon
     const dirs: string[] = [];
     // Walk the subtree: list its files and follow every kustomization file's references.
     const walk = async (dir: string): Promise<void> => {
-      const entries = await readdir(dir, { withFileTypes: true });
+      let entries: Dirent[];
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (err) {
+        throw fsFailure('cannot list', displayPath(src, dir), err);
+      }
       const names = new Set(entries.filter((e) => e.isFile()).map((e) => e.name));
       for (const e of entries) {
         const p = path.join(dir, e.name);
@@ -121,8 +128,12 @@ export async function materializeBuildTree(src: string, specPath: string, compon
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') return;
-      if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK') throw err;
-      await copyFile(from, to);
+      if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK') throw fsFailure('cannot link', displayPath(src, from), err);
+      try {
+        await copyFile(from, to);
+      } catch (e) {
+        throw fsFailure('cannot copy', displayPath(src, from), e);
+      }
     }
     count++;
   };

@@ -15,9 +15,14 @@
  * between a `|` block and a double-quoted string for multi-line strings with trailing spaces
  * is not reproduced; integers beyond 2^53 lose precision (JS numbers); if the substituted
  * text holds several YAML documents only the first is used (as go-yaml does).
+ *
+ * Aliases in the substituted text are expanded under go-yaml's alias budget (the one
+ * YAMLToJSON applies in Flux): a few hundred bytes of variables cannot become megabytes of
+ * objects; the read fails with "yaml: document contains excessive aliasing" instead.
  */
 import YAML, { isAlias, isMap, isScalar, isSeq } from 'yaml';
-import type { Alias, Document, Node as YamlNode, Scalar } from 'yaml';
+import type { Alias, Node as YamlNode, Scalar } from 'yaml';
+import { AliasBudget } from './yaml-analysis.js';
 
 /** A failure to read the substituted text back, in go-yaml's words where possible. */
 export class YamlRoundTripError extends Error {
@@ -235,9 +240,57 @@ function formatFloat32G(f: number): string {
   return (neg ? '-' : '') + out;
 }
 
-function keyString(node: unknown, doc: Document, seen: Set<YamlNode>): string {
+/**
+ * Decoding state: alias targets found in one linear pass (the yaml package's
+ * Alias.resolve walks the whole document per alias), the nodes on the current path (an
+ * alias to one of them is a cycle), and go-yaml's alias-expansion budget.
+ */
+interface Decoder {
+  targets: Map<Alias, YamlNode | undefined>;
+  seen: Set<YamlNode>;
+  budget: AliasBudget;
+}
+
+/** Registers every alias's target: the latest anchor of its name before it, in document order. */
+function resolveAnchors(root: unknown): Map<Alias, YamlNode | undefined> {
+  const anchors = new Map<string, YamlNode>();
+  const targets = new Map<Alias, YamlNode | undefined>();
+  const stack: unknown[] = [root];
+  // Depth-first, children in document order (pushed in reverse onto the stack).
+  while (stack.length) {
+    const node = stack.pop();
+    if (node === null || node === undefined) continue;
+    if (isAlias(node)) {
+      targets.set(node, anchors.get(node.source));
+      continue;
+    }
+    const anchor = (node as { anchor?: string }).anchor;
+    if (anchor) anchors.set(anchor, node as YamlNode);
+    if (isMap(node)) {
+      for (let i = node.items.length - 1; i >= 0; i--) stack.push(node.items[i]!.value, node.items[i]!.key);
+    } else if (isSeq(node)) {
+      for (let i = node.items.length - 1; i >= 0; i--) stack.push(node.items[i]);
+    }
+  }
+  return targets;
+}
+
+const EXCESSIVE_ALIASING = 'yaml: document contains excessive aliasing';
+
+/** Counts one decoded node against go-yaml's budget; fails as go-yaml does when it is exceeded. */
+function decoded(d: Decoder): void {
+  if (d.budget.decode()) throw new YamlRoundTripError(EXCESSIVE_ALIASING, { code: 'EXCESSIVE_ALIASING' });
+}
+
+function keyString(node: unknown, d: Decoder): string {
+  decoded(d);
   let n = node;
-  if (isAlias(n)) n = resolveAlias(n, doc, seen);
+  if (isAlias(n)) {
+    n = resolveAlias(n, d);
+    d.budget.enter();
+    decoded(d);
+    d.budget.leave();
+  }
   if (n === null || n === undefined) throw new YamlRoundTripError('unsupported map key of type: <nil>');
   if (!isScalar(n)) throw new YamlRoundTripError('unsupported map key: a mapping or sequence cannot be a key');
   const r = scalarValue(n);
@@ -257,44 +310,47 @@ function keyString(node: unknown, doc: Document, seen: Set<YamlNode>): string {
   }
 }
 
-function resolveAlias(node: Alias, doc: Document, seen: Set<YamlNode>): YamlNode {
-  const target = node.resolve(doc);
+function resolveAlias(node: Alias, d: Decoder): YamlNode {
+  const target = d.targets.get(node);
   if (!target) throw new YamlRoundTripError(`yaml: unknown anchor '${node.source}' referenced`);
-  if (seen.has(target)) throw new YamlRoundTripError(`yaml: anchor '${node.source}' value contains itself`);
+  if (d.seen.has(target)) throw new YamlRoundTripError(`yaml: anchor '${node.source}' value contains itself`);
   return target;
 }
 
-function toValue(node: unknown, doc: Document, seen: Set<YamlNode>): unknown {
+function toValue(node: unknown, d: Decoder): unknown {
+  decoded(d);
   if (node === null || node === undefined) return null;
   if (isAlias(node)) {
-    const target = resolveAlias(node, doc, seen);
-    seen.add(target);
+    const target = resolveAlias(node, d);
+    d.seen.add(target);
+    d.budget.enter();
     try {
-      return toValue(target, doc, seen);
+      return toValue(target, d);
     } finally {
-      seen.delete(target);
+      d.budget.leave();
+      d.seen.delete(target);
     }
   }
   if (isScalar(node)) return jsonValue(scalarValue(node));
   if (isSeq(node)) {
-    seen.add(node);
-    const out = node.items.map((item) => toValue(item, doc, seen));
-    seen.delete(node);
+    d.seen.add(node);
+    const out = node.items.map((item) => toValue(item, d));
+    d.seen.delete(node);
     return out;
   }
   if (isMap(node)) {
-    seen.add(node);
+    d.seen.add(node);
     const out: Record<string, unknown> = {};
     for (const pair of node.items) {
-      const k = keyString(pair.key, doc, seen);
-      const v = toValue(pair.value, doc, seen);
+      const k = keyString(pair.key, d);
+      const v = toValue(pair.value, d);
       if (k === '__proto__') {
         Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
       } else {
         out[k] = v; // a repeated key: the last one wins, as with go-yaml's non-strict decoding
       }
     }
-    seen.delete(node);
+    d.seen.delete(node);
     return out;
   }
   return null;
@@ -317,5 +373,5 @@ export function parseSubstitutedYaml(text: string): unknown {
     const line = lineOf(text, err.pos[0]);
     throw new YamlRoundTripError(`yaml: line ${line}: ${err.message.split('\n', 1)[0]}`, { line, code: err.code });
   }
-  return toValue(doc.contents, doc, new Set());
+  return toValue(doc.contents, { targets: resolveAnchors(doc.contents), seen: new Set(), budget: new AliasBudget() });
 }

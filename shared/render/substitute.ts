@@ -11,27 +11,19 @@
  * `always` is set (Flux's `substituteStrategy: Always`): without variables a
  * `${var:=default}` stays as written.
  */
+import type { KubeObject } from '../kube/object.js';
 import { ValidationError } from '../util/errors.js';
 import { EnvsubstError, envsubst, findUnsetVariables } from './substitute-envsubst.js';
 import { YamlRoundTripError, parseSubstitutedYaml, serializeForSubstitution } from './substitute-yaml.js';
 
 export { EnvsubstError, envsubst, findUnsetVariables } from './substitute-envsubst.js';
+/** Options and variable lookups of the envsubst engine. */
 export type { EnvsubstOptions, VariableLookup } from './substitute-envsubst.js';
 
-/** The minimal shape of a Kubernetes object this module needs. */
-export interface KubeObjectLike {
-  apiVersion: string;
-  kind: string;
-  metadata: {
-    name: string;
-    namespace?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    [k: string]: unknown;
-  };
-  [k: string]: unknown;
-}
+/** The object type substitution works on: shared/kube/object.ts's KubeObject (the old name, kept for callers). */
+export type KubeObjectLike = KubeObject;
 
+/** How substituteVariables treats missing variables and objects without variables. */
 export interface SubstituteOptions {
   /** Fail on `${var}` (without a default operator) when `var` is not defined. Flux's default. */
   strict: boolean;
@@ -41,6 +33,7 @@ export interface SubstituteOptions {
 
 /** Label or annotation that opts an object out of substitution when set to `disabled`. */
 export const SUBSTITUTE_KEY = 'kustomize.toolkit.fluxcd.io/substitute';
+/** The label/annotation value that opts an object out of substitution. */
 export const SUBSTITUTE_DISABLED = 'disabled';
 /** The pattern Flux requires variable names to match (POSIX classes, ASCII only in Go). */
 export const VAR_NAME_PATTERN = '^[_[:alpha:]][_[:alpha:][:digit:]]*$';
@@ -66,6 +59,7 @@ export class SubstitutionError extends ValidationError {
   }
 }
 
+/** Does `name` match Flux's variable-name pattern? */
 export function isValidVarName(name: string): boolean {
   return VAR_NAME_RE.test(name);
 }
@@ -108,6 +102,7 @@ export function objectId(obj: KubeObjectLike): string {
   return `${obj.kind}/${ns}${md.name ?? ''}`;
 }
 
+/** Is the object opted out of substitution (label or annotation `kustomize.toolkit.fluxcd.io/substitute: disabled`)? */
 export function isSubstitutionDisabled(obj: KubeObjectLike): boolean {
   const md = obj.metadata as Partial<KubeObjectLike['metadata']> | undefined;
   return md?.labels?.[SUBSTITUTE_KEY] === SUBSTITUTE_DISABLED || md?.annotations?.[SUBSTITUTE_KEY] === SUBSTITUTE_DISABLED;
@@ -121,6 +116,12 @@ function containsDollar(v: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * A substituted object whose YAML aliases would expand beyond go-yaml's budget (Flux's
+ * YAMLToJSON fails the same way): variables that inject `&anchor` / `*alias` tokens.
+ */
+export class SubstitutionAliasingError extends SubstitutionError {}
 
 const DISABLE_HINT = `or opt the object out with the label or annotation ${SUBSTITUTE_KEY}: ${SUBSTITUTE_DISABLED}`;
 
@@ -175,6 +176,14 @@ export function substituteVariables(
       parsed = parseSubstitutedYaml(out);
     } catch (err) {
       if (!(err instanceof YamlRoundTripError)) throw err;
+      if (err.code === 'EXCESSIVE_ALIASING') {
+        throw new SubstitutionAliasingError(id, `${prefix}YAMLToJSON: ${err.message}`, {
+          hint:
+            'the substituted values contain YAML anchors and aliases (&name / *name) that expand to far more ' +
+            'than the object holds; remove them from the variables, ' +
+            DISABLE_HINT,
+        });
+      }
       // Never echo substituted Secret content: keep only the line and the parser's code.
       const detail = isSecret ? `yaml: line ${err.line ?? '?'}: ${err.code ?? 'invalid YAML'}` : err.message;
       throw new SubstitutionError(id, `${prefix}YAMLToJSON: ${detail}`, {

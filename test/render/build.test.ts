@@ -1,8 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile, symlink } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import {
   OWNER_NAME_LABEL,
@@ -12,8 +10,9 @@ import {
   renderKustomization,
   resolveBuildPath,
 } from '../../shared/render/build.js';
+import { SopsNotSupportedError } from '../../shared/render/errors.js';
 import { EnvironmentError, ValidationError } from '../../shared/util/errors.js';
-import { configMap, deployment, tempTree } from './helpers.js';
+import { configMap, deployment, recordingServer, tempTree } from './helpers.js';
 
 function rejectsWith(pattern: RegExp, cls: new (...a: never[]) => Error = ValidationError) {
   return (err: Error) => {
@@ -121,16 +120,9 @@ describe('kustomize build containment', () => {
     );
   });
 
-  test('remote references are refused unless allowRemoteBases is set', async (t) => {
-    const served = configMap('from-http');
-    const server = createServer((req, res) => {
-      if (req.url === '/cm.yaml') res.writeHead(200, { 'content-type': 'text/plain' }).end(served);
-      else res.writeHead(404).end();
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    t.after(() => new Promise<void>((r) => server.close(() => r())));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/cm.yaml`;
-
+  test('remote references are refused unless allowRemoteBases is set (and loopback even then)', async (t) => {
+    const server = await recordingServer(t);
+    const url = `${server.url}/cm.yaml`;
     const root = await tempTree(t, {
       'http/kustomization.yaml': `resources:\n  - ${url}\n`,
       'git/kustomization.yaml': 'resources:\n  - "github.com/example/repo//deploy?ref=v1.0.0"\n',
@@ -145,9 +137,9 @@ describe('kustomize build containment', () => {
     await assert.rejects(renderKustomization({ root, path: 'git', spec: {} }), rejectsWith(/'github.com\/example\/repo\/\/deploy\?ref=v1.0.0' is a remote reference/));
     await assert.rejects(renderKustomization({ root, path: 'patch', spec: {} }), rejectsWith(/patches\[\]\.path entry .* is a remote reference/));
     await assert.rejects(renderKustomization({ root, path: 'nested', spec: {} }), rejectsWith(/^http\/kustomization.yaml: resources entry/));
-
-    const objects = await renderKustomization({ root, path: 'http', spec: {}, allowRemoteBases: true });
-    assert.deepEqual(objects.map((o) => o.metadata.name), ['from-http']);
+    // Allowed remote bases still never reach the function's own host (see containment.test.ts for the positive case).
+    await assert.rejects(renderKustomization({ root, path: 'http', spec: {}, allowRemoteBases: true }), rejectsWith(/points at the local network \(127.0.0.1\)/));
+    assert.deepEqual(server.requests, []);
   });
 });
 
@@ -235,6 +227,34 @@ describe('objects', () => {
     assert.equal(objects.find((o) => o.kind === 'Deployment')?.metadata.labels?.app, 'web');
     assert.equal(OWNER_NAME_LABEL, 'kustomize.toolkit.fluxcd.io/name');
     assert.equal(OWNER_NAMESPACE_LABEL, 'kustomize.toolkit.fluxcd.io/namespace');
+  });
+
+  test('a SOPS-encrypted Secret fails the build with a typed error instead of reaching the API server', async (t) => {
+    const encrypted = `apiVersion: v1
+kind: Secret
+metadata:
+  name: db
+  namespace: apps
+stringData:
+  password: ENC[AES256_GCM,data:aGk=,iv:aXY=,tag:dGFn,type:str]
+sops:
+  age:
+    - recipient: age1example
+      enc: |
+        -----BEGIN AGE ENCRYPTED FILE-----
+  lastmodified: "2024-01-01T00:00:00Z"
+  version: 3.8.1
+`;
+    const root = await tempTree(t, { 'apps/db.yaml': encrypted, 'apps/cm.yaml': configMap('cm'), 'plain/db.yaml': encrypted.replace(/^sops:[\s\S]*$/m, '') });
+    await assert.rejects(renderKustomization({ root, path: 'apps', spec: {} }), (err: Error) => {
+      assert.ok(err instanceof SopsNotSupportedError, `${err.name}: ${err.message}`);
+      assert.ok(err instanceof ValidationError);
+      assert.equal(err.message, 'SOPS-encrypted Secret apps/db: SOPS decryption is not supported yet');
+      assert.ok(!err.message.includes('ENC['));
+      return true;
+    });
+    // The same Secret without SOPS metadata renders.
+    assert.deepEqual((await renderKustomization({ root, path: 'plain', spec: {} })).map((o) => o.metadata.name), ['db']);
   });
 
   test('parseManifests rejects objects without apiVersion, kind or name, naming them', () => {

@@ -1,4 +1,6 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
@@ -45,4 +47,40 @@ spec:
         - name: main
           image: ${image}
 `;
+}
+
+/** A loopback HTTP server that records every request it gets (and answers with `body`). */
+export interface RecordingServer {
+  /** `http://127.0.0.1:<port>` */
+  url: string;
+  port: number;
+  /** Request paths received, in order. */
+  requests: string[];
+}
+
+/** Starts a RecordingServer on 127.0.0.1, closed after the test. */
+export async function recordingServer(t: TestContext, body = configMap('from-http'), host = '127.0.0.1'): Promise<RecordingServer> {
+  const requests: string[] = [];
+  const server = createServer((req, res) => {
+    requests.push(req.url ?? '');
+    res.writeHead(200, { 'content-type': 'text/plain' }).end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const port = (server.address() as AddressInfo).port;
+  return { url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`, port, requests };
+}
+
+/** `count` aliases of one anchor in commonAnnotations: more than the yaml package's default limit of 100, far within go-yaml's budget. */
+export function manyAliases(count = 150): string {
+  let s = 'commonAnnotations:\n  shared: &shared value\n';
+  for (let i = 0; i < count; i++) s += `  a${i}: *shared\n`;
+  return s;
+}
+
+/** A billion-laughs YAML block: `levels` levels of `width` aliases each, under `key` (indented by `indent`). */
+export function aliasBomb(key: string, levels = 30, width = 8, indent = ''): string {
+  let s = `${indent}${key}:\n${indent}  l0: &l0 ["lol", "lol", "lol", "lol"]\n`;
+  for (let i = 1; i < levels; i++) s += `${indent}  l${i}: &l${i} [${Array(width).fill(`*l${i - 1}`).join(', ')}]\n`;
+  return s;
 }

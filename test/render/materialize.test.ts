@@ -7,7 +7,7 @@ import { renderKustomization } from '../../shared/render/build.js';
 import { prepareKustomization } from '../../shared/render/generator.js';
 import { materializeBuildTree } from '../../shared/render/materialize.js';
 import type { KubeObject, RenderSpec } from '../../shared/render/types.js';
-import { configMap, deployment, tempTree } from './helpers.js';
+import { configMap, deployment, manyAliases, tempTree, writeTree } from './helpers.js';
 
 const B_KUSTOMIZATION = `resources:
   - ../../base
@@ -102,6 +102,15 @@ describe('materializeBuildTree', () => {
     assert.equal(await readFile(srcFile, 'utf8'), B_KUSTOMIZATION);
     assert.equal((await stat(srcFile)).ino, srcIno);
     assert.notEqual((await stat(destFile)).ino, srcIno, 'the merged file is a new file, not the link');
+  });
+
+  test('references are read as kustomize reads them: any letter case, behind aliases and merges', async (t) => {
+    const { src, dest } = await source(t);
+    await writeTree(src, {
+      'apps/d/kustomization.yaml': `${manyAliases(150)}Resources: [../../base]\n<<: {components: [../../components/x]}\n`,
+    });
+    const res = await materializeBuildTree(src, 'apps/d', [], dest);
+    assert.deepEqual(res.dirs.sort(), ['apps/d', 'base', 'components/x']);
   });
 
   test('a build on the materialized tree renders as on the whole artifact', async (t) => {

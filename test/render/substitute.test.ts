@@ -218,15 +218,29 @@ describe('envsubst: malformed expressions', () => {
     assert.ok(e instanceof ValidationError);
   });
 
-  test('a deeply nested default does not crash the process', () => {
-    const deep = '${a:='.repeat(20000) + 'x' + '}'.repeat(20000);
-    let out: string | undefined;
+  test('nested defaults evaluate as in Flux', () => {
+    const nested = (n: number) => '${a:='.repeat(n) + 'x' + '}'.repeat(n);
+    assert.equal(sub(nested(1000), {}), 'x');
+    assert.equal(sub(nested(1000), { a: 'set' }), 'set');
+  });
+
+  test('absurdly deep nesting never takes the process down', () => {
+    // Go evaluates any depth; JavaScript's stack ends somewhere. What matters: the outcome is
+    // Flux's result or a typed parse error saying why, and the engine keeps working after it.
+    const deep = '${a:='.repeat(100_000) + 'x' + '}'.repeat(100_000);
+    let outcome: string;
     try {
-      out = sub(deep, {});
+      outcome = sub(deep, {});
     } catch (err) {
-      assert.ok(err instanceof EnvsubstError);
+      assert.ok(err instanceof EnvsubstError, `a typed error, not ${String(err)}`);
+      assert.equal(err.reason, 'parse');
+      assert.equal(err.message, 'bad substitution: expressions nested too deeply');
+      assert.ok(err instanceof ValidationError);
+      outcome = 'refused';
     }
-    if (out !== undefined) assert.equal(out, 'x');
+    assert.ok(outcome === 'x' || outcome === 'refused', outcome);
+    assert.ok(Array.isArray(findUnsetVariables(deep, {})), 'listing unset variables does not throw either');
+    assert.equal(sub('${v}', { v: 'still works' }), 'still works');
   });
 });
 
