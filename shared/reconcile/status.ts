@@ -7,6 +7,7 @@
  */
 import type { ObjectKey } from '../kube/object.js';
 import { scheduleDue } from '../state/due-index.js';
+import { emitEvent } from './events.js';
 import {
   MAX_EVENTS,
   MAX_HISTORY,
@@ -128,10 +129,13 @@ export function applyStatus(cur: ObjectRecord | undefined, u: StatusUpdate, at: 
  */
 export async function writeStatus(state: StateStore, key: ObjectKey, u: StatusUpdate, at: Date): Promise<ObjectRecord | undefined> {
   let before: string | undefined;
+  let eventsBefore: FluxEvent[] | undefined;
   const res = await state.update<ObjectRecord>(key, (cur) => {
     before = cur?.status.nextRunAt;
+    eventsBefore = cur?.events;
     return applyStatus(cur, u, at);
   });
+  if (u.event && res) await emitNew(state, key, eventsBefore, res.value);
   const after = res?.value.status.nextRunAt;
   if (after && after !== before) {
     await scheduleDue(state, key, after, before).catch((err: unknown) =>
@@ -143,5 +147,18 @@ export async function writeStatus(state: StateStore, key: ObjectKey, u: StatusUp
 
 /** Adds an event to an object's record without touching its conditions. */
 export async function recordEvent(state: StateStore, key: ObjectKey, e: EventInput, at: Date): Promise<void> {
-  await state.update<ObjectRecord>(key, (cur) => (cur ? { ...cur, events: appendEvent(cur.events, e, at.toISOString()) } : undefined));
+  let eventsBefore: FluxEvent[] | undefined;
+  const res = await state.update<ObjectRecord>(key, (cur) => {
+    eventsBefore = cur?.events;
+    return cur ? { ...cur, events: appendEvent(cur.events, e, at.toISOString()) } : undefined;
+  });
+  if (res) await emitNew(state, key, eventsBefore, res.value);
+}
+
+/** Emits the last event of `after` when it is new (a repeat only bumps the last one's count). */
+async function emitNew(state: StateStore, key: ObjectKey, before: FluxEvent[] | undefined, after: ObjectRecord): Promise<void> {
+  const last = after.events?.at(-1);
+  const prev = before?.at(-1);
+  if (!last || (prev && (last.count ?? 1) > 1 && last.reason === prev.reason && last.message === prev.message)) return;
+  await emitEvent(state, key, last, after);
 }
