@@ -14,6 +14,7 @@ import { log } from '../util/log.js';
 import { fieldDiff } from './diff.js';
 import { ApplyFailedError, KubeApiUnavailableError, ValidationFailedError, isAbort, isTransient, reasonOf } from './errors.js';
 import { appliedHash } from './hash.js';
+import { withoutPaths } from './ignore.js';
 import { mapLimit } from './limit.js';
 import { isSecretObject, maskEchoedValues, maskError, secretMasker, type Masker } from './mask.js';
 import { normalizeForApply } from './normalize.js';
@@ -124,7 +125,9 @@ function entry(ctx: EngineContext, p: Planned, withChanges: boolean, stamps: boo
     action: p.action ?? 'unchanged',
   };
   if (withChanges && (p.action === 'configured' || p.action === 'created')) {
-    e.changes = fieldDiff(p.recreate ? undefined : p.existing, p.dryRun ?? p.obj);
+    const ignored = p.ignored ?? [];
+    const live = p.recreate || !p.existing ? undefined : withoutPaths(p.existing, ignored);
+    e.changes = fieldDiff(live, ignored.length && p.dryRun ? withoutPaths(p.dryRun, ignored) : (p.dryRun ?? p.obj));
   }
   if (stamps) {
     const rv = p.writtenVersion ?? (p.action === 'unchanged' || p.action === 'skipped' ? p.existing?.metadata.resourceVersion : undefined);
@@ -177,7 +180,7 @@ export async function applyAll(ctx: EngineContext, objects: KubeObject[], opts: 
       return false;
     };
     if (opts.lastApplied) await planFromStamps(ctx, items, opts.lastApplied, mask);
-    await planAll(ctx, items.filter((p) => !p.error && !p.action), deferrable, mask, opts.likelyNew);
+    await planAll(ctx, items.filter((p) => !p.error && !p.action), deferrable, mask, opts.likelyNew, opts.ignore);
     throwFatal(items, mask, progress);
     const failed = failures(items);
     if (failed.length) throw clean(new ValidationFailedError(failed));
@@ -196,7 +199,7 @@ export async function applyAll(ctx: EngineContext, objects: KubeObject[], opts: 
       if (deferred.length) {
         for (const p of deferred) p.deferred = false;
         ctx.mapper.invalidate();
-        await planAll(ctx, deferred, () => false, mask);
+        await planAll(ctx, deferred, () => false, mask, undefined, opts.ignore);
         throwFatal(deferred, mask, progress);
         const f = failures(deferred);
         if (f.length) throw clean(new ValidationFailedError(f));

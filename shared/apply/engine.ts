@@ -26,6 +26,8 @@ export {
 } from './annotations.js';
 export { ApplyFailedError, KubeApiUnavailableError, ValidationFailedError, type ValidationFailure } from './errors.js';
 export { appliedHash } from './hash.js';
+export { IgnoreRules, type IgnoreRule } from './ignore.js';
+export { CompiledSelector, LabelSelector, type ObjectSelector } from './selector.js';
 export { mapLimit } from './limit.js';
 export { maskSecretValues } from './mask.js';
 export type { Action, AppliedStamp, ApplyAllOptions, ApplyOptions, ChangeEntry, DeleteOptions, DeleteResult } from './types.js';

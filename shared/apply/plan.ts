@@ -9,6 +9,7 @@ import { refOf, type KubeObject, type ObjectRef } from '../kube/object.js';
 import { FORCE_ANNOTATION, shouldForce, shouldSkip } from './annotations.js';
 import { hasDrifted } from './diff.js';
 import { isAbort, isImmutableError, isTransient, reasonOf } from './errors.js';
+import { IGNORE_ROOT, driftedIgnoredPaths, resolvePayload, withoutPaths, type IgnoreRules } from './ignore.js';
 import { mapLimit } from './limit.js';
 import { takeoverPatch } from './takeover.js';
 import type { BatchMasker, EngineContext, Planned } from './types.js';
@@ -16,13 +17,29 @@ import type { BatchMasker, EngineContext, Planned } from './types.js';
 /** May this planning error wait for a later stage (its CRD or Namespace is in the batch)? */
 export type Deferrable = (p: Planned, err: unknown) => boolean;
 
-/** Server-side apply of `p.obj` (forced: we own what we apply), as a dry-run or for real. */
+/**
+ * Server-side apply of `p.obj` (forced: we own what we apply), as a dry-run or for real;
+ * the real write sends `p.payload` when `spec.ignore` resolved some paths.
+ */
 export function serverSideApply(ctx: EngineContext, p: Planned, dryRun: boolean): Promise<KubeObject> {
   return ctx.request<KubeObject>('PATCH', p.path!, {
     query: { fieldManager: ctx.manager, force: true, dryRun: dryRun ? 'All' : undefined },
-    body: p.obj,
+    body: dryRun ? p.obj : (p.payload ?? p.obj),
     contentType: 'application/apply-patch+yaml',
   });
+}
+
+/**
+ * Flux's hasDriftedWithIgnore: the ignored paths (matched on the dry-run object) are taken
+ * out of both copies before they are compared; the root pointer ignores the whole object.
+ */
+function driftedWithIgnore(p: Planned, ignore: IgnoreRules | undefined): boolean {
+  if (!ignore || !p.existing?.metadata.resourceVersion) return hasDrifted(p.existing, p.dryRun!);
+  const paths = ignore.pathsFor(p.dryRun!);
+  p.ignored = paths.length ? paths : undefined;
+  if (!paths.length) return hasDrifted(p.existing, p.dryRun!);
+  if (paths.includes(IGNORE_ROOT)) return false;
+  return hasDrifted(withoutPaths(p.existing, paths), withoutPaths(p.dryRun!, paths));
 }
 
 /**
@@ -47,7 +64,14 @@ export async function resolve(ctx: EngineContext, p: Planned, mask: BatchMasker)
 }
 
 /** GET + dry-run one object and decide what to do with it. Never throws (errors land on `p`). */
-async function planOne(ctx: EngineContext, p: Planned, deferrable: Deferrable, mask: BatchMasker, likelyNew?: (ref: ObjectRef) => boolean): Promise<void> {
+async function planOne(
+  ctx: EngineContext,
+  p: Planned,
+  deferrable: Deferrable,
+  mask: BatchMasker,
+  likelyNew?: (ref: ObjectRef) => boolean,
+  ignore?: IgnoreRules,
+): Promise<void> {
   try {
     if (!(await resolve(ctx, p, mask))) return;
     const path = p.path!;
@@ -100,15 +124,18 @@ async function planOne(ctx: EngineContext, p: Planned, deferrable: Deferrable, m
       !p.cleanup &&
       p.existing &&
       p.dryRun.metadata.resourceVersion !== p.existing.metadata.resourceVersion &&
-      hasDrifted(p.existing, p.dryRun)
+      driftedWithIgnore(p, ignore)
     ) {
       // The object changed between our GET (or LIST) and the dry-run (a controller wrote
       // to it): compare against the version the dry-run was based on.
       p.existing = await ctx.request<KubeObject>('GET', path);
       p.dryRun = await serverSideApply(ctx, p, true);
     }
-    if (p.cleanup || hasDrifted(p.existing, p.dryRun)) {
+    if (driftedWithIgnore(p, ignore) || p.cleanup) {
       p.action = p.dryRun.metadata.resourceVersion ? 'configured' : 'created';
+      if (p.ignored && p.existing && p.action === 'configured') {
+        p.payload = resolvePayload(p.obj, driftedIgnoredPaths(p.existing, p.dryRun, p.ignored, ctx.manager));
+      }
     } else {
       p.action = 'unchanged';
       if (p.existing) ctx.observed.set(refOf(p.obj), p.existing);
@@ -131,9 +158,16 @@ async function planOne(ctx: EngineContext, p: Planned, deferrable: Deferrable, m
  * answering, cancellation) stops it: no further object is started, so a dead API server
  * costs one request timeout, not one per object.
  */
-export async function planAll(ctx: EngineContext, items: Planned[], deferrable: Deferrable, mask: BatchMasker, likelyNew?: (ref: ObjectRef) => boolean): Promise<void> {
+export async function planAll(
+  ctx: EngineContext,
+  items: Planned[],
+  deferrable: Deferrable,
+  mask: BatchMasker,
+  likelyNew?: (ref: ObjectRef) => boolean,
+  ignore?: IgnoreRules,
+): Promise<void> {
   await mapLimit(items, ctx.concurrency, async (p) => {
-    await planOne(ctx, p, deferrable, mask, likelyNew);
+    await planOne(ctx, p, deferrable, mask, likelyNew, ignore);
     if (p.fatal !== undefined) throw p.fatal;
   }).catch((err: unknown) => {
     if (!items.some((p) => p.fatal === err)) throw err;

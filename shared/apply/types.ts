@@ -3,6 +3,7 @@ import type { KubeClient } from '../kube/client.js';
 import type { RestMapper, ResourceMapping } from '../kube/mapper.js';
 import type { KubeObject, ObjectRef } from '../kube/object.js';
 import type { FieldChange } from './diff.js';
+import type { IgnoreRules } from './ignore.js';
 
 /** What the engine did (or, in diff mode, would do) with one object. */
 export type Action = 'created' | 'configured' | 'unchanged' | 'skipped' | 'deleted';
@@ -66,6 +67,12 @@ export interface ApplyAllOptions {
    * dry-run. Every entry then carries the `stamp` to store for next time.
    */
   lastApplied?: (ref: ObjectRef) => AppliedStamp | undefined;
+  /**
+   * Kustomization `spec.ignore`: paths left out of drift detection for existing objects;
+   * when such an object is applied anyway, each drifted ignored path is stripped from the
+   * payload (another Apply manager owns it) or set to its live value.
+   */
+  ignore?: IgnoreRules;
 }
 
 /** Result of deleteAll: per-object outcomes, and the deletes that did not happen. */
@@ -131,6 +138,10 @@ export interface Planned {
   hash?: string;
   /** resourceVersion of the object after our write. */
   writtenVersion?: string;
+  /** `spec.ignore` pointers that apply to this existing object (drift and diffs leave them out). */
+  ignored?: string[];
+  /** What the write sends when ignored paths were resolved (else `obj`). */
+  payload?: KubeObject;
 }
 
 /** Masks the error texts of one batch (secret values of the batch's Secrets, and of `p`'s live object). */

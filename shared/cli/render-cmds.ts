@@ -110,7 +110,7 @@ export async function buildCmd(rt: Runtime, ns: string, name: string, opts: Rend
 export async function diffCmd(rt: Runtime, ns: string, name: string, opts: RenderCmdOptions = {}): Promise<{ code: number; text: string }> {
   const { spec, rec, objects } = await renderFor(rt, ns, name, { ...opts, dryRun: false });
   const engine = engineFor(rt, spec);
-  const entries = await engine.applyAll(objects.filter((o) => !isFluxObject(o)), { diffOnly: true });
+  const entries = await engine.applyAll(objects.filter((o) => !isFluxObject(o)), { diffOnly: true, ignore: spec.ignore });
   const lines: string[] = [];
   for (const e of entries) {
     if (e.action === 'created') lines.push(`► ${e.subject} created`);

@@ -4,10 +4,19 @@
  * under shared/kinds/ exporting a KindReconciler, and one line below.
  */
 import type { KindReconciler } from '../reconcile/contract.js';
+import { alertKind } from './alert/reconciler.js';
+import { artifactGeneratorKind } from './artifactgenerator/reconciler.js';
+import { externalArtifactKind } from './externalartifact/reconciler.js';
 import { gitRepositoryKind } from './gitrepository/reconciler.js';
+import { helmChartKind } from './helmchart/reconciler.js';
+import { helmReleaseKind } from './helmrelease/reconciler.js';
+import { helmRepositoryKind } from './helmrepository/reconciler.js';
+import { imagePolicyKind } from './imagepolicy/reconciler.js';
+import { imageRepositoryKind } from './imagerepository/reconciler.js';
+import { imageUpdateAutomationKind } from './imageupdateautomation/reconciler.js';
 import { kustomizationKind } from './kustomization/reconciler.js';
-import { alertKind, providerKind } from './notification/reconciler.js';
 import { ociRepositoryKind } from './ocirepository/reconciler.js';
+import { providerKind } from './provider/reconciler.js';
 import { receiverKind } from './receiver/reconciler.js';
 import { unsupportedKind } from './unsupported/reconciler.js';
 
@@ -17,16 +26,16 @@ const SOURCE = 'source.toolkit.fluxcd.io';
 export const KINDS: readonly KindReconciler[] = [
   gitRepositoryKind,
   ociRepositoryKind,
-  unsupportedKind('HelmRepository', SOURCE, ['v1'], { singular: 'source helm', plural: 'sources helm', aliases: ['helmrepository', 'helmrepositories', 'helm'], source: true }, 'Helm'),
-  unsupportedKind('HelmChart', SOURCE, ['v1'], { singular: 'source chart', plural: 'sources chart', aliases: ['helmchart', 'helmcharts', 'chart'], source: true }, 'Helm'),
+  helmRepositoryKind,
+  helmChartKind,
   unsupportedKind('Bucket', SOURCE, ['v1'], { singular: 'source bucket', plural: 'sources bucket', aliases: ['bucket', 'buckets'], source: true }, 'Bucket sources'),
-  unsupportedKind('ExternalArtifact', SOURCE, ['v1'], { singular: 'source external', plural: 'sources external', aliases: ['externalartifact', 'externalartifacts'], source: true }, 'ExternalArtifact sources'),
-  unsupportedKind('ArtifactGenerator', 'source.extensions.fluxcd.io', ['v1beta1'], { singular: 'artifactgenerator', plural: 'artifactgenerators', aliases: ['ag'] }, 'ArtifactGenerator'),
+  externalArtifactKind,
+  artifactGeneratorKind,
   kustomizationKind,
-  unsupportedKind('HelmRelease', 'helm.toolkit.fluxcd.io', ['v2'], { singular: 'helmrelease', plural: 'helmreleases', aliases: ['hr'] }, 'Helm'),
-  unsupportedKind('ImageRepository', 'image.toolkit.fluxcd.io', ['v1'], { singular: 'image repository', plural: 'images repository', aliases: ['imagerepository', 'imagerepositories'] }, 'image automation'),
-  unsupportedKind('ImagePolicy', 'image.toolkit.fluxcd.io', ['v1'], { singular: 'image policy', plural: 'images policy', aliases: ['imagepolicy', 'imagepolicies'] }, 'image automation'),
-  unsupportedKind('ImageUpdateAutomation', 'image.toolkit.fluxcd.io', ['v1'], { singular: 'image update', plural: 'images update', aliases: ['imageupdateautomation', 'imageupdateautomations'] }, 'image automation'),
+  helmReleaseKind,
+  imageRepositoryKind,
+  imagePolicyKind,
+  imageUpdateAutomationKind,
   receiverKind,
   alertKind,
   providerKind,

@@ -33,6 +33,10 @@ export interface ReconcileSettings {
   toolMemoryMiB: number;
   /** Apply Flux's own components (gotk-components.yaml) found in a build; off: Fluxless replaces them. */
   applyFluxComponents: boolean;
+  /** Flux 2.9 feature gate StrictPostBuildSubstitutions (default true). */
+  strictPostBuildSubstitutions?: boolean;
+  /** Flux 2.9 feature gate AdditiveCELDependencyCheck (default false). */
+  additiveCELDependencyCheck?: boolean;
 }
 
 /** The services a reconcile may use; the runtime provides them (filesystem or S3, local or Lambda). */
@@ -138,6 +142,8 @@ export interface KindReconciler {
   sourceOf?(record: ObjectRecord): ObjectKey | undefined;
   /** Checks a definition without reconciling it (`fluxless check`); throws a ValidationError naming the field. */
   validate?(obj: KubeObject): void;
+  /** Runs on every scheduler tick (cheap checks such as watched ConfigMaps); returns objects to wake. */
+  tick?(svc: ReconcileServices): Promise<Wake[]>;
 }
 
 /** A managed object as `tree` lists it. */

@@ -25,8 +25,10 @@ export function referencesSource(spec: unknown, ownNamespace: string, source: Ob
     sourceRef?: { kind?: string; name?: string; namespace?: string };
     chartRef?: { kind?: string; name?: string; namespace?: string };
     chart?: { spec?: { sourceRef?: { kind?: string; name?: string; namespace?: string } } };
+    /** ArtifactGenerator `spec.sources`. */
+    sources?: Array<{ kind?: string; name?: string; namespace?: string }>;
   };
-  return [s.sourceRef, s.chartRef, s.chart?.spec?.sourceRef].some(
+  return [s.sourceRef, s.chartRef, s.chart?.spec?.sourceRef, ...(Array.isArray(s.sources) ? s.sources : [])].some(
     (r) => r?.kind === source.kind && r.name === source.name && (r.namespace ?? ownNamespace) === source.namespace,
   );
 }

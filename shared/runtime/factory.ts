@@ -12,8 +12,10 @@ import { createKubeClient } from '../kube/client.js';
 import { kubeConfigFor } from '../kube/kubeconfig.js';
 import { RestMapper } from '../kube/mapper.js';
 import { createSecretReader } from '../kube/secrets.js';
+import { notificationSink } from '../notify/sink.js';
 import { LocalWorkQueue, SqsWorkQueue } from '../queue/index.js';
 import type { ReconcileSettings } from '../reconcile/contract.js';
+import { registerEventSink } from '../reconcile/events.js';
 import { FsStateStore, S3StateStore } from '../state/index.js';
 import { parseDuration } from '../util/duration.js';
 import type { Runtime } from './runtime.js';
@@ -25,10 +27,15 @@ export function reconcileSettings(cfg: FluxlessConfig): ReconcileSettings {
     allowRemoteBases: cfg.render.allowRemoteBases,
     toolMemoryMiB: cfg.render.toolMemoryMiB,
     applyFluxComponents: cfg.applyFluxComponents,
+    strictPostBuildSubstitutions: cfg.featureGates.StrictPostBuildSubstitutions,
+    additiveCELDependencyCheck: cfg.featureGates.AdditiveCELDependencyCheck,
   };
 }
 
-/** The runtime of a configuration (the kubeconfig may be given, e.g. from Lambda's sources). */
+/**
+ * The runtime of a configuration (the kubeconfig may be given, e.g. from Lambda's sources),
+ * with the notification pipeline's event sink registered on its state store.
+ */
 export function createRuntime(cfg: FluxlessConfig, opts: { kubeConfig?: KubeConfig } = {}): Runtime {
   const client = createKubeClient(opts.kubeConfig ?? kubeConfigFor(cfg));
   const awsOpts = { region: cfg.aws.region ?? 'us-east-1', ...(cfg.aws.endpoint ? { endpoint: cfg.aws.endpoint } : {}) };
@@ -47,7 +54,7 @@ export function createRuntime(cfg: FluxlessConfig, opts: { kubeConfig?: KubeConf
       ? new SqsWorkQueue({ client: new SQSClient(awsOpts), queueUrl: cfg.queue.url, dlqUrl: cfg.queue.dlqUrl })
       : new LocalWorkQueue(cfg.queue.dir);
   const store = artifacts;
-  return {
+  const rt: Runtime = {
     state,
     artifacts,
     artifactCache: new ArtifactCache({ fetch: (a) => store.get(a.key, a.digest) }),
@@ -60,4 +67,7 @@ export function createRuntime(cfg: FluxlessConfig, opts: { kubeConfig?: KubeConf
     isKnownKind,
     now: () => new Date(),
   };
+  // Every new event a reconciler records becomes a notify message per matching Alert (shared/notify).
+  registerEventSink(state, notificationSink(rt));
+  return rt;
 }

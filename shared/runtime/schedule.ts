@@ -9,6 +9,8 @@ import { kindReconciler, scheduledKinds } from '../kinds/registry.js';
 import { bucketOf, dueSince, scheduleDue } from '../state/due-index.js';
 import { corruptMessage, listRecords } from '../state/records.js';
 import { log } from '../util/log.js';
+import { errorMessage } from '../util/errors.js';
+import type { Wake } from '../reconcile/contract.js';
 import { enqueue } from './enqueue.js';
 import type { Runtime } from './runtime.js';
 
@@ -53,6 +55,17 @@ export async function scheduleTick(rt: Runtime): Promise<TickResult> {
       // One message per due bucket: ticks before the worker gets to it collapse.
       await push(key, kind.schedule, `due-${bucketOf(now.getTime())}`);
     }
+  }
+  // Kinds with their own cheap checks (e.g. ConfigMaps labelled reconcile.fluxcd.io/watch).
+  for (const k of scheduledKinds()) {
+    if (!k.tick) continue;
+    let wakes: Wake[] = [];
+    try {
+      wakes = await k.tick(rt);
+    } catch (err) {
+      log.warn('scheduler check of a kind failed', { kind: k.kind, error: errorMessage(err) });
+    }
+    for (const w of wakes) await push(w.key, w.reason, w.dedupKey);
   }
   await scan.commit();
   if (enqueued.length) log.debug('scheduler enqueued', { objects: enqueued.map((e) => fmtRef(e)) });

@@ -23,7 +23,7 @@ export async function applyObjects(engine: ApplyEngine, spec: KustomizationSpec,
     // What we applied last time and the resourceVersion after it: an unchanged object costs
     // one LIST per kind and namespace instead of a GET and a dry-run each.
     const stamps = rec.applied ?? {};
-    return await engine.applyAll(objects, { likelyNew: (r) => !applied.has(inventoryId(r)), lastApplied: (r) => stamps[inventoryId(r)] });
+    return await engine.applyAll(objects, { likelyNew: (r) => !applied.has(inventoryId(r)), lastApplied: (r) => stamps[inventoryId(r)], ignore: spec.ignore });
   } catch (err) {
     const msg = err instanceof ValidationFailedError ? err.message : errorMessage(err);
     throw new ReconcileFailure('ReconciliationFailed', msg, { retryMs: spec.retryIntervalMs, cause: err });

@@ -3,6 +3,7 @@
  * build: generate + kustomize, postBuild substitution, owner labels, commonMetadata (never
  * substituted), in kustomize-controller's order.
  */
+import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { OpenedArtifact } from '../../artifacts/cache.js';
@@ -15,12 +16,41 @@ import { materializeBuildTree } from '../../render/materialize.js';
 import { mergeVariables, substituteVariables, type KubeObjectLike } from '../../render/substitute.js';
 import type { ArtifactInfo } from '../../state/records.js';
 import { FluxlessError, errorMessage } from '../../util/errors.js';
+import { gatesOf } from './gates.js';
 import type { KustomizationSpec } from './spec.js';
 
 /** A built Kustomization and the work directory to release when done. */
 export interface Built {
   objects: KubeObject[];
+  /** The `postBuild.substituteFrom` objects as read for this build (for the config watch). */
+  configs: ConfigVersion[];
+  /** `sha256:` checksum of the built objects (Flux's `status.history[].digest`). */
+  digest: string;
   release(): Promise<void>;
+}
+
+/** A `substituteFrom` ConfigMap/Secret as a build read it. */
+export interface ConfigVersion {
+  kind: 'ConfigMap' | 'Secret';
+  name: string;
+  /** Its resourceVersion; '' when it does not exist (an optional reference). */
+  resourceVersion: string;
+  /** Labelled `reconcile.fluxcd.io/watch: Enabled`: a change reconciles the Kustomization without waiting for its interval. */
+  watched: boolean;
+}
+
+/** Label that opts a ConfigMap/Secret into change notifications (Flux 2.7 `--watch-configs-label-selector` default). */
+export const WATCH_LABEL = 'reconcile.fluxcd.io/watch';
+/** The value of WATCH_LABEL that enables it. */
+export const WATCH_ENABLED = 'Enabled';
+
+/** Build options beyond the spec. */
+export interface BuildOptions {
+  /** Strict postBuild substitution (an unset `${var}` fails); Flux 2.9's default is on. */
+  strict?: boolean;
+  /** Receives the substituteFrom objects as read. */
+  configs?: ConfigVersion[];
+  signal?: AbortSignal;
 }
 
 /** Fetches (once per process), verifies and extracts the artifact, links what the build reads, and builds. */
@@ -41,12 +71,13 @@ export async function buildFromArtifact(svc: ReconcileServices, spec: Kustomizat
     const root = path.join(work, 'src');
     await materializeBuildTree(opened.root, spec.path ?? '', spec.render.components ?? [], root);
     let objects: KubeObject[];
+    const configs: ConfigVersion[] = [];
     try {
-      objects = await buildKustomization(svc.client, spec, root, signal);
+      objects = await buildKustomization(svc.client, spec, root, { strict: gatesOf(svc.settings).strictPostBuildSubstitutions, configs, signal });
     } catch (err) {
       throw new ReconcileFailure('BuildFailed', errorMessage(err), { retryMs: spec.retryIntervalMs, cause: err });
     }
-    return { objects, release };
+    return { objects, configs, digest: buildDigest(objects), release };
   } catch (err) {
     await release();
     throw err;
@@ -54,32 +85,52 @@ export async function buildFromArtifact(svc: ReconcileServices, spec: Kustomizat
 }
 
 /**
+ * The checksum of a build, as Flux's history keys it (kustomize-controller: sha256 of the
+ * built multi-document YAML): here of the objects' JSON in build order, so the same build
+ * gives the same digest.
+ */
+export function buildDigest(objects: readonly KubeObject[]): string {
+  const h = createHash('sha256');
+  for (const o of objects) h.update(JSON.stringify(o)).update('\n');
+  return `sha256:${h.digest('hex')}`;
+}
+
+/**
  * Renders a Kustomization from an extracted artifact (or any local directory): build,
  * substitute, owner labels, then commonMetadata, in Flux's order.
  */
-export async function buildKustomization(client: KubeClient, spec: KustomizationSpec, root: string, signal?: AbortSignal): Promise<KubeObject[]> {
-  let objects = await renderKustomization({ root, path: spec.path, spec: { ...spec.render, commonMetadata: undefined }, signal });
+export async function buildKustomization(client: KubeClient, spec: KustomizationSpec, root: string, opts: BuildOptions | AbortSignal = {}): Promise<KubeObject[]> {
+  const o: BuildOptions = opts instanceof AbortSignal ? { signal: opts } : opts;
+  let objects = await renderKustomization({ root, path: spec.path, spec: { ...spec.render, commonMetadata: undefined }, signal: o.signal });
   if (spec.postBuild) {
-    const vars = await substitutionVars(client, spec);
-    objects = substituteVariables(objects as KubeObjectLike[], vars, { strict: true }) as KubeObject[];
+    const vars = await substitutionVars(client, spec, o.configs);
+    objects = substituteVariables(objects as KubeObjectLike[], vars, {
+      strict: o.strict ?? true,
+      always: spec.postBuild.substituteStrategy === 'Always',
+    }) as KubeObject[];
   }
   objects = addOwnerLabels(objects, { name: spec.name, namespace: spec.namespace });
   return applyCommonMetadata(objects, spec.render.commonMetadata);
 }
 
 /** postBuild variables: `substituteFrom` ConfigMaps/Secrets in order, then `substitute` on top. */
-async function substitutionVars(client: KubeClient, spec: KustomizationSpec): Promise<Record<string, string>> {
+async function substitutionVars(client: KubeClient, spec: KustomizationSpec, seen?: ConfigVersion[]): Promise<Record<string, string>> {
   const sources: Array<{ data: Record<string, string> }> = [];
   for (const s of spec.postBuild?.substituteFrom ?? []) {
     const p = `/api/v1/namespaces/${encodeURIComponent(spec.namespace)}/${s.kind === 'Secret' ? 'secrets' : 'configmaps'}/${encodeURIComponent(s.name)}`;
     try {
-      const obj = await client.request<{ data?: Record<string, string> }>('GET', p);
+      const obj = await client.request<{ data?: Record<string, string>; metadata?: { resourceVersion?: string; labels?: Record<string, string> } }>('GET', p);
+      seen?.push({ kind: s.kind, name: s.name, resourceVersion: obj.metadata?.resourceVersion ?? '', watched: obj.metadata?.labels?.[WATCH_LABEL] === WATCH_ENABLED });
       const data = obj.data ?? {};
       sources.push({
         data: s.kind === 'Secret' ? Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')])) : data,
       });
     } catch (err) {
-      if (isNotFound(err) && s.optional) continue;
+      if (isNotFound(err) && s.optional) {
+        // A missing optional object may appear later; Flux's watch fires on its creation too.
+        seen?.push({ kind: s.kind, name: s.name, resourceVersion: '', watched: true });
+        continue;
+      }
       if (isNotFound(err)) {
         throw new FluxlessError('SubstituteFromNotFound', `substitute from '${s.kind}/${s.name}' error: ${s.kind} '${spec.namespace}/${s.name}' not found`, {
           hint: 'create it, or mark the reference optional: true',

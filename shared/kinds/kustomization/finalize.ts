@@ -7,13 +7,15 @@
 import type { ReconcileRequest, ReconcileResult, ReconcileServices } from '../../reconcile/contract.js';
 import { dropIndex } from '../../reconcile/reverse-index.js';
 import { writeStatus } from '../../reconcile/status.js';
+import { formatGoDuration } from '../../util/duration.js';
 import { engineFor } from './apply.js';
 import { prune, waitForTermination } from './prune.js';
+import { forgetWatchedConfigs } from './watch.js';
 import { parseKustomization, type KustomizationSpec } from './spec.js';
 
 function safeParse(req: ReconcileRequest): KustomizationSpec | undefined {
   try {
-    return req.record.object ? parseKustomization(req.record.object) : undefined;
+    return req.record.object ? parseKustomization(req.record.object, '', { cel: false }) : undefined;
   } catch {
     return undefined;
   }
@@ -36,15 +38,13 @@ export async function finalizeKustomization(svc: ReconcileServices, req: Reconci
     return { ready: false, reason: 'PruneFailed', message, wake: res.removedDefinitions };
   }
   if (policy === 'WaitForTermination' && deleteCluster && spec) {
+    // Flux waits up to spec.timeout, then logs the error and lets the Kustomization go.
     const left = await waitForTermination(engine, res.deleted, spec.timeoutMs, req.signal);
-    if (left.length) {
-      const message = `waiting for termination of ${left.join(', ')}`;
-      await writeStatus(svc.state, key, { ready: false, reason: 'PruneFailed', message, nextRunMs: retryMs }, svc.now());
-      return { ready: false, reason: 'PruneFailed', message, wake: [] };
-    }
+    if (left.length) req.log.error('failed to wait for resources termination', { timeout: formatGoDuration(spec.timeoutMs), remaining: left });
   }
   await svc.state.delete(key);
   await dropIndex(svc.state, 'DependentsIndex', key);
+  if (spec?.postBuild?.substituteFrom.length) await forgetWatchedConfigs(svc, key.namespace, key.name);
   return {
     ready: false,
     reason: 'Finalized',

@@ -12,17 +12,23 @@ import { ReconcileFailure, transientCause } from '../../reconcile/failure.js';
 import { liveMembers } from '../../reconcile/reverse-index.js';
 import { writeStatus } from '../../reconcile/status.js';
 import { isReady, type ObjectRecord } from '../../state/records.js';
-import { errorMessage } from '../../util/errors.js';
+import { FluxlessError, errorMessage } from '../../util/errors.js';
 import { jitter } from '../../util/time.js';
 import { applyObjects, countActions, engineFor, inventoryOf, stampsOf } from './apply.js';
 import { buildFromArtifact } from './build.js';
+import { withoutFluxComponents } from './components.js';
+import { watchedConfigWakes } from './watch.js';
 import { isFluxObject, syncDefinitions } from './definitions.js';
 import { checkDependencies } from './dependencies.js';
 import { finalizeKustomization } from './finalize.js';
 import { checkHealth, healthChecksOf } from './health.js';
 import { prune } from './prune.js';
 import { sourceArtifact } from './source.js';
-import { KUSTOMIZATION_GROUP, parseKustomization, type KustomizationSpec } from './spec.js';
+import { recordWatchedConfigs } from './watch.js';
+import { INVALID_CEL, KUSTOMIZATION_GROUP, parseKustomization, type KustomizationSpec } from './spec.js';
+
+/** kustomize-controller's prefix for errors that need a spec change (TerminalErrorMessage). */
+export const TERMINAL_ERROR_MESSAGE = 'Reconciliation failed terminally due to configuration error';
 
 /** Reconciles one Kustomization from its record. */
 export async function reconcileKustomization(svc: ReconcileServices, req: ReconcileRequest): Promise<ReconcileResult> {
@@ -41,9 +47,12 @@ export async function reconcileKustomization(svc: ReconcileServices, req: Reconc
   try {
     spec = parseKustomization(rec.object!);
   } catch (err) {
-    const message = errorMessage(err);
-    await writeStatus(svc.state, key, { ready: false, reason: 'InvalidSpec', message, stalled: true, handledRequest: rec.requestedAt, event: { severity: 'error', reason: 'InvalidSpec', message } }, svc.now());
-    return { ready: false, reason: 'InvalidSpec', message, wake: [] };
+    // A bad CEL expression is Flux's terminal InvalidCELExpression; any other bad field is InvalidSpec.
+    const cel = err instanceof FluxlessError && err.code === INVALID_CEL;
+    const reason = cel ? INVALID_CEL : 'InvalidSpec';
+    const message = cel ? `${TERMINAL_ERROR_MESSAGE}: ${errorMessage(err)}` : errorMessage(err);
+    await writeStatus(svc.state, key, { ready: false, reason, message, stalled: true, handledRequest: rec.requestedAt, event: { severity: 'error', reason, message } }, svc.now());
+    return { ready: false, reason, message, wake: [] };
   }
   if (spec.suspend || rec.suspended) {
     logger.info('suspended: skipping');
@@ -52,23 +61,29 @@ export async function reconcileKustomization(svc: ReconcileServices, req: Reconc
 
   const requestedAt = rec.requestedAt;
   let revision: string | undefined;
+  // Flux's history digest: the checksum of what the build produced (set once it succeeded).
   let digest = '';
+  let originRevision: string | undefined;
   let changes: ChangeEntry[] = [];
   const wake: Wake[] = [];
   let release: (() => Promise<void>) | undefined;
   try {
     const artifact = await sourceArtifact(svc, spec, key);
     revision = artifact.revision;
-    digest = artifact.digest;
-    await checkDependencies(svc, spec, key, revision);
+    originRevision = artifact.metadata?.[ANNOTATION_REVISION] || undefined;
+    await checkDependencies(svc, spec, key, revision, rec);
     phase('source');
 
     const built = await buildFromArtifact(svc, spec, artifact, signal);
     release = built.release;
+    digest = built.digest;
+    if (spec.postBuild?.substituteFrom.length) await recordWatchedConfigs(svc, spec.namespace, spec.name, built.configs);
     phase('render');
 
     const engine = engineFor(svc, spec, signal);
-    changes = await applyObjects(engine, spec, built.objects.filter((o) => !isFluxObject(o)), rec);
+    const cluster = withoutFluxComponents(built.objects.filter((o) => !isFluxObject(o)), svc.settings.applyFluxComponents);
+    if (cluster.skipped.length) logger.info("Flux's own components are not applied (Fluxless replaces Flux's controllers)", { skipped: cluster.skipped.length });
+    changes = await applyObjects(engine, spec, cluster.objects, rec);
     const defs = await syncDefinitions(svc, spec, built.objects.filter(isFluxObject));
     wake.push(...defs.changed);
     changes = [...changes, ...defs.entries];
@@ -102,19 +117,19 @@ export async function reconcileKustomization(svc: ReconcileServices, req: Reconc
         message,
         handledRequest: requestedAt,
         // Flux copies the source's origin revision (OCI `org.opencontainers.image.revision`); absent, it is cleared.
-        fields: { lastAppliedRevision: revision, lastAttemptedRevision: revision, lastAppliedOriginRevision: artifact.metadata?.[ANNOTATION_REVISION] || undefined },
+        fields: { lastAppliedRevision: revision, lastAttemptedRevision: revision, lastAppliedOriginRevision: originRevision },
         conditions: checks.length ? [{ type: 'Healthy', status: 'True', reason: 'Succeeded', message: 'Health check passed' }] : undefined,
         removeConditions: checks.length ? undefined : ['Healthy'],
         event: changed.length
           ? { severity: 'info', reason: 'ReconciliationSucceeded', message: changed.map((c) => `${c.subject} ${c.action}`).join('\n'), revision }
           : undefined,
-        history: { digest, durationMs: Date.now() - started, status: 'ReconciliationSucceeded', metadata: historyMetadata(revision, changes) },
+        history: { digest, durationMs: Date.now() - started, status: 'ReconciliationSucceeded', metadata: historyMetadata(revision, originRevision, changes) },
         nextRunMs: jitter(spec.intervalMs),
       },
       svc.now(),
     );
     phase('status');
-    wake.push(...(await dependentsToWake(svc, key, revision)));
+    wake.push(...(await dependentsToWake(svc, key, spec, revision)));
     logger.info('reconciled', { revision, ...countActions(changes), durationMs: Date.now() - started, phases });
     return { ready: true, reason: 'ReconciliationSucceeded', message, revision, wake };
   } catch (err) {
@@ -131,7 +146,8 @@ export async function reconcileKustomization(svc: ReconcileServices, req: Reconc
         fields: revision ? { lastAttemptedRevision: revision } : undefined,
         conditions: f.reason === 'HealthCheckFailed' ? [{ type: 'Healthy', status: 'False', reason: 'HealthCheckFailed', message: f.message }] : undefined,
         event: { severity: 'error', reason: f.reason, message: f.message, revision },
-        history: revision ? { digest, durationMs: Date.now() - started, status: f.reason, metadata: historyMetadata(revision, changes) } : undefined,
+        // As Flux: failures before the build (source, dependencies, build) add no history entry.
+        history: revision && digest ? { digest, durationMs: Date.now() - started, status: f.reason, metadata: historyMetadata(revision, originRevision, changes) } : undefined,
         nextRunMs: f.retryMs ?? spec.retryIntervalMs,
       },
       svc.now(),
@@ -143,18 +159,34 @@ export async function reconcileKustomization(svc: ReconcileServices, req: Reconc
   }
 }
 
-function historyMetadata(revision: string, changes: ChangeEntry[]): Record<string, string> {
-  return { revision, ...Object.fromEntries(Object.entries(countActions(changes)).map(([k, v]) => [k, String(v)])) };
+/** History metadata: Flux's `revision` (and `originRevision`), plus Fluxless's per-action counts. */
+function historyMetadata(revision: string, originRevision: string | undefined, changes: ChangeEntry[]): Record<string, string> {
+  return {
+    revision,
+    ...(originRevision ? { originRevision } : {}),
+    ...Object.fromEntries(Object.entries(countActions(changes)).map(([k, v]) => [k, String(v)])),
+  };
 }
 
-/** Kustomizations waiting on `self` (dependsOn) that have not applied `revision` yet or are not Ready. */
-async function dependentsToWake(svc: ReconcileServices, self: ObjectKey, revision: string): Promise<Wake[]> {
+/**
+ * Kustomizations waiting on `self` (dependsOn) that this reconcile may unblock: those not
+ * Ready, and those on the same source that have not applied `revision` yet (Flux's
+ * dependency revision check only compares revisions of one source). A Ready dependent on
+ * another source has nothing to redo, so it is not woken.
+ */
+async function dependentsToWake(svc: ReconcileServices, self: ObjectKey, spec: KustomizationSpec, revision: string): Promise<Wake[]> {
   const live = await liveMembers(svc.state, 'DependentsIndex', self, (rec, m) => {
     const deps = ((rec.object?.spec ?? {}) as { dependsOn?: Array<{ name: string; namespace?: string }> }).dependsOn ?? [];
     return deps.some((d) => d.name === self.name && (d.namespace ?? m.namespace) === self.namespace);
   });
+  const src = spec.sourceRef;
   return live
-    .filter(({ record }) => record.status.lastAppliedRevision !== revision || !isReady(record))
+    .filter(({ record }) => {
+      if (!isReady(record)) return true;
+      const sr = ((record.object?.spec ?? {}) as { sourceRef?: { kind?: string; name?: string; namespace?: string } }).sourceRef;
+      const sameSource = sr?.kind === src.kind && sr.name === src.name && (sr.namespace ?? record.object?.metadata.namespace) === src.namespace;
+      return sameSource && record.status.lastAppliedRevision !== revision;
+    })
     .map(({ key }) => ({ key, reason: 'dependency', dedupKey: `dep-${revision}` }));
 }
 
@@ -165,6 +197,7 @@ export const kustomizationKind: KindReconciler = {
   versions: { served: ['v1'], removed: { v1beta1: 'v1', v1beta2: 'v1' } },
   names: { singular: 'kustomization', plural: 'kustomizations', aliases: ['ks', 'kustomization'] },
   schedule: 'drift',
+  tick: watchedConfigWakes,
   reconcile: reconcileKustomization,
   finalize: finalizeKustomization,
   summary: (rec) => ({ revision: rec.status.lastAppliedRevision ?? '' }),
@@ -173,6 +206,7 @@ export const kustomizationKind: KindReconciler = {
       const r = parseInventoryId(e.id);
       return { kind: r.kind, namespace: r.namespace, name: r.name, group: r.group };
     }),
+  validate: (obj) => void parseKustomization(obj),
   sourceOf: (rec) => {
     const sr = ((rec.object?.spec ?? {}) as { sourceRef?: { kind?: string; name?: string; namespace?: string } }).sourceRef;
     return sr?.kind && sr.name ? { kind: sr.kind, namespace: sr.namespace ?? rec.object!.metadata.namespace ?? 'default', name: sr.name } : undefined;

@@ -3,15 +3,20 @@
  * Every field Flux defines is either supported or rejected with a message naming it;
  * nothing is silently ignored.
  */
-import { ValidationError } from '../../util/errors.js';
+import { IgnoreRules, type IgnoreRule } from '../../apply/ignore.js';
+import type { ObjectSelector } from '../../apply/selector.js';
+import { HealthCheckSet, ReadyExpression, type HealthCheckExpression } from '../../cel/index.js';
+import { FluxlessError, ValidationError } from '../../util/errors.js';
 import { parseDuration } from '../../util/duration.js';
 import type { KubeObject } from '../../kube/object.js';
 import type { KustomizePatch, RenderSpec } from '../../render/types.js';
 
+/** The Kustomization API group. */
 export const KUSTOMIZATION_GROUP = 'kustomize.toolkit.fluxcd.io';
 /** API versions the parser accepts (removed ones are refused earlier with a migrate message). */
 export const KUSTOMIZATION_API_VERSIONS = ['kustomize.toolkit.fluxcd.io/v1'];
 
+/** `spec.sourceRef`: the source to build from (namespace defaulted to the Kustomization's). */
 export interface CrossRef {
   kind: string;
   name: string;
@@ -19,6 +24,7 @@ export interface CrossRef {
   apiVersion?: string;
 }
 
+/** One `spec.healthChecks[]` entry. */
 export interface HealthCheckRef {
   apiVersion: string;
   kind: string;
@@ -26,14 +32,34 @@ export interface HealthCheckRef {
   namespace?: string;
 }
 
+/** One `spec.postBuild.substituteFrom[]` entry. */
 export interface SubstituteRef {
   kind: 'ConfigMap' | 'Secret';
   name: string;
   optional: boolean;
 }
 
+/** `spec.deletionPolicy`: what finalizing does with the applied objects. */
 export type DeletionPolicy = 'MirrorPrune' | 'Delete' | 'WaitForTermination' | 'Orphan';
 
+/** `spec.postBuild.substituteStrategy` (2.9): substitute only with variables (default), or always. */
+export type SubstituteStrategy = 'WithVariables' | 'Always';
+
+/** One `spec.dependsOn[]` entry (meta.DependencyReference), its readyExpr compiled. */
+export interface DependencyRef {
+  name: string;
+  namespace: string;
+  /** `readyExpr` (2.7): CEL over `self` and `dep`; replaces the built-in readiness check. */
+  readyExpr?: ReadyExpression;
+}
+
+/** The code of errors in CEL fields (`healthCheckExprs`, `dependsOn[].readyExpr`): Flux's `InvalidCELExpression`. */
+export const INVALID_CEL = 'InvalidCELExpression';
+
+/** Kinds a Kustomization may build from. */
+export const SOURCE_KINDS = ['GitRepository', 'OCIRepository', 'ExternalArtifact'];
+
+/** A parsed and validated Kustomization: every field Fluxless acts on, defaults applied, CEL compiled. */
 export interface KustomizationSpec {
   namespace: string;
   name: string;
@@ -49,23 +75,28 @@ export interface KustomizationSpec {
   wait: boolean;
   force: boolean;
   suspend: boolean;
-  dependsOn: Array<{ name: string; namespace: string }>;
+  dependsOn: DependencyRef[];
   healthChecks: HealthCheckRef[];
+  /** `spec.healthCheckExprs`, compiled; undefined when there are none. */
+  healthCheckExprs?: HealthCheckSet;
+  /** `spec.ignore` (2.9), compiled; undefined when there are none. */
+  ignore?: IgnoreRules;
   deletionPolicy: DeletionPolicy;
   render: RenderSpec;
-  postBuild?: { substitute: Record<string, string>; substituteFrom: SubstituteRef[] };
+  postBuild?: { substitute: Record<string, string>; substituteFrom: SubstituteRef[]; substituteStrategy: SubstituteStrategy };
 }
 
 const SUPPORTED_SPEC = new Set([
   'sourceRef', 'path', 'interval', 'retryInterval', 'timeout', 'prune', 'wait', 'force', 'suspend',
   'dependsOn', 'healthChecks', 'deletionPolicy', 'targetNamespace', 'namePrefix', 'nameSuffix',
   'patches', 'images', 'components', 'ignoreMissingComponents', 'commonMetadata', 'postBuild',
+  'healthCheckExprs', 'ignore',
 ]);
 const UNSUPPORTED_HINTS: Record<string, string> = {
   decryption: 'SOPS decryption is not supported yet: commit plain Secrets through another tool, or keep this Kustomization on Flux',
   kubeConfig: 'remote clusters per Kustomization are not supported yet',
   serviceAccountName: 'impersonation is not supported yet: Fluxless applies with the credentials of its own kubeconfig',
-  healthCheckExprs: 'CEL health checks are not supported yet',
+  buildMetadata: 'kustomize build metadata annotations (originAnnotations, transformerAnnotations) are not supported yet: remove the field',
   patchesStrategicMerge: 'removed in kustomize.toolkit.fluxcd.io/v1: use spec.patches',
   patchesJson6902: 'removed in kustomize.toolkit.fluxcd.io/v1: use spec.patches',
   validation: 'removed in kustomize.toolkit.fluxcd.io/v1',
@@ -117,7 +148,18 @@ function duration(v: unknown, id: string, field: string): number | undefined {
   }
 }
 
-export function parseKustomization(obj: KubeObject, source = ''): KustomizationSpec {
+/** Options of parseKustomization. */
+export interface ParseOptions {
+  /**
+   * Compile the CEL fields (default true). Finalizing does not need them, and as in Flux a
+   * bad expression must not stop a deleted Kustomization from being pruned.
+   */
+  cel?: boolean;
+}
+
+/** Parses a Kustomization definition; throws a ValidationError (or an InvalidCELExpression error) naming the field. */
+export function parseKustomization(obj: KubeObject, source = '', opts: ParseOptions = {}): KustomizationSpec {
+  const cel = opts.cel !== false;
   const ns = obj.metadata?.namespace ?? 'default';
   const name = obj.metadata?.name;
   const where = source ? ` (in ${source})` : '';
@@ -135,19 +177,27 @@ export function parseKustomization(obj: KubeObject, source = ''): KustomizationS
   const sr = spec.sourceRef as Record<string, unknown> | undefined;
   if (!sr || typeof sr !== 'object') fail(id, 'spec.sourceRef', 'is required');
   const srcKind = str(sr.kind, id, 'spec.sourceRef.kind', true)!;
-  if (srcKind !== 'GitRepository' && srcKind !== 'OCIRepository') {
-    fail(id, 'spec.sourceRef.kind', `'${srcKind}' is not supported yet (supported: GitRepository, OCIRepository)`);
+  if (!SOURCE_KINDS.includes(srcKind)) {
+    fail(id, 'spec.sourceRef.kind', `'${srcKind}' is not supported yet (supported: ${SOURCE_KINDS.join(', ')})`);
   }
   const intervalMs = duration(spec.interval, id, 'spec.interval');
   if (intervalMs === undefined) fail(id, 'spec.interval', 'is required');
   if (spec.prune === undefined) fail(id, 'spec.prune', 'is required (true or false)');
-  const dependsOn = arr(spec.dependsOn, id, 'spec.dependsOn').map((d, i) => {
+  const dependsOn = arr(spec.dependsOn, id, 'spec.dependsOn').map((d, i): DependencyRef => {
     const o = d as Record<string, unknown>;
+    const field = `spec.dependsOn[${i}]`;
+    for (const key of Object.keys(o ?? {})) {
+      if (key !== 'name' && key !== 'namespace' && key !== 'readyExpr') fail(id, `${field}.${key}`, 'unknown or unsupported field');
+    }
+    const expr = str(o?.readyExpr, id, `${field}.readyExpr`);
     return {
-      name: str(o?.name, id, `spec.dependsOn[${i}].name`, true)!,
-      namespace: str(o?.namespace, id, `spec.dependsOn[${i}].namespace`) ?? ns,
+      name: str(o?.name, id, `${field}.name`, true)!,
+      namespace: str(o?.namespace, id, `${field}.namespace`) ?? ns,
+      readyExpr: expr && cel ? celField(id, () => ReadyExpression.compile(expr, `${field}.readyExpr`)) : undefined,
     };
   });
+  const healthCheckExprs = cel ? parseHealthCheckExprs(spec.healthCheckExprs, id) : undefined;
+  const ignore = parseIgnore(spec.ignore, id);
   const healthChecks = arr(spec.healthChecks, id, 'spec.healthChecks').map((h, i) => {
     const o = h as Record<string, unknown>;
     return {
@@ -165,9 +215,12 @@ export function parseKustomization(obj: KubeObject, source = ''): KustomizationS
   if (spec.postBuild !== undefined) {
     const pb = spec.postBuild as Record<string, unknown>;
     for (const key of Object.keys(pb ?? {})) {
-      if (key !== 'substitute' && key !== 'substituteFrom') fail(id, `spec.postBuild.${key}`, 'unknown or unsupported field');
+      if (key !== 'substitute' && key !== 'substituteFrom' && key !== 'substituteStrategy') fail(id, `spec.postBuild.${key}`, 'unknown or unsupported field');
     }
+    const strategy = str(pb?.substituteStrategy, id, 'spec.postBuild.substituteStrategy') ?? 'WithVariables';
+    if (strategy !== 'WithVariables' && strategy !== 'Always') fail(id, 'spec.postBuild.substituteStrategy', `'${strategy}' must be WithVariables or Always`);
     postBuild = {
+      substituteStrategy: strategy,
       substitute: strMap(pb?.substitute, id, 'spec.postBuild.substitute'),
       substituteFrom: arr(pb?.substituteFrom, id, 'spec.postBuild.substituteFrom').map((s, i) => {
         const o = s as Record<string, unknown>;
@@ -229,8 +282,71 @@ export function parseKustomization(obj: KubeObject, source = ''): KustomizationS
     suspend: bool(spec.suspend, id, 'spec.suspend', false),
     dependsOn,
     healthChecks,
+    healthCheckExprs,
+    ignore,
     deletionPolicy,
     render,
     postBuild,
   };
+}
+
+/** Runs a CEL compile; its error becomes an InvalidCELExpression error naming the Kustomization. */
+function celField<T>(id: string, compile: () => T): T {
+  try {
+    return compile();
+  } catch (err) {
+    const e = err as Error & { hint?: string };
+    throw new FluxlessError(INVALID_CEL, `Kustomization ${id}: ${e.message}`, { cause: err, hint: e.hint });
+  }
+}
+
+/** `spec.healthCheckExprs`: `{apiVersion, kind?, current, inProgress?, failed?}` entries, compiled. */
+function parseHealthCheckExprs(v: unknown, id: string): HealthCheckSet | undefined {
+  const list = arr(v, id, 'spec.healthCheckExprs');
+  if (!list.length) return undefined;
+  const entries = list.map((e, i): HealthCheckExpression => {
+    const o = e as Record<string, unknown>;
+    const field = `spec.healthCheckExprs[${i}]`;
+    if (!o || typeof o !== 'object' || Array.isArray(o)) fail(id, field, 'must be an object');
+    for (const key of Object.keys(o)) {
+      if (!['apiVersion', 'kind', 'current', 'inProgress', 'failed'].includes(key)) fail(id, `${field}.${key}`, 'unknown or unsupported field');
+    }
+    return {
+      apiVersion: str(o.apiVersion, id, `${field}.apiVersion`, true)!,
+      kind: str(o.kind, id, `${field}.kind`),
+      current: str(o.current, id, `${field}.current`, true)!,
+      inProgress: str(o.inProgress, id, `${field}.inProgress`),
+      failed: str(o.failed, id, `${field}.failed`),
+    };
+  });
+  return celField(id, () => HealthCheckSet.compile(entries, 'spec.healthCheckExprs'));
+}
+
+const SELECTOR_FIELDS = ['group', 'version', 'kind', 'name', 'namespace', 'labelSelector', 'annotationSelector'];
+
+/** `spec.ignore`: `{paths: [JSON pointer], target?: selector}` rules, compiled. */
+function parseIgnore(v: unknown, id: string): IgnoreRules | undefined {
+  const list = arr(v, id, 'spec.ignore');
+  if (!list.length) return undefined;
+  const rules = list.map((r, i): IgnoreRule => {
+    const o = r as Record<string, unknown>;
+    const field = `spec.ignore[${i}]`;
+    if (!o || typeof o !== 'object' || Array.isArray(o)) fail(id, field, 'must be an object');
+    for (const key of Object.keys(o)) if (key !== 'paths' && key !== 'target') fail(id, `${field}.${key}`, 'unknown or unsupported field');
+    const paths = arr(o.paths, id, `${field}.paths`).map((p, j) => str(p, id, `${field}.paths[${j}]`, true)!);
+    if (!paths.length) fail(id, `${field}.paths`, 'is required (a list of JSON pointers, e.g. /spec/replicas)');
+    let target: ObjectSelector | undefined;
+    if (o.target !== undefined && o.target !== null) {
+      const t = o.target as Record<string, unknown>;
+      if (typeof t !== 'object' || Array.isArray(t)) fail(id, `${field}.target`, 'must be an object');
+      for (const key of Object.keys(t)) if (!SELECTOR_FIELDS.includes(key)) fail(id, `${field}.target.${key}`, 'unknown or unsupported field');
+      target = Object.fromEntries(SELECTOR_FIELDS.map((k) => [k, str(t[k], id, `${field}.target.${k}`)]).filter(([, val]) => val !== undefined));
+    }
+    return { paths, target };
+  });
+  try {
+    return IgnoreRules.compile(rules, 'spec.ignore');
+  } catch (err) {
+    throw new ValidationError(`Kustomization ${id}: ${(err as Error).message}`, { cause: err });
+  }
 }
