@@ -5,12 +5,18 @@
  * anything touches the disk (with a stream, while reading; on mismatch everything written is
  * removed). Every entry is checked before it is written:
  * - names: no absolute paths, no `..` segment, no backslash, no NUL, nothing resolving
- *   outside the destination; `.` (the root entry Flux writes) is skipped;
+ *   outside the destination, no segment over 255 bytes and no path over 4096 bytes (what
+ *   Linux file systems take); `.` (the root entry Flux writes) is skipped;
  * - types: regular files and directories only; symlinks, hard links, devices and FIFOs are
  *   refused (Flux artifacts never contain them);
  * - limits: total file bytes (`maxBytes`, default 100 MiB like Flux's untar) and number of
- *   entries (`maxFiles`, files + directories, default 100 000), checked from the headers
- *   before the data is read, and a cap on decompressed bytes against gzip bombs.
+ *   entries (`maxFiles`: files plus directories, those implied by a file's path included,
+ *   default 100 000), checked from the headers before the data is read, a cap on
+ *   decompressed bytes against gzip bombs, and tar-stream's 4 MiB cap on one PAX or GNU
+ *   long-name header.
+ * Every error is typed (UnsafeArtifactError, ArtifactNameTooLongError, ArtifactTooLargeError,
+ * ValidationError for a corrupt archive, EnvironmentError for the disk) and names entries by
+ * their path in the artifact (shortened when long), never by a path on this host.
  * The destination must be empty or not exist, so nothing already there (a symlink planted
  * in it) can redirect a write; files are created with O_EXCL|O_NOFOLLOW. On any error the
  * destination is left as it was (removed if we created it, emptied otherwise).
@@ -23,11 +29,17 @@ import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import { extract as tarExtract } from 'tar-stream';
-import { FluxlessError, ValidationError } from '../util/errors.js';
+import { EnvironmentError, FluxlessError, ValidationError } from '../util/errors.js';
 import { ArtifactDigestMismatch, parseDigest, verifyDigest } from './digest.js';
 
 export const DEFAULT_MAX_BYTES = 100 * 1024 * 1024;
 export const DEFAULT_MAX_FILES = 100_000;
+/** Longest path segment (bytes), NAME_MAX of Linux file systems. */
+export const MAX_NAME_BYTES = 255;
+/** Longest entry path (bytes), PATH_MAX of Linux. */
+export const MAX_PATH_BYTES = 4096;
+/** Entry names in messages are cut to this many characters. */
+const SHOWN_NAME_CHARS = 200;
 
 export interface ExtractOptions {
   /** Max total bytes of file contents (default 100 MiB). */
@@ -49,9 +61,26 @@ export interface ExtractResult {
 
 /** The archive holds something we refuse to write (unsafe path or entry type). */
 export class UnsafeArtifactError extends FluxlessError {
-  constructor(message: string) {
-    super('ArtifactUnsafe', message, { hint: 'The artifact was not built by Fluxless or Flux, or was tampered with; rebuild it from the source.' });
+  constructor(message: string, opts: { code?: string; hint?: string } = {}) {
+    super(opts.code ?? 'ArtifactUnsafe', message, {
+      hint: opts.hint ?? 'The artifact was not built by Fluxless or Flux, or was tampered with; rebuild it from the source.',
+    });
   }
+}
+
+/** An entry's name is longer than a file system takes (a segment over 255 bytes, a path over 4096). */
+export class ArtifactNameTooLongError extends UnsafeArtifactError {
+  constructor(message: string) {
+    super(message, {
+      code: 'ArtifactNameTooLong',
+      hint: `Shorten the file or directory name in the source: at most ${MAX_NAME_BYTES} bytes per name and ${MAX_PATH_BYTES} bytes per path.`,
+    });
+  }
+}
+
+/** An entry name as messages show it: quoted, and cut when long (a PAX name can be megabytes). */
+export function shownName(name: string): string {
+  return JSON.stringify(name.length > SHOWN_NAME_CHARS ? `${name.slice(0, SHOWN_NAME_CHARS)}…` : name);
 }
 
 /** The archive is bigger than the limits allow. */
@@ -81,15 +110,37 @@ async function prepareDest(dest: string): Promise<boolean> {
   try {
     st = await fsp.lstat(dest);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    await fsp.mkdir(dest, { recursive: true, mode: 0o755 });
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError(err, 'the destination directory');
+    try {
+      await fsp.mkdir(dest, { recursive: true, mode: 0o755 });
+    } catch (e) {
+      throw fsError(e, 'the destination directory');
+    }
     return true;
   }
-  if (!st.isDirectory()) throw new ValidationError(`cannot extract the artifact into ${dest}: it exists and is not a directory`);
+  if (!st.isDirectory()) throw new ValidationError('cannot extract the artifact: the destination exists and is not a directory');
   if ((await fsp.readdir(dest)).length > 0) {
-    throw new ValidationError(`cannot extract the artifact into ${dest}: the directory is not empty; give an empty or new directory`);
+    throw new ValidationError('cannot extract the artifact: the destination directory is not empty; give an empty or new directory');
   }
   return false;
+}
+
+/** What a file system error says, without the host path Node appends to its message. */
+function errnoText(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const msg = typeof e?.message === 'string' ? e.message : String(err);
+  // Node: "ENOSPC: no space left on device, open '/tmp/x'": keep what comes before the path.
+  const cut = msg.indexOf(', ');
+  return (e?.code && cut > 0 ? msg.slice(0, cut) : e?.code) || 'unknown file system error';
+}
+
+/** A typed error for a failed write of `what` (an entry, by its artifact path), without host paths. */
+function fsError(err: unknown, what: string): FluxlessError {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code === 'ENAMETOOLONG') return new ArtifactNameTooLongError(`cannot extract ${what}: its path is too long for this file system`);
+  return new EnvironmentError(`cannot extract ${what}: ${errnoText(err)}`, {
+    hint: 'Check the free space, the inode count and the permissions of the temporary directory.',
+  });
 }
 
 async function cleanup(dest: string, createdDest: boolean): Promise<void> {
@@ -103,15 +154,20 @@ async function cleanup(dest: string, createdDest: boolean): Promise<void> {
 
 /** Validates an entry name; returns its path segments ([] for the root). */
 export function entrySegments(name: string): string[] {
-  if (name === '' || name.includes('\0')) throw new UnsafeArtifactError(`artifact entry ${JSON.stringify(name)} has an empty or invalid name`);
-  if (name.startsWith('/') || /^[A-Za-z]:/.test(name)) throw new UnsafeArtifactError(`artifact entry ${JSON.stringify(name)} is an absolute path`);
-  if (name.includes('\\')) throw new UnsafeArtifactError(`artifact entry ${JSON.stringify(name)} contains a backslash`);
+  if (name === '' || name.includes('\0')) throw new UnsafeArtifactError(`artifact entry ${shownName(name)} has an empty or invalid name`);
+  if (name.startsWith('/') || /^[A-Za-z]:/.test(name)) throw new UnsafeArtifactError(`artifact entry ${shownName(name)} is an absolute path`);
+  if (name.includes('\\')) throw new UnsafeArtifactError(`artifact entry ${shownName(name)} contains a backslash`);
   const segs: string[] = [];
   for (const s of name.split('/')) {
     if (s === '' || s === '.') continue;
-    if (s === '..') throw new UnsafeArtifactError(`artifact entry ${JSON.stringify(name)} climbs out of the destination ("..")`);
+    if (s === '..') throw new UnsafeArtifactError(`artifact entry ${shownName(name)} climbs out of the destination ("..")`);
+    if (Buffer.byteLength(s) > MAX_NAME_BYTES) {
+      throw new ArtifactNameTooLongError(`artifact entry ${shownName(name)} has a name of ${Buffer.byteLength(s)} bytes; the limit is ${MAX_NAME_BYTES}`);
+    }
     segs.push(s);
   }
+  const bytes = Buffer.byteLength(segs.join('/'));
+  if (bytes > MAX_PATH_BYTES) throw new ArtifactNameTooLongError(`artifact entry ${shownName(name)} has a path of ${bytes} bytes; the limit is ${MAX_PATH_BYTES}`);
   return segs;
 }
 
@@ -177,7 +233,19 @@ async function scanArchive(
   const concurrency = Math.max(1, opts.concurrency ?? 16);
   const inflight = new Set<Promise<void>>();
   let sinkErr: unknown;
-  let entries = 0;
+  /** Directories seen so far, with an entry or implied by a path: they count towards maxFiles. */
+  const dirsSeen = new Set<string>();
+  /** Counts an entry and the directories its path implies; throws past maxFiles. */
+  const countEntry = (segs: string[], isDir: boolean) => {
+    let p = '';
+    for (let i = 0; i < (isDir ? segs.length : segs.length - 1); i++) {
+      p = i === 0 ? segs[0]! : `${p}/${segs[i]}`;
+      dirsSeen.add(p);
+    }
+    if (result.files + (isDir ? 0 : 1) + dirsSeen.size > maxFiles) {
+      throw new ArtifactTooLargeError(`artifact has more than ${maxFiles} entries (files and directories); the limit is ${maxFiles}`);
+    }
+  };
 
   try {
     for await (const entry of ex) {
@@ -187,21 +255,18 @@ async function scanArchive(
       const type: string = h.type ?? 'unknown';
       const segs = entrySegments(h.name);
       if (type === 'symlink' || type === 'link') {
-        throw new UnsafeArtifactError(`artifact entry ${JSON.stringify(h.name)} is a ${type === 'link' ? 'hard link' : 'symlink'} (to ${JSON.stringify(h.linkname ?? '')}); artifacts hold only files and directories`);
+        throw new UnsafeArtifactError(`artifact entry ${shownName(h.name)} is a ${type === 'link' ? 'hard link' : 'symlink'} (to ${shownName(h.linkname ?? '')}); artifacts hold only files and directories`);
       }
       if (type !== 'file' && type !== 'contiguous-file' && type !== 'directory') {
         const what = type === 'unknown' ? 'an entry of unknown type' : `a ${type}`;
-        throw new UnsafeArtifactError(`artifact entry ${JSON.stringify(h.name)} is ${what}; artifacts hold only files and directories`);
+        throw new UnsafeArtifactError(`artifact entry ${shownName(h.name)} is ${what}; artifacts hold only files and directories`);
       }
       if (segs.length === 0) {
-        if (type !== 'directory') throw new UnsafeArtifactError(`artifact entry ${JSON.stringify(h.name)} is a file with no name`);
+        if (type !== 'directory') throw new UnsafeArtifactError(`artifact entry ${shownName(h.name)} is a file with no name`);
         entry.resume();
         continue;
       }
-      entries++;
-      if (entries > maxFiles) {
-        throw new ArtifactTooLargeError(`artifact has more than ${maxFiles} entries (files and directories); the limit is ${maxFiles}`);
-      }
+      countEntry(segs, type === 'directory');
       if (type === 'directory') {
         entry.resume();
         await sink.dir(segs, h.name);
@@ -209,9 +274,10 @@ async function scanArchive(
         continue;
       }
       const size = h.size ?? 0;
+      if (!Number.isSafeInteger(size) || size < 0) throw pipeErrToUser(new Error(`entry ${shownName(h.name)} has an invalid size`));
       result.bytes += size;
       if (result.bytes > maxBytes) {
-        throw new ArtifactTooLargeError(`artifact is bigger than the limit of ${maxBytes} bytes (at entry ${JSON.stringify(h.name)}, ${result.bytes} bytes so far)`);
+        throw new ArtifactTooLargeError(`artifact is bigger than the limit of ${maxBytes} bytes (at entry ${shownName(h.name)}, ${result.bytes} bytes so far)`);
       }
       const chunks: Buffer[] = [];
       for await (const c of entry) chunks.push(c as Buffer);
@@ -258,10 +324,11 @@ function extractInto(tarGz: Buffer | Readable, dest: string, maxBytes: number, m
       p = fsp.mkdir(dir, { recursive: true, mode: 0o755 }).then(
         () => undefined,
         (err: NodeJS.ErrnoException) => {
+          const rel = path.relative(dest, dir);
           if (err.code === 'EEXIST' || err.code === 'ENOTDIR') {
-            throw new UnsafeArtifactError(`artifact directory ${JSON.stringify(path.relative(dest, dir))} clashes with a file of the same name`);
+            throw new UnsafeArtifactError(`artifact directory ${shownName(rel)} clashes with a file of the same name`);
           }
-          throw err;
+          throw fsError(err, `artifact directory ${shownName(rel)}`);
         },
       );
       madeDirs.set(dir, p);
@@ -270,7 +337,7 @@ function extractInto(tarGz: Buffer | Readable, dest: string, maxBytes: number, m
   };
   const resolveInDest = (segs: string[], name: string): string => {
     const abs = path.join(dest, ...segs);
-    if (!abs.startsWith(dest + path.sep)) throw new UnsafeArtifactError(`artifact entry ${JSON.stringify(name)} resolves outside the destination`);
+    if (!abs.startsWith(dest + path.sep)) throw new UnsafeArtifactError(`artifact entry ${shownName(name)} resolves outside the destination`);
     return abs;
   };
   return scanArchive(tarGz, maxBytes, maxFiles, { expectedDigest: opts.expectedDigest, concurrency: opts.writeConcurrency }, {
@@ -300,7 +367,7 @@ export async function readArtifact(tarGz: Buffer | Readable, opts: Omit<ExtractO
   const addDirs = (segs: string[], name: string) => {
     for (let i = 1; i <= segs.length; i++) {
       const d = segs.slice(0, i).join('/');
-      if (entries.has(d)) throw new UnsafeArtifactError(`artifact entry ${JSON.stringify(name)} clashes with the file ${JSON.stringify(d)}`);
+      if (entries.has(d)) throw new UnsafeArtifactError(`artifact entry ${shownName(name)} clashes with the file ${shownName(d)}`);
       directories.add(d);
     }
   };
@@ -308,7 +375,7 @@ export async function readArtifact(tarGz: Buffer | Readable, opts: Omit<ExtractO
     dir: (segs, name) => addDirs(segs, name),
     file: (segs, name, data, mode) => {
       const rel = segs.join('/');
-      if (entries.has(rel) || directories.has(rel)) throw new UnsafeArtifactError(`artifact entry ${JSON.stringify(name)} appears twice (or clashes with a directory)`);
+      if (entries.has(rel) || directories.has(rel)) throw new UnsafeArtifactError(`artifact entry ${shownName(name)} appears twice (or clashes with a directory)`);
       addDirs(segs.slice(0, -1), name);
       entries.set(rel, { data, mode });
     },
@@ -322,15 +389,23 @@ async function writeNew(abs: string, data: Buffer, mode: number, name: string): 
   try {
     await fsp.writeFile(abs, data, { flag: WRITE_FLAGS, mode });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new UnsafeArtifactError(`artifact entry ${JSON.stringify(name)} appears twice (or clashes with a directory)`);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'EISDIR' || code === 'ELOOP') {
+      throw new UnsafeArtifactError(`artifact entry ${shownName(name)} appears twice (or clashes with a directory)`);
     }
-    throw err;
+    throw fsError(err, `artifact entry ${shownName(name)}`);
   }
 }
 
 function pipeErrToUser(err: unknown): unknown {
   if (err instanceof FluxlessError) return err;
   const msg = err instanceof Error ? err.message : String(err);
-  return new ValidationError(`artifact is not a valid tar.gz: ${msg}`, { cause: err });
+  // tar-stream refuses a PAX or GNU long-name header over 4 MiB (held in memory to parse it).
+  if (/header exceeds max size/i.test(msg)) {
+    return new ArtifactTooLargeError('artifact has a tar header (PAX or GNU long name) over 4 MiB; refusing to extract it');
+  }
+  return new ValidationError(`artifact is not a valid tar.gz: ${msg}`, {
+    cause: err,
+    hint: 'The artifact is corrupt or not a Flux artifact (a gzip-compressed tar); rebuild it from the source.',
+  });
 }

@@ -8,6 +8,7 @@ import type { ReceivedMessage } from '../queue/index.js';
 import { reconcileMessage } from '../queue/index.js';
 import type { KindReconciler } from '../reconcile/contract.js';
 import { KINDS, kindByWord, kindReconciler } from '../kinds/registry.js';
+import { deliveryEventRows } from '../notify/records.js';
 import { enqueue } from '../runtime/enqueue.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { handleMessage } from '../runtime/worker.js';
@@ -167,7 +168,7 @@ export async function reconcileCmd(
   return 0;
 }
 
-/** `fluxless events`: every object's events, oldest first (`--for Kind/name` filters). */
+/** `fluxless events`: every object's events, oldest first (`--for Kind/name` filters, and adds its notification deliveries). */
 export async function eventsCmd(rt: Runtime, opts: { namespace?: string; forObj?: string }): Promise<string> {
   let kinds: KindReconciler[] = [...KINDS];
   let only: string | undefined;
@@ -184,6 +185,9 @@ export async function eventsCmd(rt: Runtime, opts: { namespace?: string; forObj?
       for (const e of read.record?.events ?? []) {
         const times = e.count && e.count > 1 ? ` (x${e.count})` : '';
         all.push({ t: e.timestamp, row: [e.timestamp, e.severity === 'error' ? 'Warning' : 'Normal', e.reason, `${kind.kind}/${read.key.name}`, e.message.replace(/\n/g, '; ') + times] });
+      }
+      if (only && read.record?.object) {
+        for (const d of await deliveryEventRows(rt.state, read.key)) all.push({ t: d.timestamp, row: [d.timestamp, d.type, d.reason, `${kind.kind}/${read.key.name}`, d.message.replace(/\n/g, '; ')] });
       }
     }
   }

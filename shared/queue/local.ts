@@ -642,6 +642,10 @@ export class LocalWorkQueue implements WorkQueue {
         text = await readFile(p, 'utf8');
       } catch (err) {
         if (isErrno(err, 'ENOENT')) continue;
+        if (isErrno(err, 'EISDIR') || isErrno(err, 'EACCES')) {
+          await this.setAside(p, `incoming message file ${n} cannot be read (${(err as NodeJS.ErrnoException).code})`);
+          continue;
+        }
         throw err;
       }
       let inc: StoredIncoming;
@@ -823,6 +827,10 @@ export class LocalWorkQueue implements WorkQueue {
         text = await readFile(path.join(this.paths.dead, n), 'utf8');
       } catch (err) {
         if (isErrno(err, 'ENOENT')) continue;
+        if (isErrno(err, 'EISDIR') || isErrno(err, 'EACCES')) {
+          out.push({ messageId: n.replace(/\.json$/, ''), raw: '', reason: `dead-letter entry ${n} is not a readable file (${(err as NodeJS.ErrnoException).code})`, at: 0, seq: 0 });
+          continue;
+        }
         throw err;
       }
       try {

@@ -35,6 +35,7 @@ import { GoogleIdTokenVerifier, OidcVerifier } from './oidc.js';
 import type { GoogleIdTokenOptions, OidcVerifierOptions } from './oidc.js';
 import { isJsonContent, isObject } from './payload.js';
 import type { ResourceSelector } from './spec.js';
+import type { PreviewRequest } from '../queue/message.js';
 
 /** What the requester learns about the hook besides the targets. Keys are set only when known. */
 export interface ReconcileRequestInfo {
@@ -54,6 +55,8 @@ export interface ReconcileRequestInfo {
    * filter fails to evaluate (fail the request: Flux answers 500).
    */
   accept?: (targetIndex: number, res: FilterResource) => boolean;
+  /** github / gitlab: the pull (merge) request the event asks to preview (shared/preview). */
+  preview?: PreviewRequest;
 }
 
 /** Marks the objects a webhook targets for reconciliation (the runtime implements it). */
@@ -191,6 +194,7 @@ export function createReceiverApp(deps: ReceiverAppDeps): Hono {
     if (verdict.event !== undefined) info.event = verdict.event;
     if (verdict.deliveryId !== undefined) info.deliveryId = verdict.deliveryId;
     if (verdict.artifacts !== undefined && verdict.artifacts.length > 0) info.artifacts = Object.freeze(verdict.artifacts);
+    if (verdict.preview !== undefined) info.preview = verdict.preview;
     if (rec.filters !== undefined) {
       const req = verdict.filterBody ?? filterBodyOf(c, body.bytes);
       if (typeof req === 'string') return done(500, { error: req });

@@ -4,6 +4,7 @@
  * Receiver, authenticates and decodes it the way Flux does for that type, and returns a
  * Verdict. Handlers never reconcile anything themselves.
  */
+import type { PreviewRequest } from '../queue/message.js';
 import type { IndexedReceiver } from './directory.js';
 import type { RegistryArtifact } from './images.js';
 import type { GoogleIdTokenVerifier, OidcVerifier } from './oidc.js';
@@ -57,6 +58,8 @@ export type Verdict =
       filterBody?: Record<string, unknown>;
       /** generic-oidc: the verified token claims (`claims` in the filters). */
       claims?: Record<string, unknown>;
+      /** github / gitlab: a pull (merge) request to preview against the live clusters. */
+      preview?: PreviewRequest;
     };
 
 /** Validates one request for one Receiver type. */

@@ -7,10 +7,14 @@ import type { Hono } from 'hono';
 import { createReceiverApp, type ReconcileRequestInfo } from '../receivers/app.js';
 import type { DeliveryDeduper } from '../receivers/dedupe.js';
 import { resolveReceiverEntry, type ReceiverDirectory, type ReceiverEntry } from '../receivers/directory.js';
+import type { RegistryArtifact } from '../receivers/images.js';
 import { parseReceiverObject, type ResourceSelector } from '../receivers/spec.js';
+import { IMAGE_SOURCE_KINDS, repositoryMatches, watchedRepository } from '../images/match.js';
+import type { KubeObject } from '../kube/object.js';
 import { corruptMessage, isCorrupt, listRecords, type ObjectRecord } from '../state/records.js';
 import { errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
+import { requestPreview } from '../preview/enqueue.js';
 import { enqueue } from './enqueue.js';
 import type { Runtime } from './runtime.js';
 
@@ -42,7 +46,23 @@ function labelsMatch(labels: Record<string, string> | undefined, want: Record<st
   return Object.entries(want ?? {}).every(([k, v]) => labels?.[k] === v);
 }
 
-/** Marks the targets as requested now (`requestedAt`) and enqueues them; returns how many. */
+/**
+ * True when a registry event's artifacts concern the object: an ImageRepository,
+ * OCIRepository or HelmRepository (type oci) must watch one of the repositories; other
+ * objects (or ones whose repository cannot be told) are not narrowed.
+ */
+function aboutObject(artifacts: readonly RegistryArtifact[], obj: KubeObject): boolean {
+  if (!IMAGE_SOURCE_KINDS.has(obj.kind)) return true;
+  const watched = watchedRepository(obj);
+  if (!watched) return true;
+  return artifacts.some((a) => repositoryMatches(a, watched));
+}
+
+/**
+ * Marks the targets as requested now (`requestedAt`) and enqueues them; returns how many.
+ * With `info.artifacts` (registry receivers), the image sources a `*` selector matches are
+ * marked only when they watch a repository the event names.
+ */
 export async function requestReconcile(rt: Runtime, targets: readonly ResourceSelector[], info: ReconcileRequestInfo = {}): Promise<number> {
   const requestedAt = rt.now().toISOString();
   let n = 0;
@@ -58,6 +78,9 @@ export async function requestReconcile(rt: Runtime, targets: readonly ResourceSe
         res = await rt.state.update<ObjectRecord>(key, (cur) => {
           if (!cur?.object || cur.deleted) return undefined;
           if (t.name === '*' && !labelsMatch(cur.object.metadata.labels, t.matchLabels)) return undefined;
+          // Registry events name their images: a `*` selector marks only the image sources
+          // watching one of them (a named target is marked, as Flux does).
+          if (t.name === '*' && info.artifacts && !aboutObject(info.artifacts, cur.object)) return undefined;
           // Receiver CEL filters (resourceFilter, resources[].filter) decide per object.
           if (info.accept && !info.accept(i, { apiVersion: cur.object.apiVersion, kind: cur.object.kind, metadata: cur.object.metadata })) return undefined;
           return { ...cur, requestedAt };
@@ -80,6 +103,12 @@ export function createWebhookApp(rt: Runtime, opts: { deduper?: DeliveryDeduper 
   return createReceiverApp({
     directory: stateReceiverDirectory(rt),
     deduper: opts.deduper,
-    requester: { request: (targets, _receiver, info) => requestReconcile(rt, targets, info) },
+    requester: {
+      request: async (targets, receiver, info) => {
+        // A pull (merge) request to preview: rendered and dry-run by the worker (shared/preview).
+        if (info.preview) await requestPreview(rt, receiver, info.preview);
+        return requestReconcile(rt, targets, info);
+      },
+    },
   });
 }

@@ -1,11 +1,18 @@
 /**
- * The worker: handles one reconcile message through the kind registry. The kind's
- * reconciler (or finalizer, when the definition left Git) does the work and writes the
- * status; the worker enqueues what it asks to wake, and rethrows a transient error so the
- * queue redelivers the message (and, after N tries, dead-letters it: `deadLettered`).
+ * The worker: handles one queue message by its type. A reconcile goes through the kind
+ * registry: the kind's reconciler (or finalizer, when the definition left Git) does the
+ * work and writes the status; the worker enqueues what it asks to wake, and rethrows a
+ * transient error so the queue redelivers the message (and, after N tries, dead-letters
+ * it: `deadLettered`). A notify message is one event for one Alert's Provider
+ * (shared/notify); a preview message renders a pull request against the live clusters
+ * (shared/preview). Both are retried and dead-lettered the same way.
  */
 import { fmtRef, type ObjectKey } from '../kube/object.js';
 import type { ReceivedMessage } from '../queue/index.js';
+import type { ReconcileMessage } from '../queue/message.js';
+import { deadLetteredNotification, deliverNotification, NOTIFY_TARGET_KIND } from '../notify/deliver.js';
+import { emitFinished } from '../notify/finished.js';
+import { deadLetteredPreview, PREVIEW_TARGET_KIND, runPreview } from '../preview/run.js';
 import type { ReconcileRequest } from '../reconcile/contract.js';
 import { writeStatus } from '../reconcile/status.js';
 import { kindReconciler } from '../kinds/registry.js';
@@ -17,10 +24,18 @@ import { enqueue } from './enqueue.js';
 import type { Runtime } from './runtime.js';
 import { removedVersionMessage } from './versions.js';
 
-/** Reconciles (or finalizes) the message's target. */
+/** Handles one message: a reconcile (or finalize) of its target, a notification delivery, or a preview. */
 export async function handleMessage(rt: Runtime, msg: ReceivedMessage, signal?: AbortSignal): Promise<void> {
-  const t = msg.message.target;
-  const logger = log.child({ target: fmtRef(t), reason: msg.message.reason, delivery: msg.receiveCount });
+  const m = msg.message;
+  if (m.type === 'notify') return deliverNotification(rt, m, { attempt: msg.receiveCount, signal });
+  if (m.type === 'preview') return runPreview(rt, m, { attempt: msg.receiveCount, signal });
+  return reconcileTarget(rt, m, msg.receiveCount, signal);
+}
+
+/** Reconciles (or finalizes) the message's target. */
+async function reconcileTarget(rt: Runtime, message: ReconcileMessage, receiveCount: number, signal?: AbortSignal): Promise<void> {
+  const t = message.target;
+  const logger = log.child({ target: fmtRef(t), reason: message.reason, delivery: receiveCount });
   const read = await readRecordSafe(rt.state, t);
   if (read.corrupt) {
     // Nothing can be done for this object until its record is repaired; everyone else goes on.
@@ -42,9 +57,13 @@ export async function handleMessage(rt: Runtime, msg: ReceivedMessage, signal?: 
       return;
     }
   }
-  const req: ReconcileRequest = { key: t, record: rec, reason: msg.message.reason, revision: msg.message.revision, signal, log: logger };
+  const req: ReconcileRequest = { key: t, record: rec, reason: message.reason, revision: message.revision, signal, log: logger };
+  const started = Date.now();
   const result = rec.deleted ? await kind.finalize(rt, req) : await kind.reconcile(rt, req);
+  const durationMs = Date.now() - started;
   for (const w of result.wake) await enqueue(rt, w.key, w.reason, { dedupKey: w.dedupKey, revision: w.revision });
+  // Flux's "Reconciliation finished" event (commit status `success`) goes to the notification pipeline only.
+  if (!rec.deleted) await emitFinished(rt.state, t, rec, result, durationMs, rt.now());
   logger.info(`${t.kind.toLowerCase()} handled`, { ready: result.ready, reason: result.reason });
   if (result.transientError) throw result.transientError;
 }
@@ -52,9 +71,12 @@ export async function handleMessage(rt: Runtime, msg: ReceivedMessage, signal?: 
 /**
  * A message was dead-lettered: leave a trace on its object (Ready=False with the reason and
  * an event) and move its next scheduled run, so the scheduler's next request is not
- * swallowed by the dead message's deduplication id.
+ * swallowed by the dead message's deduplication id. A notify message leaves a Warning
+ * event on its Alert, a preview one on its Receiver (and fails its check run).
  */
 export async function deadLettered(rt: Runtime, target: ObjectKey, reason: string): Promise<void> {
+  if (target.kind === NOTIFY_TARGET_KIND) return deadLetteredNotification(rt, target, reason);
+  if (target.kind === PREVIEW_TARGET_KIND) return deadLetteredPreview(rt, target, reason);
   try {
     const read = await readRecordSafe(rt.state, target);
     const rec = read.record;

@@ -140,9 +140,31 @@ export function recordKey(kind: string, namespace: string, name: string): Object
   return { kind, namespace, name };
 }
 
-/** Reads a record; throws a StateCorrupt error naming the file when it cannot be decoded. */
+/** Why a decoded value is not an object record, or undefined when it is one. */
+function recordProblem(v: unknown): string | undefined {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return 'the value is not an object';
+  const r = v as Record<string, unknown>;
+  if (!r.status || typeof r.status !== 'object' || Array.isArray(r.status)) return 'it has no status object';
+  if (r.object !== undefined) {
+    const o = r.object as Record<string, unknown> | null;
+    if (!o || typeof o !== 'object' || !o.metadata || typeof o.metadata !== 'object') return 'its object has no metadata';
+  }
+  if (r.events !== undefined && !Array.isArray(r.events)) return 'its events are not a list';
+  return undefined;
+}
+
+/** Reads a record; throws a StateCorrupt error naming the record when it cannot be decoded or is not a record. */
 export async function readRecord(state: StateStore, key: ObjectKey): Promise<ObjectRecord | undefined> {
-  return (await state.get<ObjectRecord>(key))?.value;
+  const got = await state.get<ObjectRecord>(key);
+  if (!got) return undefined;
+  const problem = recordProblem(got.value);
+  if (problem) {
+    const where = 'fileFor' in state && typeof (state as { fileFor?: unknown }).fileFor === 'function' ? (state as unknown as { fileFor(k: ObjectKey): string }).fileFor(key) : describeKey(key);
+    throw new FluxlessError('StateCorrupt', `state record ${where} is not a Fluxless object record (${problem})`, {
+      hint: 'Delete it to start over; the next reconcile rewrites it.',
+    });
+  }
+  return got.value;
 }
 
 /** A record, or why it could not be read. */

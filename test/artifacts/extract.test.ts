@@ -7,7 +7,10 @@ import zlib from 'node:zlib';
 import { Readable } from 'node:stream';
 import { pack as tarPack } from 'tar-stream';
 import {
+  ArtifactNameTooLongError,
   ArtifactTooLargeError,
+  MAX_NAME_BYTES,
+  MAX_PATH_BYTES,
   UnsafeArtifactError,
   entrySegments,
   extractArtifact,
@@ -205,6 +208,44 @@ describe('entry names and digests', () => {
     assert.deepEqual(entrySegments('dir/'), ['dir']);
     assert.throws(() => entrySegments('C:/x'), UnsafeArtifactError);
     assert.throws(() => entrySegments(''), UnsafeArtifactError);
+  });
+
+  test('entrySegments refuses names no file system takes, counting bytes, with a typed error', () => {
+    assert.deepEqual(entrySegments(`a/${'n'.repeat(MAX_NAME_BYTES)}`), ['a', 'n'.repeat(MAX_NAME_BYTES)]);
+    assert.throws(() => entrySegments(`a/${'n'.repeat(MAX_NAME_BYTES + 1)}`), (err: unknown) => {
+      assert.ok(err instanceof ArtifactNameTooLongError && err instanceof UnsafeArtifactError);
+      assert.equal(err.code, 'ArtifactNameTooLong');
+      assert.match(err.message, /name of 256 bytes; the limit is 255/);
+      assert.match(err.hint ?? '', /Shorten/);
+      return true;
+    });
+    // 128 two-byte characters are 256 bytes.
+    assert.throws(() => entrySegments('é'.repeat(128)), ArtifactNameTooLongError);
+    const okPath = `${'p'.repeat(99)}/`.repeat(40) + 'f'.repeat(MAX_PATH_BYTES - 4000);
+    assert.equal(Buffer.byteLength(okPath), MAX_PATH_BYTES);
+    assert.equal(entrySegments(okPath).length, 41);
+    assert.throws(() => entrySegments(`${okPath}x`), (err: unknown) => {
+      assert.ok(err instanceof ArtifactNameTooLongError);
+      assert.match(err.message, /path of 4097 bytes/);
+      assert.ok(err.message.length < 400, 'the name is shortened in the message');
+      return true;
+    });
+  });
+
+  test('file system errors while extracting name the entry, never the host path', async (t) => {
+    const base = tmpdir(t);
+    // Long enough that the kernel refuses the whole path while the entry itself is fine.
+    const dest = path.join(base, 'x'.repeat(250), 'y'.repeat(250), 'out');
+    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    const rel = `${'s'.repeat(200)}/`.repeat(18) + 'file.yaml';
+    const gz = await makeTarGz([{ name: rel, data: 'x' }]);
+    await assert.rejects(extractArtifact(gz, dest), (err: unknown) => {
+      assert.ok(err instanceof ArtifactNameTooLongError, `got ${String(err)}`);
+      assert.ok(!(err as Error).message.includes(base), (err as Error).message);
+      assert.match((err as Error).message, /artifact (entry|directory) "s{10}/);
+      return true;
+    });
+    assert.equal(fs.existsSync(dest), false);
   });
 
   test('verifyDigest names expected and actual digests', () => {

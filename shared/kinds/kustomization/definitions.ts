@@ -4,7 +4,10 @@
  * the Kustomization that built them, as `flux-system` applies `clusters/<name>` in Flux.
  * Removing one from Git marks it deleted, so its own reconciler finalizes it.
  */
-import { fmtRef, sameKey, splitApiVersion, type KubeObject, type ObjectRef } from '../../kube/object.js';
+import { fmtObject, fmtRef, sameKey, splitApiVersion, type KubeObject, type ObjectRef } from '../../kube/object.js';
+import { ReconcileFailure } from '../../reconcile/failure.js';
+import { isCorrupt } from '../../state/records.js';
+import { errorMessage } from '../../util/errors.js';
 import type { ChangeEntry } from '../../apply/engine.js';
 import type { ReconcileServices, Wake } from '../../reconcile/contract.js';
 import { adoptBootstrapDefinition, withBootstrapInputs } from '../../reconcile/bootstrap-pair.js';
@@ -29,12 +32,25 @@ export interface DefinitionSync {
   entries: ChangeEntry[];
   /** Notes for the status: objects not taken over (the Kustomization itself, bootstrap objects). */
   notes: string[];
+  /** Definitions whose state record is corrupt: not updated; the reconcile reports them. */
+  corrupt: string[];
+}
+
+/**
+ * Refuses Flux objects of kinds Fluxless does not know (a typo such as `Kustomisation`), as
+ * Flux's apply would ("no matches for kind"), before anything of the revision is applied.
+ */
+export function assertKnownKinds(svc: ReconcileServices, objects: KubeObject[]): void {
+  const unknown = objects.filter((o) => !svc.isKnownKind(o.kind));
+  if (unknown.length) {
+    throw new ReconcileFailure('ReconciliationFailed', unknown.map((o) => `${fmtObject(o)}: no matches for kind "${o.kind}" in version "${o.apiVersion}"`).join('\n'));
+  }
 }
 
 /** Stores the Flux objects of a build as definitions owned by this Kustomization. */
 export async function syncDefinitions(svc: ReconcileServices, spec: KustomizationSpec, objects: KubeObject[]): Promise<DefinitionSync> {
   const self = recordKey('Kustomization', spec.namespace, spec.name);
-  const out: DefinitionSync = { changed: [], entries: [], notes: [] };
+  const out: DefinitionSync = { changed: [], entries: [], notes: [], corrupt: [] };
   for (const obj of objects) {
     const ns = obj.metadata.namespace ?? spec.render.targetNamespace ?? spec.namespace;
     const k = recordKey(obj.kind, ns, obj.metadata.name);
@@ -48,6 +64,7 @@ export async function syncDefinitions(svc: ReconcileServices, spec: Kustomizatio
     let action: ChangeEntry['action'] = 'unchanged';
     let adopted = false;
     let generation = 0;
+    try {
     await svc.state.update<ObjectRecord>(k, (cur) => {
       if (cur?.origin?.by === 'bootstrap' && !cur.deleted) {
         // The bootstrap pair (gotk-sync.yaml): merged with the configuration, never taken over.
@@ -78,6 +95,12 @@ export async function syncDefinitions(svc: ReconcileServices, spec: Kustomizatio
         origin: { by: 'Kustomization', namespace: spec.namespace, name: spec.name },
       };
     });
+    } catch (err) {
+      if (!isCorrupt(err)) throw err;
+      // One corrupt record does not stop the others; it stays in the inventory (never pruned).
+      out.corrupt.push(`${fmtRef(k)} was not updated: ${errorMessage(err)}${err.hint ? ` (${err.hint})` : ''}`);
+      action = 'unchanged';
+    }
     if (adopted) out.notes.push(`${fmtRef(k)} is a bootstrap object: its Git definition is merged with the configuration`);
     if (action !== 'unchanged') out.changed.push({ key: k, reason: 'dependency', dedupKey: `gen-${generation}` });
     out.entries.push({
@@ -99,7 +122,9 @@ export async function removeDefinitions(svc: ReconcileServices, owner: { namespa
   for (const r of refs) {
     const k = recordKey(r.kind, r.namespace, r.name);
     let changed = false;
-    const res = await svc.state.update<ObjectRecord>(k, (cur) => {
+    let res: Awaited<ReturnType<typeof svc.state.update<ObjectRecord>>>;
+    try {
+    res = await svc.state.update<ObjectRecord>(k, (cur) => {
       // A bootstrap object whose Git copy left the build: back to the configuration's definition alone.
       if (cur?.origin?.by === 'bootstrap') {
         const next = cur.bootstrap?.git ? withBootstrapInputs(cur, { git: null }) : undefined;
@@ -109,6 +134,10 @@ export async function removeDefinitions(svc: ReconcileServices, owner: { namespa
       if (!cur || cur.origin?.by !== 'Kustomization' || cur.origin.name !== owner.name || cur.origin.namespace !== owner.namespace) return undefined;
       return { ...cur, deleted: true };
     });
+    } catch (err) {
+      if (!isCorrupt(err)) throw err;
+      continue; // reported by `get`; removed once the record is repaired
+    }
     if (res?.value.deleted) removed.push({ key: k, reason: 'dependency', dedupKey: 'finalize' });
     else if (changed) removed.push({ key: k, reason: 'dependency', dedupKey: `gen-${res?.value.object?.metadata.generation ?? 0}` });
   }

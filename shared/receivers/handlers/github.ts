@@ -2,13 +2,16 @@
  * `github`: X-Hub-Signature-256 (else X-Hub-Signature) over the raw body with the token;
  * `spec.events` against `X-GitHub-Event`; `ping` answers 200. For the `package` and
  * `registry_package` events (GitHub Packages / ghcr.io, e.g. `events: ["ping",
- * "package"]`), the container image and tag the event is about are exposed.
+ * "package"]`), the container image and tag the event is about are exposed. A
+ * `pull_request` event that brings a new head (opened, synchronize, reopened) also asks
+ * for a preview of the pull request (shared/preview).
  */
 import { filterEvent } from '../handler.js';
 import type { ReceiverHandler } from '../handler.js';
 import { artifactFromReference } from '../images.js';
 import type { RegistryArtifact } from '../images.js';
 import { objectAt, stringAt } from '../payload.js';
+import { githubPreviewRequest } from '../../preview/request.js';
 import type { JsonObject } from '../payload.js';
 import { artifactDetails, hubSignedPayload, payloadDetails } from './common.js';
 
@@ -25,6 +28,10 @@ export const github: ReceiverHandler = async (req, ctx) => {
   if (lower === 'package' || lower === 'registry_package') {
     const artifacts = packageArtifacts(signed.payload, lower);
     return { kind: 'accept', event, deliveryId, artifacts, details: artifactDetails(artifacts) ?? payloadDetails(signed.payload) };
+  }
+  if (lower === 'pull_request') {
+    const preview = githubPreviewRequest(signed.payload);
+    if (preview) return { kind: 'accept', event, deliveryId, details: { repository: preview.repository, pullRequest: String(preview.number), commit: preview.headSha }, preview };
   }
   return { kind: 'accept', event, deliveryId, details: payloadDetails(signed.payload) };
 };

@@ -1,7 +1,13 @@
-/** `gitlab`: `X-Gitlab-Token` equals the token; `spec.events` against `X-Gitlab-Event`. */
+/**
+ * `gitlab`: `X-Gitlab-Token` equals the token; `spec.events` against `X-Gitlab-Event`. A
+ * `Merge Request Hook` that brings new commits (open, reopen, update with `oldrev`) also
+ * asks for a preview of the merge request (shared/preview).
+ */
 import { filterEvent, reject } from '../handler.js';
 import type { ReceiverHandler } from '../handler.js';
+import { isObject } from '../payload.js';
 import { safeEqual } from '../signature.js';
+import { gitlabPreviewRequest } from '../../preview/request.js';
 
 /** Verifies the GitLab token header. */
 export const gitlab: ReceiverHandler = (req, ctx) => {
@@ -14,5 +20,15 @@ export const gitlab: ReceiverHandler = (req, ctx) => {
   if (filtered) return filtered;
   // Idempotency-Key (GitLab 17.4+) stays the same across retries; X-Gitlab-Event-UUID otherwise.
   const deliveryId = req.header('idempotency-key') ?? req.header('x-gitlab-event-uuid');
+  if (event.toLowerCase() === 'merge request hook') {
+    let payload: unknown;
+    try {
+      payload = JSON.parse(req.text() ?? '');
+    } catch {
+      payload = undefined; // Flux does not read the body: a body that is not JSON only means no preview
+    }
+    const preview = isObject(payload) ? gitlabPreviewRequest(payload) : undefined;
+    if (preview) return { kind: 'accept', event, deliveryId, details: { repository: preview.repository, mergeRequest: String(preview.number), commit: preview.headSha }, preview };
+  }
   return { kind: 'accept', event, deliveryId };
 };

@@ -1,0 +1,35 @@
+/** The notifier of each supported Provider type (notifier/factory.go). */
+import type { ProviderType } from '../spec.js';
+import { bitbucketNotifier } from './bitbucket.js';
+import type { Notifier, ProviderOptions } from './common.js';
+import { discordNotifier, slackNotifier } from './slack.js';
+import { genericNotifier } from './generic.js';
+import { giteaNotifier } from './gitea.js';
+import { githubNotifier } from './github.js';
+import { githubPrCommentNotifier } from './github-pr-comment.js';
+import { gitlabNotifier } from './gitlab.js';
+import { googleChatNotifier } from './googlechat.js';
+import { teamsNotifier } from './teams.js';
+import { telegramNotifier } from './telegram.js';
+
+export type { Notifier, ProviderEndpoints, ProviderOptions } from './common.js';
+
+const FACTORIES: Readonly<Record<ProviderType, (o: ProviderOptions) => Notifier>> = {
+  generic: (o) => genericNotifier(o, false),
+  'generic-hmac': (o) => genericNotifier(o, true),
+  slack: slackNotifier,
+  discord: discordNotifier,
+  msteams: teamsNotifier,
+  googlechat: googleChatNotifier,
+  telegram: telegramNotifier,
+  github: githubNotifier,
+  githubpullrequestcomment: githubPrCommentNotifier,
+  gitlab: (o) => gitlabNotifier(o),
+  gitea: giteaNotifier,
+  bitbucket: bitbucketNotifier,
+};
+
+/** The notifier for `o.type`; throws a PermanentDeliveryError when the options cannot work (bad address, no token). */
+export function createNotifier(o: ProviderOptions): Notifier {
+  return FACTORIES[o.type](o);
+}
