@@ -24,7 +24,10 @@ import { errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
 
 /** An event to record, without its timestamp (the writer stamps it). */
-export type EventInput = Omit<FluxEvent, 'timestamp' | 'count'>;
+export type EventInput = Omit<FluxEvent, 'timestamp' | 'count' | 'emittedAt'>;
+
+/** How often a repeated event is handed to the notification pipeline again. */
+export const REEMIT_MS = 5 * 60_000;
 
 /** A reconcile snapshot for `status.history` (Flux 2.7+): one entry per distinct digest and outcome. */
 export interface HistoryInput {
@@ -65,10 +68,13 @@ export function appendEvent(events: FluxEvent[] | undefined, e: EventInput, at: 
   const list = [...(events ?? [])];
   const last = list.at(-1);
   if (last && last.severity === e.severity && last.reason === e.reason && last.message === e.message && last.revision === e.revision) {
-    list[list.length - 1] = { ...last, timestamp: at, count: (last.count ?? 1) + 1 };
+    // A repeat is counted; it is handed to the notification pipeline again once every
+    // REEMIT_MS (as notification-controller lets a persistent error through every 5 minutes).
+    const reemit = Date.parse(at) - Date.parse(last.emittedAt ?? last.timestamp) >= REEMIT_MS;
+    list[list.length - 1] = { ...last, timestamp: at, count: (last.count ?? 1) + 1, ...(reemit ? { emittedAt: at } : {}) };
     return list;
   }
-  list.push({ timestamp: at, ...e });
+  list.push({ timestamp: at, ...e, emittedAt: at });
   return list.slice(-MAX_EVENTS);
 }
 
@@ -155,10 +161,11 @@ export async function recordEvent(state: StateStore, key: ObjectKey, e: EventInp
   if (res) await emitNew(state, key, eventsBefore, res.value);
 }
 
-/** Emits the last event of `after` when it is new (a repeat only bumps the last one's count). */
+/** Emits the last event of `after` when it is new, or a repeat due to be sent again (appendEvent decides). */
 async function emitNew(state: StateStore, key: ObjectKey, before: FluxEvent[] | undefined, after: ObjectRecord): Promise<void> {
   const last = after.events?.at(-1);
   const prev = before?.at(-1);
-  if (!last || (prev && (last.count ?? 1) > 1 && last.reason === prev.reason && last.message === prev.message)) return;
+  if (!last || last.emittedAt !== last.timestamp) return;
+  if (prev && prev.timestamp === last.timestamp && prev.emittedAt === last.emittedAt && prev.reason === last.reason) return;
   await emitEvent(state, key, last, after);
 }

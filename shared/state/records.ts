@@ -98,6 +98,8 @@ export interface FluxEvent {
   metadata?: Record<string, string>;
   /** How many times this same event was seen in a row (deduplicated). */
   count?: number;
+  /** When the event was last handed to the notification pipeline. */
+  emittedAt?: string;
 }
 
 /** One state record: a Flux object's definition, origin and status. */
