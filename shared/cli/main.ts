@@ -15,10 +15,12 @@ import type { KindReconciler } from '../reconcile/contract.js';
 import { kindByWord } from '../kinds/registry.js';
 import { eventsCmd, getCmd, kindOf, reconcileCmd, setSuspended, treeCmd } from './commands.js';
 import { buildCmd, diffCmd } from './render-cmds.js';
+import { helmDiffCmd } from './helm-diff.js';
 import { checkCmd, checkPrerequisites } from './check.js';
 import { webhookCmd } from './webhook-cmd.js';
-import { cliRuntime, runningServer, type GlobalOptions } from './context.js';
+import { cliConfig, cliRuntime, runningServer, type GlobalOptions } from './context.js';
 import { devCluster } from './dev.js';
+import { getImagesCmd } from './images.js';
 import { pushArtifactCmd } from './push.js';
 import { serveCmd, startCmd } from './serve.js';
 
@@ -32,12 +34,12 @@ Commands:
   serve                             Run the local runtime (webhooks, workers, scheduler) on fluxless.yaml
   check [--path DIR] [--pre]        What of a fleet repository Fluxless supports, before anything is applied
   webhook <receiver> [--send]       A signed test delivery for a Receiver (curl line, or sent to the server)
-  get all|sources|kustomizations    Show objects and their status
+  get all|sources|kustomizations    Show objects and their status (also alerts, alert-providers)
   reconcile <kind> <name>           Reconcile now and wait (--with-source to fetch the source first)
   suspend|resume <kind> <name>      Stop / restart reconciling an object
-  diff kustomization <name>         Show what would change (exit 0 no diff, 1 diff, >1 error)
+  diff kustomization|helmrelease <name>  Show what would change (exit 0 no diff, 1 diff, >1 error)
   build kustomization <name>        Print the objects a Kustomization renders
-  events                            Show events (--for Kind/name)
+  events                            Show events (--for Kind/name: with its notification deliveries)
   tree kustomization <name>         Show the objects a Kustomization manages
   push artifact oci://<repo>:<tag>  Push a directory as a Flux OCI artifact (like flux push artifact)
   dev cluster up|down|kubeconfig    A local Kubernetes control plane for trying Fluxless
@@ -50,9 +52,10 @@ Global flags:
   -h, --help        Help for a command: fluxless <command> --help
 `,
   start: `Usage: fluxless start [--once] [--timeout 5m]
-Starts a cluster (KUBECONFIG's, else the local control plane), serves examples/fleet from a
-local git server (unless a configuration names a repository), reconciles it, prints the
-status of each object and the webhook URL, and keeps serving until Ctrl-C.
+Uses a cluster (the configuration's, else KUBECONFIG's, else it starts the local control plane),
+serves examples/fleet from a local git server (unless a configuration names a repository),
+reconciles it, prints the status of each object and the webhook URL, and keeps serving until
+Ctrl-C. One start per data directory; other shells' commands in this directory use its cluster.
   --once        Exit after the first convergence (0 when every Kustomization is Ready)
   --timeout D   How long to wait for convergence (default 5m)`,
   serve: `Usage: fluxless serve [--config fluxless.yaml]
@@ -67,7 +70,9 @@ Exit code 1 when something is not supported.`,
   webhook: `Usage: fluxless webhook <receiver-name> [-n NS] [--send]
 Prints the Receiver's URL and a curl command that sends a delivery signed the way its sender signs it
 (github, gitlab, bitbucket, generic, generic-hmac); --send posts it to the running server instead.`,
-  get: `Usage: fluxless get all|sources|kustomizations|receivers [-n NS | -A] [-o table|json|yaml]`,
+  get: `Usage: fluxless get all|sources|kustomizations|receivers|alerts|alert-providers [-n NS | -A] [-o table|json|yaml] [--cluster NAME]
+--cluster keeps the objects that apply to that cluster: a remote cluster's name or server, or in-cluster (the management cluster).
+A CLUSTER column is shown when it is given or when any object targets a remote cluster (spec.kubeConfig).`,
   reconcile: `Usage: fluxless reconcile kustomization|source git <name> [-n NS] [--with-source] [--timeout 5m]
 Exit code 1 when the object is not Ready afterwards.`,
   suspend: `Usage: fluxless suspend kustomization|source git <name> [-n NS]`,
@@ -75,7 +80,8 @@ Exit code 1 when the object is not Ready afterwards.`,
   diff: `Usage: fluxless diff kustomization <name> [--path DIR] [-n NS]
 Exit codes: 0 no differences, 1 differences, >1 error. Secret values are never shown.`,
   build: `Usage: fluxless build kustomization <name> [--path DIR] [-n NS]`,
-  events: `Usage: fluxless events [--for Kind/name] [-n NS]`,
+  events: `Usage: fluxless events [--for Kind/name] [-n NS]
+With --for, the object's notification deliveries (sent, retrying, failed, dead-lettered) are listed too.`,
   tree: `Usage: fluxless tree kustomization <name> [-n NS]`,
   dev: `Usage: fluxless dev cluster up|down|kubeconfig`,
   push: `Usage: fluxless push artifact oci://<host>/<repo>:<tag> --path DIR --source URL --revision REV
@@ -88,6 +94,18 @@ Pushes DIR (a file, or - for stdin) as a Flux artifact, as 'flux push artifact' 
 class UsageError extends FluxlessError {
   constructor(message: string, cmd: string) {
     super('Usage', message, { hint: `run 'fluxless ${cmd ? cmd + ' ' : ''}--help'` });
+  }
+}
+
+/** Commands that act on one object in one namespace (`-n`). */
+const NAMESPACED_COMMANDS = new Set(['reconcile', 'suspend', 'resume', 'tree', 'build', 'diff', 'webhook']);
+
+/** The configuration's namespace (flux-system unless fluxless.yaml says otherwise); errors surface later, when the command loads it. */
+function configuredNamespace(g: GlobalOptions): string {
+  try {
+    return cliConfig(g).namespace;
+  } catch {
+    return 'flux-system';
   }
 }
 
@@ -128,6 +146,7 @@ export async function main(argv: string[]): Promise<number> {
       insecure: { type: 'boolean' },
       'insecure-registry': { type: 'boolean' },
       provider: { type: 'string' },
+      cluster: { type: 'string' },
     },
   });
   const [cmd = '', ...pos] = positionals;
@@ -141,7 +160,8 @@ export async function main(argv: string[]): Promise<number> {
     dataDir: path.resolve(values['data-dir'] ?? process.env.FLUXLESS_DATA_DIR ?? '.fluxless'),
     config: values.config,
   };
-  const ns = values.namespace ?? 'flux-system';
+  // Flux's default namespace is where Flux runs: here, the configuration's (fluxless.yaml `namespace`).
+  const ns = values.namespace ?? (NAMESPACED_COMMANDS.has(cmd) ? configuredNamespace(g) : 'flux-system');
   let timeoutMs = 5 * 60_000;
   if (values.timeout) {
     try {
@@ -190,9 +210,14 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'get': {
       if (!pos[0]) throw new UsageError("'get' needs what to show: all, sources or a kind (kustomizations, receivers, ...)", 'get');
+      if (pos[0] === 'images' || pos[0] === 'image') {
+        const opts = { namespace: values['all-namespaces'] ? undefined : values.namespace, output: values.output ?? 'table' };
+        console.log(await withRuntime((rt) => getImagesCmd(rt, pos[1] ?? 'all', opts)));
+        return 0;
+      }
       const two = pos[1] ? `${pos[0]} ${pos[1]}` : '';
       const what = two && kindByWord(two) ? two : pos[0] === 'source' ? 'sources' : pos[0];
-      const text = await withRuntime((rt) => getCmd(rt, what, { namespace: values['all-namespaces'] ? undefined : values.namespace, output: values.output ?? 'table' }));
+      const text = await withRuntime((rt) => getCmd(rt, what, { namespace: values['all-namespaces'] ? undefined : values.namespace, output: values.output ?? 'table', cluster: values.cluster }));
       console.log(text);
       return 0;
     }
@@ -228,10 +253,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'diff': {
       const { kind, name } = kindAndName(pos, cmd);
-      if (kind.kind !== 'Kustomization') throw new UsageError(`'diff' works on kustomizations, not ${kind.names.plural}`, cmd);
+      if (kind.kind !== 'Kustomization' && kind.kind !== 'HelmRelease') throw new UsageError(`'diff' works on kustomizations and helmreleases, not ${kind.names.plural}`, cmd);
       try {
         const ro = { localPath: values.path, kustomizationFile: values['kustomization-file'] };
-        const { code, text } = await withRuntime((rt) => diffCmd(rt, ns, name, ro));
+        const { code, text } = await withRuntime((rt) => (kind.kind === 'HelmRelease' ? helmDiffCmd(rt, ns, name) : diffCmd(rt, ns, name, ro)));
         if (text) console.log(text);
         else console.log('✔ no changes');
         return code;

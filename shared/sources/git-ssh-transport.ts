@@ -25,6 +25,11 @@
  * GIT_PROTOCOL variable (sshd without `AcceptEnv GIT_PROTOCOL`) answer v0, which
  * isomorphic-git reads as well; the bridge remembers it and reuses that advertisement for
  * the fetch.
+ *
+ * Pushes (git-push.ts) work the same way with `git-receive-pack`: `GET
+ * <bridgeUrl>/info/refs?service=git-receive-pack` runs it and returns its advertisement (it
+ * has no protocol v2), and `POST <bridgeUrl>/git-receive-pack` writes the commands and the
+ * pack to the same channel and streams the report back until the command exits.
  */
 import type { GitHttpRequest, GitHttpResponse, HttpClient } from 'isomorphic-git';
 import ssh2 from 'ssh2';
@@ -34,7 +39,7 @@ import { log } from '../util/log.js';
 import { GitAuthError, GitHostKeyError, GitOperationError, GitRefNotFoundError } from './git-errors.js';
 import { FLUSH_PKT, PktLineFormatError, pktLine, pktText, readPkt } from './git-ssh-pktline.js';
 import type { SshIdentity } from './git-ssh-key.js';
-import { uploadPackCommand, type SshRemote } from './git-ssh-url.js';
+import { gitShellQuote, type SshRemote } from './git-ssh-url.js';
 import { blobKeyType, checkHostKey, hostKeyAlgorithms, keysForHost, knownHostName, sshFingerprint, type KnownHosts } from './known-hosts.js';
 
 /** What the SSH transport needs. `secret` and `url` only appear in messages. */
@@ -54,7 +59,7 @@ export interface SshGitTransport {
   http: HttpClient;
   /** The http URL to give isomorphic-git; it is never contacted. */
   bridgeUrl: string;
-  /** Ends the open upload-pack (if any) cleanly and closes the connection. */
+  /** Ends the open upload-pack or receive-pack (if any) cleanly and closes the connection. */
   close(): void;
 }
 
@@ -62,8 +67,9 @@ type Version = 0 | 2;
 const STDERR_LIMIT = 8192;
 /** Host key algorithms ssh2 can verify (it negotiates no host certificates). */
 const SUPPORTED_HOST_KEY_ALGORITHMS = new Set(['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa', 'ssh-dss']);
-const ADVERTISEMENT_CONTENT_TYPE = 'application/x-git-upload-pack-advertisement';
-const SERVICE_HEADER = Buffer.concat([pktLine('# service=git-upload-pack\n'), FLUSH_PKT]);
+/** The two git services the bridge runs. */
+type Service = 'git-upload-pack' | 'git-receive-pack';
+const serviceHeader = (service: Service) => Buffer.concat([pktLine(`# service=${service}\n`), FLUSH_PKT]);
 
 function lastLines(text: string, n = 3): string {
   return text
@@ -74,7 +80,7 @@ function lastLines(text: string, n = 3): string {
     .join('; ');
 }
 
-/** One `git-upload-pack` exec channel. */
+/** One `git-upload-pack` (or `git-receive-pack`) exec channel. */
 class UploadPack {
   version: Version = 0;
   /** The advertisement as the server sent it, up to and including its flush-pkt. */
@@ -90,6 +96,7 @@ class UploadPack {
   constructor(
     private readonly channel: ClientChannel,
     private readonly opts: SshTransportOptions,
+    readonly service: Service = 'git-upload-pack',
   ) {
     channel.stderr.on('data', (d: Buffer) => {
       if (this.stderrLen < STDERR_LIMIT) {
@@ -123,10 +130,10 @@ class UploadPack {
     }
     if (/permission denied|access denied|not allowed|forbidden|unauthori[sz]ed|denied/i.test(msg)) {
       return new GitAuthError(`the SSH server ${knownHostName(remote.host, remote.port)} refused to serve ${url}: "${msg}"`, {
-        hint: `check that the key in the ${secret} ('identity') has read access to this repository, e.g. as a deploy key`,
+        hint: `check that the key in the ${secret} ('identity') has ${this.service === 'git-receive-pack' ? 'write' : 'read'} access to this repository, e.g. as a deploy key`,
       });
     }
-    return new GitOperationError(`git-upload-pack on ${knownHostName(remote.host, remote.port)} ${doing} (${this.exitCode == null ? 'no exit status' : `exit code ${this.exitCode}`}): ${msg}`);
+    return new GitOperationError(`${this.service} on ${knownHostName(remote.host, remote.port)} ${doing} (${this.exitCode == null ? 'no exit status' : `exit code ${this.exitCode}`}): ${msg}`);
   }
 
   private async pull(): Promise<Buffer | undefined> {
@@ -135,7 +142,7 @@ class UploadPack {
       r = await this.iter.next();
     } catch (err) {
       if (this.opts.signal.aborted) throw this.opts.signal.reason;
-      throw new GitOperationError(`the SSH connection to ${knownHostName(this.opts.remote.host, this.opts.remote.port)} failed while reading from git-upload-pack: ${errorMessage(err)}`, { cause: err });
+      throw new GitOperationError(`the SSH connection to ${knownHostName(this.opts.remote.host, this.opts.remote.port)} failed while reading from ${this.service}: ${errorMessage(err)}`, { cause: err });
     }
     return r.done ? undefined : r.value;
   }
@@ -156,7 +163,7 @@ class UploadPack {
           // Typically a login banner or a shell message printed instead of git's output.
           const text = tail.subarray(0, 200).toString('utf8');
           throw new GitOperationError(`${this.opts.url}: the SSH server did not answer with git's protocol: "${lastLines(text)}"`, {
-            hint: 'the account must run git-upload-pack for the command it is given; a shell profile that prints text breaks the git protocol',
+            hint: `the account must run ${this.service} for the command it is given; a shell profile that prints text breaks the git protocol`,
           });
         }
         throw err;
@@ -319,27 +326,29 @@ export function createSshTransport(o: SshTransportOptions): SshGitTransport {
     return client;
   }
 
-  async function openUploadPack(wantV2: boolean): Promise<UploadPack> {
+  async function openUploadPack(wantV2: boolean, service: Service = 'git-upload-pack'): Promise<UploadPack> {
     if (closed) throw new GitOperationError(`SSH transport for ${o.url} is closed`);
     const c = await connect();
-    const useV2 = wantV2 && !v2Refused;
+    // receive-pack has no protocol v2.
+    const useV2 = service === 'git-upload-pack' && wantV2 && !v2Refused;
+    const command = `${service} ${gitShellQuote(remote.path)}`;
     const channel = await new Promise<ClientChannel>((resolve, reject) => {
-      const fail = (err: Error) => reject(signal.aborted ? signal.reason : new GitOperationError(`cannot run git-upload-pack on ${display}: ${err.message}`, { cause: err }));
+      const fail = (err: Error) => reject(signal.aborted ? signal.reason : new GitOperationError(`cannot run ${service} on ${display}: ${err.message}`, { cause: err }));
       const cb = (err: Error | undefined, ch: ClientChannel) => (err ? fail(err) : resolve(ch));
       try {
-        if (useV2) c.exec(uploadPackCommand(remote.path), { env: { GIT_PROTOCOL: 'version=2' } }, cb);
-        else c.exec(uploadPackCommand(remote.path), cb);
+        if (useV2) c.exec(command, { env: { GIT_PROTOCOL: 'version=2' } }, cb);
+        else c.exec(command, cb);
       } catch (err) {
         fail(err instanceof Error ? err : new Error(String(err)));
       }
     });
-    const up = new UploadPack(channel, o);
+    const up = new UploadPack(channel, o, service);
     await up.readAdvertisement();
     if (useV2 && up.version !== 2) {
       v2Refused = true;
       log.debug('ssh server answered git protocol v0 (GIT_PROTOCOL not accepted)', { host: display });
     }
-    log.debug('git-upload-pack over ssh', { host: display, path: remote.path, protocol: up.version, advertisementBytes: up.advertisement.length });
+    log.debug(`${service} over ssh`, { host: display, path: remote.path, protocol: up.version, advertisementBytes: up.advertisement.length });
     return up;
   }
 
@@ -355,20 +364,37 @@ export function createSshTransport(o: SshTransportOptions): SshGitTransport {
       const u = new URL(req.url);
       const wantV2 = /version=2/.test(header(req.headers, 'git-protocol'));
       const want: Version = wantV2 && !v2Refused ? 2 : 0;
+      if (method === 'GET' && u.pathname.endsWith('/info/refs') && u.searchParams.get('service') === 'git-receive-pack') {
+        takePending()?.abandon();
+        const rp = await openUploadPack(false, 'git-receive-pack');
+        pending = rp;
+        return ok(req.url, method, 'application/x-git-receive-pack-advertisement', once(Buffer.concat([serviceHeader('git-receive-pack'), rp.advertisement])));
+      }
+      if (method === 'POST' && u.pathname.endsWith('/git-receive-pack')) {
+        const body = await collect(req.body as GitHttpRequest['body'] | Uint8Array[] | undefined);
+        let rp = takePending();
+        if (rp && rp.service !== 'git-receive-pack') {
+          rp.abandon();
+          rp = undefined;
+        }
+        rp ??= await openUploadPack(false, 'git-receive-pack');
+        // The report is small: read it whole so that a failed command is an error.
+        return ok(req.url, method, 'application/x-git-receive-pack-result', once(await collect(rp.exchange(body))));
+      }
       if (method === 'GET' && u.pathname.endsWith('/info/refs') && u.searchParams.get('service') === 'git-upload-pack') {
         let up = takePending();
-        if (up && up.version !== want) {
+        if (up && (up.version !== want || up.service !== 'git-upload-pack')) {
           up.abandon();
           up = undefined;
         }
         up ??= await openUploadPack(wantV2);
         pending = up;
-        return ok(req.url, method, ADVERTISEMENT_CONTENT_TYPE, once(Buffer.concat([SERVICE_HEADER, up.advertisement])));
+        return ok(req.url, method, 'application/x-git-upload-pack-advertisement', once(Buffer.concat([serviceHeader('git-upload-pack'), up.advertisement])));
       }
       if (method === 'POST' && u.pathname.endsWith('/git-upload-pack')) {
         const body = await collect(req.body as GitHttpRequest['body'] | Uint8Array[] | undefined);
         let up = takePending();
-        if (up && up.version !== want) {
+        if (up && (up.version !== want || up.service !== 'git-upload-pack')) {
           up.abandon();
           up = undefined;
         }
@@ -380,7 +406,7 @@ export function createSshTransport(o: SshTransportOptions): SshGitTransport {
         }
         return ok(req.url, method, 'application/x-git-upload-pack-result', answer);
       }
-      throw new GitOperationError(`unexpected ${method} ${u.pathname} for SSH remote ${o.url}: only fetches (git-upload-pack) are supported over SSH`);
+      throw new GitOperationError(`unexpected ${method} ${u.pathname} for SSH remote ${o.url}: only git-upload-pack and git-receive-pack are run over SSH`);
     },
   };
 

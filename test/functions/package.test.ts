@@ -19,7 +19,9 @@ import { bundleOptions } from '../../scripts/esbuild-options.mjs';
 const run = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const OSLS = path.join(ROOT, 'node_modules', 'osls', 'bin', 'serverless.js');
-const FUNCTIONS = ['webhook', 'worker', 'schedule'] as const;
+const FUNCTIONS = ['webhook', 'worker', 'schedule', 'registryEvents'] as const;
+/** The bundle file of each function. */
+const BUNDLE: Record<(typeof FUNCTIONS)[number], string> = { webhook: 'webhook', worker: 'worker', schedule: 'schedule', registryEvents: 'registry-events' };
 
 type Json = Record<string, unknown>;
 interface CfnResource {
@@ -50,7 +52,7 @@ function newestMtime(dir: string): number {
 
 /** dist/functions/<name>.mjs for every function, rebuilt when missing or older than the sources. */
 async function ensureBundles(t: { diagnostic(msg: string): void }): Promise<void> {
-  const bundles = FUNCTIONS.map((f) => path.join(ROOT, 'dist', 'functions', `${f}.mjs`));
+  const bundles = FUNCTIONS.map((f) => path.join(ROOT, 'dist', 'functions', `${BUNDLE[f]}.mjs`));
   const sources = Math.max(newestMtime(path.join(ROOT, 'functions')), newestMtime(path.join(ROOT, 'shared')));
   if (bundles.every((b) => existsSync(b) && statSync(b).mtimeMs >= sources)) return;
   try {
@@ -64,8 +66,8 @@ async function ensureBundles(t: { diagnostic(msg: string): void }): Promise<void
       await build({
         ...bundleOptions,
         absWorkingDir: ROOT,
-        entryPoints: [`functions/${f}.ts`],
-        outfile: `dist/functions/${f}.mjs`,
+        entryPoints: [`functions/${BUNDLE[f]}.ts`],
+        outfile: `dist/functions/${BUNDLE[f]}.mjs`,
       });
     }
   }
@@ -187,7 +189,7 @@ test('osls package: offline, least-privilege roles, FIFO queues, bucket, schedul
     const p = fn(name).Properties;
     assert.equal(p.Runtime, 'nodejs22.x', name);
     assert.deepEqual(p.Architectures, ['x86_64'], name);
-    assert.equal(p.Handler, `dist/functions/${name}.handler`, name);
+    assert.equal(p.Handler, `dist/functions/${BUNDLE[name]}.handler`, name);
     const vars = (p.Environment as { Variables: Json }).Variables;
     assert.equal(vars.FLUXLESS_STORE, 's3');
     assert.deepEqual(vars.FLUXLESS_BUCKET, { Ref: 'StateBucket' });
@@ -211,6 +213,7 @@ test('osls package: offline, least-privilege roles, FIFO queues, bucket, schedul
   assert.deepEqual(fn('worker').Properties.Layers, [{ Ref: layerId }]);
   assert.equal(fn('webhook').Properties.Layers, undefined);
   assert.equal(fn('schedule').Properties.Layers, undefined);
+  assert.equal(fn('registryEvents').Properties.Layers, undefined);
   type Layers = Record<string, { package: { artifact: string } }>;
   const state = JSON.parse(await readFile(path.join(out, 'serverless-state.json'), 'utf8')) as { service: { layers: Layers | { $ref: string }; initialServerlessConfig: { layers: Layers } } };
   const stateLayers = '$ref' in state.service.layers ? state.service.initialServerlessConfig.layers : (state.service.layers as Layers);
@@ -226,9 +229,15 @@ test('osls package: offline, least-privilege roles, FIFO queues, bucket, schedul
   assert.deepEqual(esm[0].Properties.FunctionResponseTypes, ['ReportBatchItemFailures']);
   assert.ok(Number(esm[0].Properties.BatchSize) >= 1 && Number(esm[0].Properties.BatchSize) <= 10, 'FIFO batch size 1..10');
   const rulesEv = Object.values(R).filter((r) => r.Type === 'AWS::Events::Rule');
-  assert.equal(rulesEv.length, 1);
-  assert.equal(rulesEv[0].Properties.ScheduleExpression, 'rate(1 minute)');
-  assert.ok(refsIn(rulesEv[0].Properties.Targets).has('ScheduleLambdaFunction'));
+  assert.equal(rulesEv.length, 2, 'the schedule and the ECR push rule');
+  const tick = rulesEv.filter((r) => r.Properties.ScheduleExpression);
+  assert.equal(tick.length, 1);
+  assert.equal(tick[0].Properties.ScheduleExpression, 'rate(1 minute)');
+  assert.ok(refsIn(tick[0].Properties.Targets).has('ScheduleLambdaFunction'));
+  const ecr = rulesEv.filter((r) => r.Properties.EventPattern);
+  assert.equal(ecr.length, 1);
+  assert.deepEqual(ecr[0].Properties.EventPattern, { source: ['aws.ecr'], 'detail-type': ['ECR Image Action'], detail: { 'action-type': ['PUSH'], result: ['SUCCESS'] } });
+  assert.ok(refsIn(ecr[0].Properties.Targets).has('RegistryEventsLambdaFunction'), 'ECR pushes go to the registry-events function');
   const routes = Object.values(R).filter((r) => r.Type === 'AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey).sort();
   assert.deepEqual(routes, ['GET /healthz', 'POST /hook/{digest}']);
   assert.ok(Object.values(R).some((r) => r.Type === 'AWS::Lambda::Url' && refsIn(r.Properties.TargetFunctionArn).has('WebhookLambdaFunction')));
@@ -249,6 +258,7 @@ test('osls package: offline, least-privilege roles, FIFO queues, bucket, schedul
       s3Prefixes: ['/state/*', '/artifacts/*'],
     },
     schedule: { s3: ['s3:GetObject', 's3:ListBucket', 's3:PutObject'], sqs: { 'sqs:SendMessage': ['WorkQueue'] }, s3Prefixes: ['/state/*'] },
+    registryEvents: { s3: ['s3:GetObject', 's3:ListBucket', 's3:PutObject'], sqs: { 'sqs:SendMessage': ['WorkQueue'] }, s3Prefixes: ['/state/*'] },
   };
   for (const name of FUNCTIONS) {
     const role = res(`${name[0].toUpperCase()}${name.slice(1)}Role`);
@@ -315,10 +325,11 @@ test('osls package: offline, least-privilege roles, FIFO queues, bucket, schedul
   // ---- function zips: the bundle (and its source map) only, with a `handler` export
   for (const name of FUNCTIONS) {
     const entries = await zipEntries(path.join(out, `${name}.zip`));
-    assert.deepEqual([...entries.keys()].sort(), [`dist/functions/${name}.mjs`, `dist/functions/${name}.mjs.map`], `${name}.zip contents`);
-    const file = path.join(tmp, 'unzipped', name, `${name}.mjs`);
+    const b = BUNDLE[name];
+    assert.deepEqual([...entries.keys()].sort(), [`dist/functions/${b}.mjs`, `dist/functions/${b}.mjs.map`], `${name}.zip contents`);
+    const file = path.join(tmp, 'unzipped', name, `${b}.mjs`);
     await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, entries.get(`dist/functions/${name}.mjs`)!);
+    await writeFile(file, entries.get(`dist/functions/${b}.mjs`)!);
     const mod = (await import(pathToFileURL(file).href)) as { handler?: unknown };
     assert.equal(typeof mod.handler, 'function', `${name}: the bundle exports handler`);
   }
