@@ -30,6 +30,7 @@ export { IgnoreRules, type IgnoreRule } from './ignore.js';
 export { CompiledSelector, LabelSelector, type ObjectSelector } from './selector.js';
 export { mapLimit } from './limit.js';
 export { maskSecretValues } from './mask.js';
+/** Types of ApplyEngine's options and results: actions, change entries, applied stamps and deletes. */
 export type { Action, AppliedStamp, ApplyAllOptions, ApplyOptions, ChangeEntry, DeleteOptions, DeleteResult } from './types.js';
 
 /** Applies, diffs and prunes sets of objects on one cluster with one field manager. */

@@ -28,10 +28,14 @@ import { ParallelGzip } from './gzip.js';
 import { IGNORE_FILE, parsePatterns, sourceIgnoreMatcher, type Matcher, type Pattern } from './ignore.js';
 import { END_OF_ARCHIVE, padding, tarHeader } from './tar.js';
 
+/** Mode of directory entries in an artifact (0750, as source-controller writes them). */
 export const DIR_MODE = 0o750;
+/** Mode of regular files without any execute bit in an artifact (0600). */
 export const FILE_MODE = 0o600;
+/** Mode of files with any execute bit set in an artifact (0700). */
 export const EXE_MODE = 0o700;
 
+/** Options of buildArtifact: the spec.ignore patterns and compression tuning. */
 export interface BuildArtifactOptions {
   /** spec.ignore: gitignore-style patterns, one per line, scoped to the root. */
   ignore?: string;
@@ -43,6 +47,7 @@ export interface BuildArtifactOptions {
   gzipBlockSize?: number;
 }
 
+/** An artifact built by buildArtifact: the tar.gz bytes, their digest, and entry counts and sizes. */
 export interface BuiltArtifact {
   tarGz: Buffer;
   /** `sha256:<hex>` of tarGz. */
@@ -57,6 +62,7 @@ export interface BuiltArtifact {
   contentSize: number;
 }
 
+/** One entry planArtifact puts into the archive: its header name, type and path on disk. */
 export interface PlannedEntry {
   /** Header name: `.` for the root, else the relative path with `/`. */
   name: string;

@@ -19,6 +19,7 @@ import path from 'node:path';
 import { parseDigest } from './digest.js';
 import { extractArtifact } from './extract.js';
 
+/** Identifies an artifact to open from the cache: its store key and expected digest. */
 export interface CachedArtifactRef {
   /** Store key of the artifact. */
   key: string;
@@ -26,6 +27,7 @@ export interface CachedArtifactRef {
   digest: string;
 }
 
+/** An extracted artifact held open in the cache until release() is called. */
 export interface OpenedArtifact {
   /** The extracted artifact (read-only: never write below it). */
   root: string;
@@ -33,6 +35,7 @@ export interface OpenedArtifact {
   release(): void;
 }
 
+/** Options of ArtifactCache: how to fetch an artifact's bytes, how many to keep, where to extract. */
 export interface ArtifactCacheOptions {
   /** Reads the tar.gz bytes (verifying the digest). */
   fetch(ref: CachedArtifactRef): Promise<Buffer>;
@@ -49,6 +52,7 @@ interface Entry {
   lastUsed: number;
 }
 
+/** Per-process cache of extracted artifacts, fetched once and shared read-only by every build from them. */
 export class ArtifactCache {
   private base: string | undefined;
   private readonly entries = new Map<string, Entry>();

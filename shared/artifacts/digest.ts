@@ -23,6 +23,7 @@ export class ArtifactDigestMismatch extends FluxlessError {
   }
 }
 
+/** Splits an artifact digest `<algorithm>:<hex>`; throws ValidationError for an unknown algorithm or wrong length. */
 export function parseDigest(digest: string): { algorithm: string; hex: string } {
   const m = /^([a-z0-9]+):([0-9a-f]+)$/.exec(typeof digest === 'string' ? digest : '');
   const len = m ? ALGOS[m[1]!] : undefined;

@@ -32,7 +32,9 @@ import { extract as tarExtract } from 'tar-stream';
 import { EnvironmentError, FluxlessError, ValidationError } from '../util/errors.js';
 import { ArtifactDigestMismatch, parseDigest, verifyDigest } from './digest.js';
 
+/** Default cap on an artifact's total file bytes when extracting (100 MiB, as Flux's untar). */
 export const DEFAULT_MAX_BYTES = 100 * 1024 * 1024;
+/** Default cap on an artifact's entries (files plus directories) when extracting. */
 export const DEFAULT_MAX_FILES = 100_000;
 /** Longest path segment (bytes), NAME_MAX of Linux file systems. */
 export const MAX_NAME_BYTES = 255;
@@ -41,6 +43,7 @@ export const MAX_PATH_BYTES = 4096;
 /** Entry names in messages are cut to this many characters. */
 const SHOWN_NAME_CHARS = 200;
 
+/** Options of extractArtifact and readArtifact: size and entry limits, expected digest, write concurrency. */
 export interface ExtractOptions {
   /** Max total bytes of file contents (default 100 MiB). */
   maxBytes?: number;
@@ -52,6 +55,7 @@ export interface ExtractOptions {
   writeConcurrency?: number;
 }
 
+/** What an extraction produced: how many files and directories, and the total file bytes. */
 export interface ExtractResult {
   files: number;
   dirs: number;
@@ -90,6 +94,7 @@ export class ArtifactTooLargeError extends FluxlessError {
   }
 }
 
+/** Extracts a tar.gz artifact into an empty or missing directory, refusing unsafe entries and enforcing limits and digest. */
 export async function extractArtifact(tarGz: Buffer | Readable, destDir: string, opts: ExtractOptions = {}): Promise<ExtractResult> {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
   const maxFiles = opts.maxFiles ?? DEFAULT_MAX_FILES;
@@ -349,6 +354,7 @@ function extractInto(tarGz: Buffer | Readable, dest: string, maxBytes: number, m
   });
 }
 
+/** An artifact read into memory by readArtifact: file contents by relative path, and its directories. */
 export interface ArtifactContents extends ExtractResult {
   /** Files by relative path (`a/b.yaml`), in archive order. */
   entries: Map<string, { data: Buffer; mode: number }>;

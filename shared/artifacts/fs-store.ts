@@ -34,11 +34,13 @@ interface Sidecar {
   lastUpdateTime: string;
 }
 
+/** Options of FsArtifactStore: whether files and directories are fsynced. */
 export interface FsArtifactStoreOptions {
   /** fsync files and directories (default true). */
   durable?: boolean;
 }
 
+/** ArtifactStore on a local directory (local mode), with a JSON sidecar per artifact holding its record. */
 export class FsArtifactStore implements ArtifactStore {
   readonly rootDir: string;
   private readonly durable: boolean;

@@ -15,6 +15,7 @@ const WINDOW = 32 * 1024;
 // Go's gzip writer header: no name, mtime 0, XFL 0, OS 255 (unknown).
 const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
 
+/** Options of ParallelGzip: compression level, block size, and how many blocks compress at once. */
 export interface GzipOptions {
   /** zlib level (default 6, like gzip and Go's default). */
   level?: number;
@@ -24,6 +25,7 @@ export interface GzipOptions {
   parallel?: number;
 }
 
+/** A finished gzip stream: its parts in order, total size, sha256 digest and uncompressed size. */
 export interface GzipResult {
   parts: Buffer[];
   size: number;
@@ -46,6 +48,7 @@ function deflateBlock(block: Buffer, level: number, dictionary: Buffer | undefin
   });
 }
 
+/** Compresses a byte stream into one gzip member, deflating blocks in parallel on the thread pool (pigz-style). */
 export class ParallelGzip {
   private readonly level: number;
   private readonly blockSize: number;

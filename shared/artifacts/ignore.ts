@@ -15,6 +15,7 @@
  *   escaped as `\ `; a trailing `/` limits the pattern to directories.
  */
 
+/** How one ignore pattern judges a path: no match, excluded, or re-included by a negation. */
 export type MatchResult = 'none' | 'exclude' | 'include';
 
 /** `.git/,.gitignore,.gitmodules,.gitattributes`: always excluded. */
@@ -25,10 +26,12 @@ export const EXCLUDE_DEFAULTS = [
   ...'.github/,.circleci/,.travis.yml,.gitlab-ci.yml,appveyor.yml,.drone.yml,cloudbuild.yaml,codeship-services.yml,codeship-steps.yml'.split(','),
   ...'**/.goreleaser.yml,**/.sops.yaml,**/.flux.yaml'.split(','),
 ];
+/** Name of the per-directory ignore file Flux honours in a source (`.sourceignore`). */
 export const IGNORE_FILE = '.sourceignore';
 
 type SegmentMatcher = (name: string) => boolean;
 
+/** One gitignore-style line of a .sourceignore or spec.ignore, scoped to the directory it came from. */
 export class Pattern {
   readonly source: string;
   readonly domain: readonly string[];
@@ -130,6 +133,7 @@ export function parsePatterns(text: string, domain: readonly string[] = []): Pat
   return out;
 }
 
+/** An ordered list of ignore patterns that decides whether a path is left out of an artifact (last match wins). */
 export class Matcher {
   readonly patterns: readonly Pattern[];
   /** No pattern re-includes anything: an excluded directory's whole subtree is excluded. */

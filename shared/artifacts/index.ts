@@ -14,6 +14,7 @@ export {
 } from './extract.js';
 export { verifyDigest, computeDigest, parseDigest, ArtifactDigestMismatch } from './digest.js';
 export { Pattern, Matcher, parsePatterns, sourceIgnoreMatcher, EXCLUDE_VCS, EXCLUDE_DEFAULTS, IGNORE_FILE } from './ignore.js';
+/** Types of the artifact store contract: the store, its records and refs, and gc options. */
 export type { ArtifactStore, ArtifactRecord, ArtifactRef, GcOptions } from './store.js';
 export { artifactKey, parseArtifactKey } from './store.js';
 export { FsArtifactStore, type FsArtifactStoreOptions } from './fs-store.js';

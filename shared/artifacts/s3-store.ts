@@ -31,6 +31,7 @@ import {
   type GcOptions,
 } from './store.js';
 
+/** Options of S3ArtifactStore: client, bucket, key prefix and upload checksums. */
 export interface S3ArtifactStoreOptions {
   client: S3Client;
   bucket: string;
@@ -40,6 +41,7 @@ export interface S3ArtifactStoreOptions {
   uploadChecksum?: boolean;
 }
 
+/** ArtifactStore on S3 (Lambda mode), keeping each artifact's record in the object's user metadata. */
 export class S3ArtifactStore implements ArtifactStore {
   readonly bucket: string;
   readonly prefix: string;

@@ -13,6 +13,7 @@ import { CLUSTER_SCOPE_SEGMENT, isValidSegment, keySegments, type ObjectKey } fr
 /** The source object an artifact belongs to (GitRepository, OCIRepository, Bucket, ...). */
 export type ArtifactRef = ObjectKey;
 
+/** A stored artifact as a source's status.artifact describes it: key, digest, size, revision, URL and time. */
 export interface ArtifactRecord {
   /** `<kind>/<namespace|_>/<name>/<hex>.tar.gz`. */
   key: string;
@@ -27,11 +28,13 @@ export interface ArtifactRecord {
   lastUpdateTime: string;
 }
 
+/** Options of ArtifactStore.gc: keys it must never delete. */
 export interface GcOptions {
   /** Keys never deleted (e.g. the artifact in the object's status). */
   protect?: readonly string[];
 }
 
+/** Content-keyed storage of source artifacts, with Flux's retention of the newest few per source. */
 export interface ArtifactStore {
   /** Stores `data` for `ref` at `revision`; returns its record. */
   put(ref: ArtifactRef, revision: string, data: Buffer): Promise<ArtifactRecord>;
@@ -50,6 +53,7 @@ export interface ArtifactStore {
   deleteAll(ref: ArtifactRef): Promise<number>;
 }
 
+/** File extension of every artifact key. */
 export const ARTIFACT_EXT = '.tar.gz';
 const HEX64 = /^[0-9a-f]{64}$/;
 
@@ -58,6 +62,7 @@ export function refPrefix(ref: ArtifactRef): string {
   return keySegments(ref).join('/') + '/';
 }
 
+/** The store key of a source's artifact with the given sha256: `<kind>/<namespace|_>/<name>/<hex>.tar.gz`. */
 export function artifactKey(ref: ArtifactRef, sha256Hex: string): string {
   return `${refPrefix(ref)}${sha256Hex}${ARTIFACT_EXT}`;
 }
@@ -80,6 +85,7 @@ export function parseArtifactKey(key: string): { segments: [string, string, stri
   return { segments: [kind, ns, name], hex };
 }
 
+/** The store key of a record, or the key itself when given a string. */
 export function keyOf(recordOrKey: ArtifactRecord | string): string {
   return typeof recordOrKey === 'string' ? recordOrKey : recordOrKey.key;
 }
@@ -91,6 +97,7 @@ export function expectedDigestFor(recordOrKey: ArtifactRecord | string, expected
   return `sha256:${parseArtifactKey(keyOf(recordOrKey)).hex}`;
 }
 
+/** The NotFoundError a store raises for a missing artifact, with a hint to reconcile the source again. */
 export function notFound(key: string, where: string): NotFoundError {
   return new NotFoundError(`artifact ${key} not found in ${where}`, {
     hint: 'It may have been garbage-collected; reconcile the source again to rebuild it.',
@@ -114,6 +121,7 @@ export function garbage(records: ArtifactRecord[], keep: number, protect: readon
  * order as they happened.
  */
 let lastStamp = 0;
+/** Returns a millisecond timestamp later than every earlier one in this process. */
 export function nextStamp(): number {
   const now = Date.now();
   lastStamp = now > lastStamp ? now : lastStamp + 1;

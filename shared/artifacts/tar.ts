@@ -6,11 +6,13 @@
  */
 import { ValidationError } from '../util/errors.js';
 
+/** Size in bytes of a tar block; headers and file data are padded to it. */
 export const BLOCK = 512;
 const NAME_SIZE = 100;
 const PREFIX_SIZE = 155;
 const MAX_OCTAL_11 = 0o77777777777; // 8 GiB - 1
 
+/** Entry types an artifact's tar holds: regular files and directories. */
 export type TarEntryType = 'file' | 'dir';
 
 /** The header block(s) for one entry; for files the caller appends data + padding. */

@@ -15,12 +15,15 @@ import { log } from '../util/log.js';
 import { cacheDir, packageRoot } from './paths.js';
 import { freePort, startSupervised, waitUntil, type Supervised } from './process.js';
 
+/** Kubernetes version of the local control plane's binaries. */
 export const K8S_VERSION = '1.20.2';
 /** Must match BUILD_REV in infra/dev/install-control-plane.sh. */
 const BUILD_REV = 'fl2';
+/** Environment variable naming the kubeconfig of an existing cluster to use instead of the local control plane. */
 export const EXTERNAL_KUBECONFIG_ENV = 'FLUXLESS_TEST_KUBECONFIG';
 const HINT = `Set ${EXTERNAL_KUBECONFIG_ENV} to the kubeconfig of an existing cluster (kind, EKS, ...) to use it instead.`;
 
+/** A running local control plane: its admin kubeconfig, API server URL and token, data directory, and stop(). */
 export interface ControlPlane {
   /** Path of a kubeconfig file with admin credentials (context `fluxless-dev`). */
   readonly kubeconfigPath: string;
@@ -32,12 +35,14 @@ export interface ControlPlane {
   stop(): Promise<void>;
 }
 
+/** Paths of the etcd, kube-apiserver and kube-controller-manager binaries. */
 export interface ControlPlaneBinaries {
   etcd: string;
   kubeApiserver: string;
   kubeControllerManager: string;
 }
 
+/** Directory where this machine's built kube-apiserver and kube-controller-manager are cached. */
 export function binaryDir(): string {
   return path.join(cacheDir(), `kubernetes-${K8S_VERSION}-${BUILD_REV}`);
 }
@@ -50,6 +55,7 @@ function which(cmd: string): string | undefined {
   return undefined;
 }
 
+/** Finds the control plane binaries (etcd on PATH, the rest in binaryDir()); undefined when any is missing. */
 export function findBinaries(): ControlPlaneBinaries | undefined {
   const etcd = which('etcd');
   const kubeApiserver = path.join(binaryDir(), 'kube-apiserver');
@@ -103,6 +109,7 @@ function isPortClash(err: unknown): boolean {
   return err instanceof EnvironmentError && /address already in use|bind: /i.test(err.message);
 }
 
+/** Options of startControlPlane: installing missing binaries, data directory, controller manager, readiness timeout. */
 export interface StartOptions {
   /** Build/install missing binaries (default true). */
   install?: boolean;
@@ -113,6 +120,7 @@ export interface StartOptions {
   readyTimeoutMs?: number;
 }
 
+/** Starts etcd, kube-apiserver and (by default) kube-controller-manager on free loopback ports and waits until ready. */
 export async function startControlPlane(opts: StartOptions = {}): Promise<ControlPlane> {
   const bins = opts.install === false ? findBinaries() : await ensureBinaries();
   if (!bins) {

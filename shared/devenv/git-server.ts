@@ -25,6 +25,7 @@ import type { Readable } from 'node:stream';
 
 const execFileP = promisify(execFile);
 
+/** Where a git smart-HTTP server listens and where its bare repositories live. */
 export interface GitServerInfo {
   /** http://127.0.0.1:<port> */
   url: string;
@@ -32,7 +33,9 @@ export interface GitServerInfo {
   root: string;
 }
 
+/** File in a bare repository whose credentials the git server then requires for every request to it. */
 export const AUTH_FILE = 'fluxless-auth';
+/** File in a bare repository where the git server appends one JSON line per request. */
 export const REQUEST_LOG_FILE = 'fluxless-requests.log';
 
 /** One line of a repository's request log. */
@@ -85,6 +88,7 @@ function sniffCommand(head: string): string | undefined {
   return undefined;
 }
 
+/** Starts a git smart-HTTP server on 127.0.0.1 running `git http-backend` over the bare repositories under `root`. */
 export async function startGitServer(opts: { root?: string } = {}): Promise<GitServerInfo & { stop(): Promise<void> }> {
   const ownsRoot = !opts.root;
   const root = opts.root ?? mkdtempSync(path.join(os.tmpdir(), 'fluxless-gitserver-'));

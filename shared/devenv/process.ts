@@ -27,6 +27,7 @@ done
 cleanup
 `;
 
+/** A child process run under a watchdog: its name and pid, its exit, the tail of its output, and stop(). */
 export interface Supervised {
   readonly name: string;
   readonly pid: number;
@@ -65,6 +66,7 @@ function hookExit(): void {
   }
 }
 
+/** Starts a command under a shell watchdog that stops it (and removes cleanupDir) when this process dies. */
 export function startSupervised(opts: {
   name: string;
   command: string;

@@ -14,13 +14,16 @@
  */
 import type { KubeObject } from './types.js';
 
+/** The kstatus status of an object (fluxcd/cli-utils kstatus): InProgress, Failed, Current, Terminating, NotFound, Unknown. */
 export type HealthStatus = 'InProgress' | 'Failed' | 'Current' | 'Terminating' | 'NotFound' | 'Unknown';
 
+/** An object's kstatus status with the message explaining it. */
 export interface StatusResult {
   status: HealthStatus;
   message: string;
 }
 
+/** Options of computeStatus: the clock, and whether LoadBalancer Services must have an ingress. */
 export interface ComputeOptions {
   /** Clock for the Pod "unschedulable" grace window (epoch ms). Default: Date.now(). */
   now?: number;

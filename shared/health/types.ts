@@ -4,6 +4,7 @@
  * not know about is still reachable through the index signatures.
  */
 
+/** Kubernetes object, metadata and reference shapes, from shared/kube. */
 export type { KubeObject, ObjectMeta, ObjectRef } from '../kube/object.js';
 
 /** A `status.conditions[]` entry (metav1.Condition and the older per-type shapes). */

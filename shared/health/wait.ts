@@ -23,6 +23,7 @@ export const DEFAULT_POLL_INTERVAL_MS = 5_000;
  */
 export type GetObject = (ref: ObjectRef, signal?: AbortSignal) => Promise<KubeObject | null>;
 
+/** Options of waitForHealth: the fetcher, timeout, poll intervals, already-known objects, and cancellation. */
 export interface WaitForHealthOptions {
   get: GetObject;
   /** Give up after this long (ms). */
@@ -48,6 +49,7 @@ export interface WaitForHealthOptions {
   statusOptions?: Omit<ComputeOptions, 'now'>;
 }
 
+/** The last known health of one object in a health wait. */
 export interface ObjectHealth {
   ref: ObjectRef;
   /** `Kind/namespace/name` (or `Kind/name` for cluster-scoped objects), as Flux prints it. */
@@ -60,8 +62,10 @@ export interface ObjectHealth {
   observed: boolean;
 }
 
+/** How a health wait ended: all Current, one Failed (fail fast), timed out, or cancelled. */
 export type HealthOutcome = 'Current' | 'Failed' | 'Timeout' | 'Cancelled';
 
+/** Result of waitForHealth: the outcome, Flux's message for it, each object's health, and timing. */
 export interface HealthResult {
   ok: boolean;
   outcome: HealthOutcome;

@@ -16,6 +16,7 @@ import { splitApiVersion } from '../kube/object.js';
 import type { NotificationEvent } from '../queue/message.js';
 import type { FluxEvent, ObjectRecord } from '../state/records.js';
 
+/** A Flux event as notification-controller receives it (fluxcd/pkg eventv1.Event). */
 export type { NotificationEvent } from '../queue/message.js';
 
 /** The API group of Flux's event metadata and annotations. */

@@ -10,6 +10,7 @@
  */
 import type { PreviewRequest } from '../queue/message.js';
 
+/** A pull or merge request to preview against the live clusters. */
 export type { PreviewRequest } from '../queue/message.js';
 
 type Json = Record<string, unknown>;

@@ -59,6 +59,7 @@ import {
 
 const qlog = log.child({ component: 'queue', backend: 'local' });
 
+/** Options of LocalWorkQueue: fsync of message files, and how often other processes' sends are picked up. */
 export interface LocalWorkQueueOptions {
   /** fsync message files before renaming them into place (survives power loss). Default true. */
   fsync?: boolean;
@@ -167,6 +168,7 @@ function bySeq(a: Live, b: Live): number {
   return a.seq - b.seq;
 }
 
+/** WorkQueue in a local directory for `fluxless serve`, with SqsWorkQueue's semantics; one process owns and consumes it. */
 export class LocalWorkQueue implements WorkQueue {
   readonly dir: string;
   private readonly fsync: boolean;

@@ -13,6 +13,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { ValidationError } from '../util/errors.js';
 
+/** Schema version every queue message carries in `v`. */
 export const MESSAGE_VERSION = 1;
 
 /** Why a reconcile was requested. Open set: the known values plus any other short word. */
@@ -25,6 +26,7 @@ export interface ObjectRef {
   name: string;
 }
 
+/** Request to reconcile one object (from a webhook Receiver, a poll, drift detection, a dependency or the CLI). */
 export interface ReconcileMessage {
   v: 1;
   type: 'reconcile';
@@ -116,6 +118,7 @@ export class MalformedMessage extends ValidationError {
   }
 }
 
+/** Result of parseMessage: the valid message, or the MalformedMessage saying why the body is not one. */
 export type ParseResult = { ok: true; message: QueueMessage } | { ok: false; error: MalformedMessage };
 
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;

@@ -11,6 +11,7 @@ import {
   type SendOptions,
 } from './types.js';
 
+/** Returns `value` when it is a whole number from `min` to `max`; otherwise throws a ValidationError naming `what`. */
 export function intInRange(what: string, value: unknown, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw new ValidationError(`${what} must be a whole number from ${min} to ${max}, got ${String(value)}`);
@@ -18,6 +19,7 @@ export function intInRange(what: string, value: unknown, min: number, max: numbe
   return value;
 }
 
+/** A send with its options validated and defaults filled in: body, FIFO group, dedup id and delay. */
 export interface ResolvedSend {
   body: string;
   groupId: string;
@@ -25,6 +27,7 @@ export interface ResolvedSend {
   delaySeconds: number;
 }
 
+/** Serialises a message and validates its send options, taking the group and dedup id from the message by default. */
 export function resolveSend(msg: QueueMessage, opts: SendOptions = {}): ResolvedSend {
   const body = serializeMessage(msg);
   return resolveRawSend(body, {
@@ -34,6 +37,7 @@ export function resolveSend(msg: QueueMessage, opts: SendOptions = {}): Resolved
   });
 }
 
+/** Validates a raw body and its send options (group and dedup ids, delay within the SQS limit). */
 export function resolveRawSend(body: string, opts: RawSendOptions): ResolvedSend {
   if (typeof body !== 'string' || body.length === 0) throw new ValidationError('message body must be a non-empty string');
   assertQueueId('groupId', opts.groupId);
@@ -42,6 +46,7 @@ export function resolveRawSend(body: string, opts: RawSendOptions): ResolvedSend
   return { body, groupId: opts.groupId, dedupId: opts.dedupId, delaySeconds };
 }
 
+/** Receive options validated against the SQS limits, with defaults filled in. */
 export interface ResolvedReceive {
   max: number;
   waitSeconds: number;
@@ -49,6 +54,7 @@ export interface ResolvedReceive {
   signal?: AbortSignal;
 }
 
+/** Validates receive options against the SQS limits (batch size, wait, visibility) and fills in defaults. */
 export function resolveReceive(opts: ReceiveOptions): ResolvedReceive {
   return {
     max: intInRange('max', opts.max ?? 1, 1, MAX_RECEIVE_BATCH),
@@ -58,6 +64,7 @@ export function resolveReceive(opts: ReceiveOptions): ResolvedReceive {
   };
 }
 
+/** Returns `value` when it is whole seconds from 0 to `max`; otherwise throws a ValidationError naming `what`. */
 export function checkSeconds(what: string, value: number, max: number): number {
   return intInRange(what, value, 0, max);
 }

@@ -72,6 +72,7 @@ const SYSTEM_ATTRS: MessageSystemAttributeName[] = [
   'SentTimestamp',
 ];
 
+/** Options of SqsWorkQueue: the SQS client and the URLs of the FIFO queue and its FIFO dead-letter queue. */
 export interface SqsWorkQueueOptions {
   client: SQSClient;
   queueUrl: string;
@@ -98,6 +99,7 @@ export function isSqsError(err: unknown, ...codes: string[]): boolean {
 const STALE_RECEIPT = ['MessageNotInflight', 'ReceiptHandleIsInvalid', 'InvalidParameterValue'];
 const MAX_TRACKED = 10_000;
 
+/** WorkQueue on an SQS FIFO queue and its dead-letter queue (Lambda mode), adding delays and dead-letter reasons. */
 export class SqsWorkQueue implements WorkQueue {
   readonly queueUrl: string;
   readonly dlqUrl: string;

@@ -20,13 +20,18 @@ import type { ObjectKey } from '../kube/object.js';
 import { ConflictError } from '../util/errors.js';
 import type { QueueMessage } from './message.js';
 
+/** How long a dedupId suppresses duplicate sends (5 minutes, as in SQS FIFO). */
 export const DEDUP_WINDOW_MS = 5 * 60 * 1000;
 /** SQS limits, enforced by both implementations so behaviour does not depend on the backend. */
 export const MAX_RECEIVE_BATCH = 10;
+/** Longest long-poll wait of one receive, in seconds. */
 export const MAX_WAIT_SECONDS = 20;
+/** Longest delay a send may ask for, in seconds (15 minutes). */
 export const MAX_DELAY_SECONDS = 900;
+/** Longest visibility timeout of a received message, in seconds (12 hours). */
 export const MAX_VISIBILITY_SECONDS = 43_200;
 
+/** Options of WorkQueue.send: FIFO group, dedup id and delay, each with a default. */
 export interface SendOptions {
   /** FIFO group; defaults to groupIdFor(message.target). */
   groupId?: string;
@@ -36,17 +41,20 @@ export interface SendOptions {
   delaySeconds?: number;
 }
 
+/** Options of WorkQueue.sendRaw: FIFO group and dedup id (required) and an optional delay. */
 export interface RawSendOptions {
   groupId: string;
   dedupId: string;
   delaySeconds?: number;
 }
 
+/** What a send returns: the id of the queued message. */
 export interface SendResult {
   /** Id of the queued message (of the original one when this send was a duplicate). */
   messageId: string;
 }
 
+/** Options of WorkQueue.receive: batch size, long-poll wait, visibility timeout and an abort signal. */
 export interface ReceiveOptions {
   /** 1..10, default 1. */
   max?: number;
@@ -58,6 +66,7 @@ export interface ReceiveOptions {
   signal?: AbortSignal;
 }
 
+/** A delivered message: the decoded message, its receipt, delivery count, raw body and ids. */
 export interface ReceivedMessage {
   message: QueueMessage;
   /** Opaque handle for ack/extend/release/deadLetter. */
@@ -70,6 +79,7 @@ export interface ReceivedMessage {
   groupId: string;
 }
 
+/** A dead-lettered message as listDead returns it, with the reason it was dead-lettered. */
 export interface DeadMessage {
   messageId: string;
   /** The group the message was sent to, when known. */
@@ -85,13 +95,16 @@ export interface DeadMessage {
   deadLetteredAt?: string;
 }
 
+/** What consume() gives a handler besides the message: a signal aborted when the lease is lost. */
 export interface HandlerContext {
   /** Aborted when the message's lease was lost (visibility could not be extended). */
   signal: AbortSignal;
 }
 
+/** Processes one message for consume(): resolving acks it; throwing releases it with backoff, then dead-letters it. */
 export type MessageHandler = (msg: ReceivedMessage, ctx: HandlerContext) => Promise<void>;
 
+/** Options of WorkQueue.consume: concurrency, deliveries before dead-lettering, visibility, backoff and a stop signal. */
 export interface ConsumeOptions {
   /** Handlers running at once (each on a different group), default 4. */
   concurrency?: number;
@@ -109,6 +122,7 @@ export interface ConsumeOptions {
   onDeadLetter?: (target: ObjectKey, reason: string) => Promise<void>;
 }
 
+/** The work queue contract: at-least-once, FIFO per group, deduplicated sends, and a dead-letter queue with reasons. */
 export interface WorkQueue {
   /** Validates and sends a message. Duplicates (same dedupId within 5 minutes) are dropped. */
   send(msg: QueueMessage, opts?: SendOptions): Promise<SendResult>;

@@ -4,6 +4,7 @@
  * same Receiver must not trigger a second reconcile request.
  */
 
+/** Remembers webhook delivery ids per Receiver so that a redelivery does not trigger a second reconcile. */
 export interface DeliveryDeduper {
   /**
    * Record `key` for `ttlMs` and report whether it was already recorded (and not expired).

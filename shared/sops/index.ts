@@ -7,6 +7,7 @@
  *  - `decryptor.close()` at the end.
  */
 export { createDecryptor, Decryptor, MAX_ENCRYPTED_FILE_SIZE, type DecryptorOptions } from './decryptor.js';
+/** Types of SOPS decryption of whole files and loaded trees. */
 export type { DecryptRequest, SopsDecrypter } from './decrypt-types.js';
 export { SopsError, type SopsErrorCode } from './errors.js';
 export { detectSopsFormat, formatForPath, isSopsEncrypted, SOPS_MARKERS } from './detect.js';
@@ -16,5 +17,7 @@ export {
 } from './resource.js';
 export { KUSTOMIZATION_FILE_NAMES, type DecryptSourcesOptions, type DecryptSourcesResult } from './sources.js';
 export { SECRET_ENTRY, type SecretData } from './keyring.js';
+/** How AWS KMS is reached for SOPS keys. */
 export type { KmsOptions } from './keys-kms.js';
+/** File formats SOPS reads and writes. */
 export type { SopsFormat } from './types.js';

@@ -22,6 +22,7 @@ interface ComparatorGroup {
   allowsPrerelease: boolean;
 }
 
+/** A parsed GitRepository spec.ref.semver constraint (Masterminds syntax): OR-ed groups of AND-ed comparators. */
 export interface SemverConstraint {
   /** The constraint as written. */
   source: string;
@@ -94,6 +95,7 @@ export function parseTagVersion(tag: string): semver.SemVer | undefined {
   return semver.parse(bare, { loose: false }) ?? undefined;
 }
 
+/** True when the version satisfies the constraint, with Masterminds' rule for pre-release versions. */
 export function constraintMatches(c: SemverConstraint, v: semver.SemVer): boolean {
   const pre = v.prerelease.length > 0;
   return c.groups.some(

@@ -7,9 +7,11 @@ import { isSshUrl, parseSshUrl, sshUrlForScpLike } from './git-ssh-url.js';
 import { parseSemverConstraint } from './git-semver.js';
 import type { GitRef, GitRepository, GitRepositorySpec } from './types.js';
 
+/** GitRepository apiVersions Fluxless accepts. */
 export const GIT_REPOSITORY_API_VERSIONS = ['source.toolkit.fluxcd.io/v1', 'source.toolkit.fluxcd.io/v1beta2'] as const;
 /** Flux's default branch when spec.ref is empty (fluxcd/pkg git.DefaultBranch). */
 export const DEFAULT_GIT_BRANCH = 'master';
+/** Flux's default GitRepository spec.timeout for one fetch. */
 export const DEFAULT_GIT_TIMEOUT = '60s';
 
 const INTERVAL_RE = /^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$/;

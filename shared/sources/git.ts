@@ -31,6 +31,7 @@ import type { GitCredentials, GitFetchOptions, GitFetchResult, GitRef, GitReposi
 
 export { parseGitRepository, formatRevision, normalizeRevision, commitFromRevision, parseDuration, redactUrl } from './git-spec.js';
 export { GitAuthError, GitHostKeyError, GitOperationError, GitRefNotFoundError, GitTimeoutError } from './git-errors.js';
+/** Source types: GitRepository and its spec, refs, credentials, and fetch options and results. */
 export type * from './types.js';
 
 interface Session {

@@ -14,11 +14,13 @@ export type GitRef =
   | { kind: 'tag'; tag: string }
   | { kind: 'branch'; branch: string };
 
+/** A reference to an object by name and namespace (e.g. a GitRepository's spec.secretRef). */
 export interface ObjectRef {
   name: string;
   namespace: string;
 }
 
+/** A GitRepository's spec after validation, with defaults applied and durations also in milliseconds. */
 export interface GitRepositorySpec {
   /**
    * http(s) URL (credentials embedded in it are used when no Secret gives any) or
@@ -39,6 +41,7 @@ export interface GitRepositorySpec {
   suspend: boolean;
 }
 
+/** A validated GitRepository (source.toolkit.fluxcd.io) object. */
 export interface GitRepository {
   apiVersion: string;
   kind: 'GitRepository';
@@ -79,16 +82,19 @@ export interface ResolvedGitRevision {
   ref?: string;
 }
 
+/** Message, author and committer of a fetched commit. */
 export interface GitCommitInfo {
   message: string;
   author: { name: string; email: string; timestamp: number };
   committer: { name: string; email: string; timestamp: number };
 }
 
+/** Result of fetchGitRepository: unchanged (still lastRevision), or a new checkout in `dir` with its revision and commit. */
 export type GitFetchResult =
   | { changed: false; revision: string; commit: string }
   | ({ changed: true; revision: string; commit: string; ref?: string; dir: string } & GitCommitInfo);
 
+/** Options of fetchGitRepository: the checkout directory, the revision already held, and cancellation. */
 export interface GitFetchOptions {
   /** Directory for the checkout (created when missing, must be empty). The git dir is `<dir>/.git`. */
   dir: string;

@@ -29,6 +29,7 @@ import {
   type Versioned,
 } from './store.js';
 
+/** Options of FsStateStore: lock staleness and wait, fsync, and a test hook before commit. */
 export interface FsStateStoreOptions {
   /** A lock older than this is taken over as stale (default 30 s). */
   staleLockMs?: number;
@@ -42,6 +43,7 @@ export interface FsStateStoreOptions {
 
 const SUFFIX = '.json';
 
+/** StateStore on a local directory (local mode): one JSON file per object, replaced atomically under a per-record lock. */
 export class FsStateStore implements StateStore {
   readonly rootDir: string;
   private readonly opts: FsStateStoreOptions;

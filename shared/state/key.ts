@@ -7,6 +7,7 @@
 import { fmtRef, type ObjectKey } from '../kube/object.js';
 import { ValidationError } from '../util/errors.js';
 
+/** Identifies a Kubernetes object by kind, namespace and name; the key of state and artifact records. */
 export type { ObjectKey } from '../kube/object.js';
 export { sameKey } from '../kube/object.js';
 

@@ -35,6 +35,7 @@ import {
   type Versioned,
 } from './store.js';
 
+/** Options of S3StateStore: client, bucket, key prefix, and HEAD-checked preconditions for servers that ignore If-Match. */
 export interface S3StateStoreOptions {
   client: S3Client;
   bucket: string;
@@ -46,6 +47,7 @@ export interface S3StateStoreOptions {
 
 const SUFFIX = '.json';
 
+/** StateStore on S3 (Lambda mode): one object per record, with conditional requests on the ETag for optimistic concurrency. */
 export class S3StateStore implements StateStore {
   readonly bucket: string;
   readonly prefix: string;
@@ -179,6 +181,7 @@ export class S3StateStore implements StateStore {
   }
 }
 
+/** Normalises an S3 key prefix: no leading `/`, and a trailing `/` unless it is empty. */
 export function normPrefix(p: string | undefined): string {
   if (!p) return '';
   const trimmed = p.replace(/^\/+/, '');

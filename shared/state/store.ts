@@ -12,13 +12,16 @@ import { ConflictError, FluxlessError, ValidationError } from '../util/errors.js
 import { describeKey, type ObjectKey } from './key.js';
 import { sleep } from '../util/time.js';
 
+/** Identifies the object a state record belongs to (kind, namespace, name). */
 export type { ObjectKey } from './key.js';
 
+/** A stored value with its version, to pass as ifVersion on the next write. */
 export interface Versioned<T> {
   value: T;
   version: string;
 }
 
+/** Preconditions of StateStore.put: the expected current version, or that the record is absent. */
 export interface PutOptions {
   /** Write only if the record's current version is this one; else ConflictError. */
   ifVersion?: string;
@@ -26,11 +29,13 @@ export interface PutOptions {
   ifAbsent?: boolean;
 }
 
+/** Precondition of StateStore.delete: the expected current version. */
 export interface DeleteOptions {
   /** Delete only if the record's current version is this one (a missing record conflicts too). */
   ifVersion?: string;
 }
 
+/** Options of StateStore.update: how many conflicts to retry. */
 export interface UpdateOptions {
   /** How many times to re-read and retry after a ConflictError (default 10). */
   retries?: number;
@@ -43,6 +48,7 @@ export interface UpdateOptions {
  */
 export type Updater<T> = (current: T | undefined) => T | undefined;
 
+/** One JSON record per Kubernetes object with optimistic concurrency: versioned get, put, delete, list and update. */
 export interface StateStore {
   get<T>(key: ObjectKey): Promise<Versioned<T> | undefined>;
   /** Writes the record; returns its new version. */
@@ -65,8 +71,10 @@ export interface StoredEnvelope<T> {
   value: T;
 }
 
+/** Marker and schema version every state document carries in its `fluxless` field. */
 export const ENVELOPE_TAG = 'state/v1';
 
+/** Parses a stored state document; throws a StateCorrupt error naming `where` when it is not a Fluxless envelope. */
 export function parseEnvelope<T>(raw: Buffer | string, where: string): StoredEnvelope<T> {
   let doc: unknown;
   try {
@@ -86,6 +94,7 @@ export function parseEnvelope<T>(raw: Buffer | string, where: string): StoredEnv
   return env as StoredEnvelope<T>;
 }
 
+/** Validates put preconditions: not both ifVersion and ifAbsent, and a non-empty ifVersion string. */
 export function checkPutOptions(key: ObjectKey, opts: PutOptions | undefined): void {
   if (opts?.ifAbsent && opts.ifVersion !== undefined) {
     throw new ValidationError(`put ${describeKey(key)}: give either ifVersion or ifAbsent, not both`);
@@ -95,6 +104,7 @@ export function checkPutOptions(key: ObjectKey, opts: PutOptions | undefined): v
   }
 }
 
+/** The ConflictError a store raises when a precondition on `key` fails, telling the caller to re-read and retry. */
 export function conflict(key: ObjectKey, what: string): ConflictError {
   return new ConflictError(`state record ${describeKey(key)} ${what}; read it again and retry`);
 }

@@ -41,6 +41,7 @@ export class NotFoundError extends FluxlessError {
   }
 }
 
+/** The message of a thrown value: an Error's message, or anything else as a string. */
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);

@@ -6,6 +6,7 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const order: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 const SECRET_KEY = /(token|password|secret|authorization|credential|signature|private.?key|^data$)/i;
 
+/** Structured JSON logger with one method per level and child loggers that add fields. */
 export interface Logger {
   debug(msg: string, fields?: Record<string, unknown>): void;
   info(msg: string, fields?: Record<string, unknown>): void;
@@ -14,6 +15,7 @@ export interface Logger {
   child(fields: Record<string, unknown>): Logger;
 }
 
+/** Receives each formatted log line (stderr unless configureLogging replaces it). */
 export type LogSink = (line: string) => void;
 let sink: LogSink = (line) => process.stderr.write(line + '\n');
 let minLevel: LogLevel = (process.env.FLUXLESS_LOG_LEVEL as LogLevel | undefined) ?? 'info';
@@ -24,6 +26,7 @@ export function configureLogging(opts: { sink?: LogSink; level?: LogLevel }): vo
   if (opts.level) minLevel = opts.level;
 }
 
+/** Copies a value with every field under a secret-looking key (token, password, ...) replaced by `[redacted]`. */
 export function redact(value: unknown, depth = 0): unknown {
   if (depth > 6 || value === null || typeof value !== 'object') return value;
   if (value instanceof Error) return { name: value.name, message: value.message };
@@ -50,4 +53,5 @@ function make(base: Record<string, unknown>): Logger {
   };
 }
 
+/** The process's root logger; components derive theirs with child(). */
 export const log: Logger = make({});

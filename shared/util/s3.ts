@@ -5,6 +5,7 @@
  */
 import { CreateBucketCommand, HeadBucketCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 
+/** How to reach S3 or an S3-compatible server: endpoint, region, credentials and path-style addressing. */
 export interface S3ConnectionInfo {
   /** Custom endpoint (fauxqs, MinIO, LocalStack). Omit for AWS. */
   endpoint?: string;
@@ -41,6 +42,7 @@ function s3Code(err: unknown): string | undefined {
   return e?.name ?? e?.Code;
 }
 
+/** True when an S3 error means the object or bucket does not exist (404, NoSuchKey, NotFound). */
 export function isS3NotFound(err: unknown): boolean {
   const code = s3Code(err);
   return s3Status(err) === 404 || code === 'NoSuchKey' || code === 'NotFound';

@@ -12,6 +12,7 @@ import { googleChatNotifier } from './googlechat.js';
 import { teamsNotifier } from './teams.js';
 import { telegramNotifier } from './telegram.js';
 
+/** Types of Provider notifiers: the sender, a resolved Provider's options, and overridable endpoints. */
 export type { Notifier, ProviderEndpoints, ProviderOptions } from './common.js';
 
 const FACTORIES: Readonly<Record<ProviderType, (o: ProviderOptions) => Notifier>> = {
