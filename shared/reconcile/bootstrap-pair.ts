@@ -7,13 +7,46 @@
  * decryption, timeout, ...), and every disagreement is recorded in `bootstrap.conflicts`
  * and reported by an event and by `fluxless get` / `fluxless check`.
  */
+import { posix } from 'node:path';
 import type { KubeObject } from '../kube/object.js';
+import { parseDuration } from '../util/duration.js';
 import { appendEvent } from './status.js';
 import type { ObjectRecord } from '../state/records.js';
 
 function redact(v: unknown): string {
   const s = JSON.stringify(v);
   return s.replace(/(\w+:\/\/)[^/@\s"]+@/g, '$1***@');
+}
+
+/** Spec fields that are Go durations: `1m0s` (what `flux bootstrap` writes) and `1m` are the same. */
+const DURATION_FIELDS = new Set(['interval', 'timeout', 'retryInterval']);
+
+/** JSON with sorted keys, so key order never makes a difference. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v as Record<string, unknown>).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** True when Git's and the configuration's values of `spec.<field>` mean the same to Flux. */
+function sameValue(field: string, a: unknown, b: unknown): boolean {
+  if (DURATION_FIELDS.has(field) && typeof a === 'string' && typeof b === 'string') {
+    try {
+      return parseDuration(a) === parseDuration(b);
+    } catch {
+      return a === b;
+    }
+  }
+  // `./clusters/dev`, `clusters/dev` and `./clusters/dev/` are one path to kustomize-controller.
+  if (field === 'path' && typeof a === 'string' && typeof b === 'string') return normalPath(a) === normalPath(b);
+  return canonical(a) === canonical(b);
+}
+
+function normalPath(p: string): string {
+  const n = posix.normalize(`/${p}`);
+  return n.length > 1 ? n.replace(/\/+$/, '') : n;
 }
 
 /** The effective definition and the conflicts, from the configuration's object and Git's. */
@@ -23,7 +56,7 @@ export function mergeBootstrap(config: KubeObject, git: KubeObject | undefined):
   const cfgSpec = (config.spec ?? {}) as Record<string, unknown>;
   const conflicts: string[] = [];
   for (const [k, v] of Object.entries(cfgSpec)) {
-    if (k in gitSpec && JSON.stringify(gitSpec[k]) !== JSON.stringify(v)) {
+    if (k in gitSpec && !sameValue(k, gitSpec[k], v)) {
       conflicts.push(`spec.${k}: the configuration's ${redact(v)} is used, not Git's ${redact(gitSpec[k])}`);
     }
   }

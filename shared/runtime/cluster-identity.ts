@@ -52,6 +52,9 @@ export async function checkClusterIdentity(rt: Runtime): Promise<IdentityCheck |
   await rt.state.put<Identity>(IDENTITY_KEY, { uid, server: rt.client.server, seenAt: rt.now().toISOString() });
   if (!changed) return { uid, changed: false, requeued: 0 };
   let requeued = 0;
+  // One key per change: back on a cluster seen minutes ago (A -> B -> A), the queue's dedup
+  // window must not swallow the second round of reconciles.
+  const dedupKey = `cluster-${uid}-${rt.now().getTime()}`;
   const message = `the cluster changed (kube-system uid ${uid}${prev ? `, was ${prev.uid}` : ''}): reconciling again`;
   for (const k of appliers) {
     for (const read of await listRecords(rt.state, { kind: k.kind })) {
@@ -60,7 +63,7 @@ export async function checkClusterIdentity(rt: Runtime): Promise<IdentityCheck |
         const next = applyStatus(cur, { ready: 'Unknown', reason: 'Progressing', message, reconciling: 'Progressing' }, rt.now());
         return next ? { ...next, applied: undefined } : undefined;
       });
-      if (kindReconciler(read.key.kind)) await enqueue(rt, read.key, 'cluster-changed', { dedupKey: `cluster-${uid}` });
+      if (kindReconciler(read.key.kind)) await enqueue(rt, read.key, 'cluster-changed', { dedupKey });
       requeued++;
     }
   }

@@ -27,6 +27,7 @@ export function fluxlessBin(): Promise<string> {
     copyFileSync(path.join(ROOT, 'package.json'), path.join(pkg, 'package.json'));
     symlinkSync(path.join(ROOT, 'shared'), path.join(pkg, 'shared'));
     symlinkSync(path.join(ROOT, 'node_modules'), path.join(pkg, 'node_modules'));
+    symlinkSync(path.join(ROOT, 'examples'), path.join(pkg, 'examples'));
     const r = await runNode([path.join(ROOT, 'scripts', 'build.mjs')], { cwd: pkg, env: process.env });
     if (r.code !== 0) throw new Error(`building the CLI bundle failed (exit ${r.code}):\n${r.stdout}${r.stderr}`);
     return path.join(pkg, 'bin', 'fluxless.mjs');

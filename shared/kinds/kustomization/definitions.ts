@@ -57,7 +57,18 @@ export async function syncDefinitions(svc: ReconcileServices, spec: Kustomizatio
     // No Kustomization ever manages itself (Flux's flux-system does; here its definition comes
     // from the configuration, and listing itself would make `tree` recurse).
     if (sameKey(k, self)) {
-      out.notes.push(`${fmtRef(k)} in the build is this Kustomization itself: not managed by it`);
+      // Its Git copy (gotk-sync.yaml) is still merged into a bootstrap definition (Git-only
+      // fields such as decryption are kept, conflicts reported), without an inventory entry.
+      const mine: KubeObject = structuredClone({ ...obj, metadata: { ...obj.metadata, namespace: ns } });
+      let adoptedGen = 0;
+      await svc.state.update<ObjectRecord>(k, (cur) => {
+        if (cur?.origin?.by !== 'bootstrap' || cur.deleted) return undefined;
+        const next = adoptBootstrapDefinition(cur, mine);
+        adoptedGen = next && next.object?.metadata.generation !== cur.object?.metadata.generation ? Number(next.object?.metadata.generation ?? 0) : 0;
+        return next;
+      });
+      if (adoptedGen) out.changed.push({ key: k, reason: 'dependency', dedupKey: `gen-${adoptedGen}` });
+      out.notes.push(`${fmtRef(k)} in the build is this Kustomization itself: merged into its definition, not managed by it`);
       continue;
     }
     const desired: KubeObject = structuredClone({ ...obj, metadata: { ...obj.metadata, namespace: ns } });
