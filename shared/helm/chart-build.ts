@@ -19,8 +19,8 @@ import type { RepositoryError } from './errors.js';
 import { ChartBuildError, HelmCommandError } from './errors.js';
 import { encodeGoYaml, readValues, GoYamlError } from './goyaml.js';
 import type { RepositoryAccess } from './http.js';
-import { ChartVersionError, selectChartVersion, validateMetadata, type ChartDependency, type ChartMetadata, type IndexFile } from './index-file.js';
-import { downloadChart, fetchRepositoryIndex } from './repository.js';
+import { ChartVersionError, selectChartVersion, validateMetadata, type ChartDependency, type ChartMetadata, type ChartVersion, type IndexFile } from './index-file.js';
+import { downloadChart, fetchRepositoryIndex, type DownloadedChart } from './repository.js';
 import { normalizeRepositoryUrl } from './repository-spec.js';
 import type { HelmRunner } from './runner.js';
 import { formatVersion, parseConstraint, parseVersion, satisfies, SemverError, tryParseVersion, withMetadata } from './semver.js';
@@ -266,6 +266,8 @@ export interface RemoteChartOptions {
   force?: boolean;
   /** Check the package against the index digest (default true). */
   verifyDigest?: boolean;
+  /** Downloads a chart version (default downloadChart); a caller may answer from a cache. */
+  download?: (access: RepositoryAccess, cv: ChartVersion, opts: { signal?: AbortSignal; verifyDigest?: boolean }) => Promise<DownloadedChart>;
   signal?: AbortSignal;
 }
 
@@ -288,7 +290,7 @@ export async function buildRemoteChart(o: RemoteChartOptions): Promise<ChartBuil
   }
   let downloaded;
   try {
-    downloaded = await downloadChart(o.access, cv, { signal: o.signal, verifyDigest: o.verifyDigest });
+    downloaded = await (o.download ?? downloadChart)(o.access, cv, { signal: o.signal, verifyDigest: o.verifyDigest });
   } catch (err) {
     const e = err as RepositoryError;
     throw new ChartBuildError('ChartPull', `failed to download chart for remote reference: ${e.message}`, { cause: err, hint: e.hint });

@@ -22,7 +22,9 @@ export type {
   HistoryEntry,
 } from './runner.js';
 export { postRender, kustomizeStream, hasUserPostRenderers, PostRenderError, type PostRenderConfig, type KustomizeRunner } from './postrender.js';
-export { POSTRENDER_PLUGIN } from './postrender-plugin.js';
+export { POSTRENDER_PLUGIN, defaultTransport, type PluginTransport } from './postrender-plugin.js';
+export { directLauncher, helperLauncher, defaultLauncher, type Launcher, type Launched, type LaunchOptions } from './launcher.js';
+export { setChartVersion, chartCrds, packChart, type ChartCrd, type ChartCrds } from './chart-files.js';
 export {
   decodeReleaseSecret,
   decodeReleasePayload,
@@ -32,6 +34,10 @@ export {
   readRelease,
   readLatestRelease,
   readReleaseHistory,
+  listReleases,
+  markReleaseFailed,
+  encodeReleasePayload,
+  ReleaseSet,
   type StoredRelease,
   type ReleaseHeader,
   type ReleaseSecret,

@@ -4,7 +4,7 @@
  * `owner=helm,name,status,version`, key `release` = base64(gzip(JSON)) inside the Secret's
  * own base64. Decoding needs no helm process, so status, history and drift checks are cheap.
  */
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import type { KubeClient } from '../kube/client.js';
 import { isNotFound } from '../kube/client.js';
 import { ReleaseDecodeError } from './errors.js';
@@ -252,4 +252,96 @@ export async function readLatestRelease(client: KubeClient, namespace: string, n
   const last = headers.filter((h) => h.name === name).at(-1);
   if (!last) return undefined;
   return readRelease(client, namespace, name, last.version, signal);
+}
+
+/** All revisions of one release, read with one LIST and decoded on demand. */
+export class ReleaseSet {
+  private readonly decoded = new Map<number, StoredRelease>();
+  private constructor(
+    /** Revisions from the Secret labels, oldest first. */
+    readonly headers: ReleaseHeader[],
+    private readonly secrets: Map<number, ReleaseSecret>,
+  ) {}
+
+  /** Builds a set from the Secrets of one release (as a LIST returns them). */
+  static of(name: string, items: readonly ReleaseSecret[]): ReleaseSet {
+    const secrets = new Map<number, ReleaseSecret>();
+    const headers: ReleaseHeader[] = [];
+    for (const s of items) {
+      if (s.type !== undefined && s.type !== 'helm.sh/release.v1') continue;
+      const h = headerOf(s);
+      if (!h || h.name !== name) continue;
+      headers.push(h);
+      secrets.set(h.version, s);
+    }
+    headers.sort((a, b) => a.version - b.version);
+    return new ReleaseSet(headers, secrets);
+  }
+
+  /** The newest revision number, 0 when there is none. */
+  get latestVersion(): number {
+    return this.headers.at(-1)?.version ?? 0;
+  }
+
+  /** One revision, decoded (undefined when it does not exist). Throws ReleaseDecodeError. */
+  get(version: number): StoredRelease | undefined {
+    const hit = this.decoded.get(version);
+    if (hit) return hit;
+    const s = this.secrets.get(version);
+    if (!s) return undefined;
+    const rel = decodeReleaseSecret(s);
+    this.decoded.set(version, rel);
+    return rel;
+  }
+
+  /** The newest revision (any status, as Helm's storage.Last), decoded. */
+  latest(): StoredRelease | undefined {
+    const v = this.latestVersion;
+    return v ? this.get(v) : undefined;
+  }
+
+  /** Every revision decoded, oldest first. */
+  all(): StoredRelease[] {
+    return this.headers.map((h) => this.get(h.version)!).filter(Boolean);
+  }
+}
+
+/** Every revision of release `name` in `namespace`, from one LIST (payloads decoded on demand). */
+export async function listReleases(client: KubeClient, namespace: string, name: string, signal?: AbortSignal): Promise<ReleaseSet> {
+  const list = await client.request<{ items?: ReleaseSecret[] }>('GET', secretsPath(namespace), {
+    query: { labelSelector: `owner=helm,name=${name}` },
+    signal,
+  });
+  return ReleaseSet.of(name, list.items ?? []);
+}
+
+/** Helm's `release` payload for a release JSON: base64 of gzip of the JSON. */
+export function encodeReleasePayload(raw: Record<string, unknown>): string {
+  return gzipSync(Buffer.from(JSON.stringify(raw))).toString('base64');
+}
+
+/**
+ * Marks a stored revision failed, as helm-controller's unlock (and a failed wait) does:
+ * `info.status` and `info.description` in the payload and the `status` label, written
+ * with the Secret's resourceVersion (a concurrent writer makes it fail). Returns the
+ * revision as stored afterwards.
+ */
+export async function markReleaseFailed(client: KubeClient, rel: StoredRelease, description: string, signal?: AbortSignal): Promise<StoredRelease> {
+  const p = `${secretsPath(rel.namespace)}/${encodeURIComponent(rel.secretName)}`;
+  const cur = await client.request<ReleaseSecret & { metadata?: { resourceVersion?: string } }>('GET', p, { signal });
+  const raw = structuredClone(decodeReleaseSecret(cur).raw);
+  const info = ((raw.info as Record<string, unknown> | undefined) ?? {}) as Record<string, unknown>;
+  info.status = 'failed';
+  info.description = description;
+  raw.info = info;
+  const payload = Buffer.from(encodeReleasePayload(raw)).toString('base64');
+  const updated = await client.request<ReleaseSecret>('PATCH', p, {
+    body: {
+      metadata: { resourceVersion: cur.metadata?.resourceVersion, labels: { status: 'failed', modifiedAt: String(Math.floor(Date.now() / 1000)) } },
+      data: { release: payload },
+    },
+    contentType: 'application/merge-patch+json',
+    signal,
+  });
+  return decodeReleaseSecret(updated);
 }
