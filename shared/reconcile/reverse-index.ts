@@ -26,14 +26,57 @@ function indexKey(index: IndexName, target: ObjectKey): ObjectKey {
   return { kind: index, namespace: target.namespace, name: isValidSegment(name) && name.length <= 253 ? name : target.name };
 }
 
-/** Records that `member` refers to `target` (one read when already recorded). */
+/** Registrations waiting for one index record, applied together by one update. */
+interface PendingBatch {
+  members: ObjectKey[];
+  done: Promise<void>;
+}
+
+/** Per store, per index record: the batch being written and the one gathering behind it. */
+const batches = new WeakMap<StateStore, Map<string, { running?: Promise<void>; next?: PendingBatch }>>();
+
+/**
+ * Records that `member` refers to `target` (one read when already recorded). Concurrent
+ * registrations on one index record in this process are written together, one update at a
+ * time: a fleet of N new Kustomizations on one source costs a handful of conditional writes
+ * instead of N racing ones (which, at a few hundred, exhaust the store's retries).
+ */
 export async function registerMember(state: StateStore, index: IndexName, target: ObjectKey, member: ObjectKey): Promise<void> {
   const key = indexKey(index, target);
   const cur = (await state.get<IndexDoc>(key))?.value;
   if (cur?.members.some((m) => sameKey(m, member))) return;
-  await state.update<IndexDoc>(key, (c) =>
-    c?.members.some((m) => sameKey(m, member)) ? undefined : { members: [...(c?.members ?? []), { kind: member.kind, namespace: member.namespace, name: member.name }] },
-  );
+  let perStore = batches.get(state);
+  if (!perStore) batches.set(state, (perStore = new Map()));
+  const id = `${key.kind}/${key.namespace}/${key.name}`;
+  let slot = perStore.get(id);
+  if (!slot) perStore.set(id, (slot = {}));
+  const entry = { kind: member.kind, namespace: member.namespace, name: member.name };
+  if (slot.next) {
+    slot.next.members.push(entry);
+    return slot.next.done;
+  }
+  const s = slot;
+  const batch: PendingBatch = { members: [entry], done: Promise.resolve() };
+  batch.done = (async () => {
+    // Behind the running write (if any): everything registered meanwhile joins this batch.
+    await s.running?.catch(() => undefined);
+    if (s.next === batch) s.next = undefined;
+    const write = state
+      .update<IndexDoc>(key, (c) => {
+        const add = batch.members.filter((m, i) => !c?.members.some((x) => sameKey(x, m)) && batch.members.findIndex((y) => sameKey(y, m)) === i);
+        return add.length ? { members: [...(c?.members ?? []), ...add] } : undefined;
+      })
+      .then(() => undefined);
+    s.running = write;
+    try {
+      await write;
+    } finally {
+      if (s.running === write) s.running = undefined;
+      if (!s.running && !s.next) perStore.delete(id);
+    }
+  })();
+  s.next = batch;
+  return batch.done;
 }
 
 /** The members registered for `target` (hints: check each one). */

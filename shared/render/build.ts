@@ -3,7 +3,7 @@
  * secure-join spec.path (build-path.ts), generate/merge the kustomization file
  * (generator.ts), check what the build would read (references.ts), build with kustomize
  * (`kubectl kustomize`, kustomize-run.ts, shared with concurrent builds by
- * kustomize-batch.ts), parse and check the objects (manifests.ts: SOPS-encrypted Secrets
+ * kustomize-batch.ts; a plain directory of YAML is built in-process, direct.ts), parse and check the objects (manifests.ts: SOPS-encrypted Secrets
  * are refused, as Fluxless cannot decrypt them yet), then apply spec.commonMetadata
  * (metadata.ts).
  *
@@ -29,6 +29,7 @@
  * Plugins stay disabled (kubectl's defaults: builtin transformers only, no exec/container
  * functions, no helm inflation), matching Flux's DisabledPluginConfig.
  */
+import { directBuild, directBuildEnabled, directBuildSpec } from './direct.js';
 import { prepareKustomization } from './generator.js';
 import { kustomizeBatcher, type KustomizeBatcher } from './kustomize-batch.js';
 import { kustomizeBuild, type KustomizeLimits, type KustomizeOptions } from './kustomize-run.js';
@@ -77,6 +78,11 @@ export interface RenderInput extends KustomizeLimits {
   /** The batcher to share runs through (default: the process-wide one for the kubectl binary). */
   batcher?: KustomizeBatcher;
   /**
+   * Build a plain directory of YAML without kustomize when that gives kustomize's output
+   * (default true; see direct.ts). False always runs `kubectl kustomize`.
+   */
+  direct?: boolean;
+  /**
    * Return Secrets that are still SOPS-encrypted instead of failing with
    * SopsNotSupportedError (default false): for a caller that decrypts them itself.
    */
@@ -89,8 +95,13 @@ export interface RenderInput extends KustomizeLimits {
  */
 export async function renderKustomization(input: RenderInput): Promise<KubeObject[]> {
   const { root, dir } = await resolveBuildPath(input.root, input.path);
-  await prepareKustomization(root, dir, input.spec);
+  const prepared = await prepareKustomization(root, dir, input.spec);
   const { batchable } = await checkReferences(root, dir, { allowRemoteBases: input.allowRemoteBases });
+  // Flux's generated resources-only kustomization: parse, namespace and sort in-process.
+  if (prepared.action === 'created' && input.direct !== false && directBuildSpec(input.spec) && directBuildEnabled()) {
+    const objects = await directBuild(dir, prepared.file, input.spec.targetNamespace, input.maxOutputBytes);
+    if (objects) return finish(objects, input);
+  }
   const { kubectl } = await ensureTools();
   const opts: KustomizeOptions = {
     root,
@@ -105,7 +116,11 @@ export async function renderKustomization(input: RenderInput): Promise<KubeObjec
     batchable && !input.allowRemoteBases && input.batch !== false
       ? await (input.batcher ?? kustomizeBatcher(kubectl)).build(dir, opts)
       : await kustomizeBuild(kubectl, dir, opts);
-  const objects = parseManifests(text);
+  return finish(parseManifests(text), input);
+}
+
+/** The SOPS check and commonMetadata, after either build. */
+function finish(objects: KubeObject[], input: RenderInput): KubeObject[] {
   if (!input.keepSopsSecrets) assertNoSopsSecrets(objects);
   return applyCommonMetadata(objects, input.spec.commonMetadata);
 }

@@ -218,15 +218,24 @@ export function splitAtSentinels(text: string, n: number, sentinel: (i: number) 
 }
 
 const batchers = new Map<string, KustomizeBatcher>();
+let configured: KustomizeBatcherOptions | undefined;
+
+/**
+ * Options for the batchers made from now on (the runtime's `render.kustomizeGatherMs`); a
+ * batcher already made keeps its own.
+ */
+export function configureKustomizeBatching(opts: KustomizeBatcherOptions): void {
+  configured = opts;
+}
 
 /**
  * The process-wide batcher for one kubectl binary. `opts` apply when it is first made
- * (the runtime passes its configuration; without them FLUXLESS_KUSTOMIZE_GATHER_MS is read).
+ * (else those of configureKustomizeBatching; else FLUXLESS_KUSTOMIZE_GATHER_MS is read).
  */
 export function kustomizeBatcher(kubectl: string, opts?: KustomizeBatcherOptions): KustomizeBatcher {
   let b = batchers.get(kubectl);
   if (!b) {
-    let o = opts;
+    let o = opts ?? configured;
     if (!o) {
       // FLUXLESS_KUSTOMIZE_GATHER_MS: how long a build waits for company.
       const gather = Number(process.env.FLUXLESS_KUSTOMIZE_GATHER_MS);

@@ -92,6 +92,15 @@ describe('dependents index', () => {
     assert.deepEqual(sorted(await registeredDependents(state, infra)), sorted(many));
   });
 
+  test('hundreds of concurrent registrations on one dependency are all kept (no retries exhausted)', async (t) => {
+    const state = store(t);
+    const many = Array.from({ length: 400 }, (_, i) => ({ namespace: 'team', name: `k${String(i).padStart(3, '0')}` }));
+    const { state: counted, calls } = counting(state);
+    await Promise.all(many.map((d) => registerDependent(counted, infra, d)));
+    assert.deepEqual(sorted(await registeredDependents(state, infra)), sorted(many));
+    assert.ok((calls.update ?? 0) < many.length, `registrations written together (${calls.update} updates for ${many.length})`);
+  });
+
   test('unregisterDependents removes only the named ones', async (t) => {
     const state = store(t);
     for (const d of [apps, web, api]) await registerDependent(state, infra, d);

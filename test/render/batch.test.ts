@@ -2,6 +2,7 @@ import { describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { renderKustomization } from '../../shared/render/build.js';
+import { directBuildStats } from '../../shared/render/direct.js';
 import { KustomizeBatcher, splitAtSentinels } from '../../shared/render/kustomize-batch.js';
 import { ensureTools } from '../../shared/render/tools.js';
 import type { KubeObject, RenderSpec } from '../../shared/render/types.js';
@@ -37,7 +38,8 @@ async function renderAlone(t: TestContext, files: Record<string, string>, fixtur
   const out: PromiseSettledResult<KubeObject[]>[] = [];
   for (const f of fixtures) {
     try {
-      out.push({ status: 'fulfilled', value: await renderKustomization({ root, path: f.path, spec: f.spec, batch: false }) });
+      // The reference: a lone `kubectl kustomize`, never the direct build.
+      out.push({ status: 'fulfilled', value: await renderKustomization({ root, path: f.path, spec: f.spec, batch: false, direct: false }) });
     } catch (reason) {
       out.push({ status: 'rejected', reason });
     }
@@ -45,15 +47,19 @@ async function renderAlone(t: TestContext, files: Record<string, string>, fixtur
   return out;
 }
 
-/** Renders every fixture at once (batching allowed, through `batcher`) on a fresh copy of the tree. */
+/**
+ * Renders every fixture at once (batching allowed, through `batcher`) on a fresh copy of the
+ * tree; with `direct`, plain directories may skip kustomize (direct.ts).
+ */
 async function renderTogether(
   t: TestContext,
   files: Record<string, string>,
   fixtures: Fixture[],
   batcher: KustomizeBatcher,
+  direct = false,
 ): Promise<PromiseSettledResult<KubeObject[]>[]> {
   const root = await tempTree(t, files);
-  return Promise.allSettled(fixtures.map((f) => renderKustomization({ root, path: f.path, spec: f.spec, batcher })));
+  return Promise.allSettled(fixtures.map((f) => renderKustomization({ root, path: f.path, spec: f.spec, batcher, direct })));
 }
 
 function objectsOf(r: PromiseSettledResult<KubeObject[]>, what: string): KubeObject[] {
@@ -218,6 +224,19 @@ describe('batched kustomize builds', () => {
     // The generator's build never joined the batch; the others shared one kubectl run, and the
     // RoleBinding's build was redone alone.
     assert.deepEqual(batcher.stats, { builds: BATCHABLE, processes: 2, batches: 1, fallbacks: 0, rebuilt: 1 });
+  });
+
+  test('with direct builds allowed, a burst still gives exactly the objects of lone kubectl builds', async (t) => {
+    const alone = await renderAlone(t, TREE, FIXTURES);
+    // plain and sa-move are plain directories kustomize would only namespace: built in-process.
+    // cluster (a Namespace under targetNamespace) and binding (a RoleBinding) are left to kustomize.
+    const direct = ['plain', 'sa-move'];
+    const batcher = await burstBatcher(BATCHABLE - direct.length);
+    const before = directBuildStats.direct;
+    const together = await renderTogether(t, TREE, FIXTURES, batcher, true);
+    assertSameResults(alone, together, FIXTURES);
+    assert.equal(directBuildStats.direct - before, direct.length, 'plain directories built without kustomize');
+    assert.deepEqual(batcher.stats, { builds: BATCHABLE - direct.length, processes: 2, batches: 1, fallbacks: 0, rebuilt: 1 });
   });
 
   test('a failing build fails as it does alone while the rest of its burst succeeds', async (t) => {
