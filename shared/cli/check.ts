@@ -23,6 +23,7 @@ import { mergeBootstrap } from '../reconcile/bootstrap-pair.js';
 import { materializeBuildTree } from '../render/materialize.js';
 import { bootstrapObjects } from '../runtime/bootstrap.js';
 import { removedVersionMessage } from '../runtime/versions.js';
+import { localRoot } from './render-cmds.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { readRecord } from '../state/records.js';
 import { FluxlessError, errorMessage } from '../util/errors.js';
@@ -178,13 +179,18 @@ export async function checkCmd(rt: Runtime, cfg: FluxlessConfig, opts: { localPa
     findings.push(...c);
     lines.push(...c.map(fmt));
   }
-  lines.push(`► checking the repository (path ${cfg.path})`);
   const work = await mkdtemp(path.join(os.tmpdir(), 'fluxless-check-src-'));
   try {
     let tree: string;
+    let startPath = cfg.path;
     if (opts.localPath) {
-      tree = path.resolve(opts.localPath);
-      if (!existsSync(tree)) throw new FluxlessError('Usage', `--path ${opts.localPath} does not exist`);
+      const abs = path.resolve(opts.localPath);
+      if (!existsSync(abs)) throw new FluxlessError('Usage', `--path ${opts.localPath} does not exist`);
+      // A checkout's root checks the configured path; a directory inside it is that path (like `flux build --path`).
+      const root = await localRoot(abs);
+      const inside = root !== path.parse(abs).root && abs !== root;
+      tree = inside ? root : abs;
+      if (inside) startPath = `./${path.relative(root, abs)}`;
     } else {
       const [source] = bootstrapObjects(cfg);
       const rec = await readRecord(rt.state, { kind: 'GitRepository', namespace: source.metadata.namespace!, name: source.metadata.name });
@@ -197,7 +203,8 @@ export async function checkCmd(rt: Runtime, cfg: FluxlessConfig, opts: { localPa
       tree = path.join(work, 'src');
       await extractArtifact(await rt.artifacts.get(a.key, a.digest), tree);
     }
-    const r = await checkRepository(cfg, tree, cfg.path);
+    const r = await checkRepository(cfg, tree, startPath);
+    lines.push(`► checking the repository (path ${startPath})`);
     findings.push(...r);
     lines.push(...r.map(fmt));
   } finally {

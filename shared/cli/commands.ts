@@ -8,6 +8,7 @@ import type { ReceivedMessage } from '../queue/index.js';
 import { reconcileMessage } from '../queue/index.js';
 import type { KindReconciler } from '../reconcile/contract.js';
 import { KINDS, kindByWord, kindReconciler } from '../kinds/registry.js';
+import { MANAGEMENT_CLUSTER } from '../kube/targets.js';
 import { deliveryEventRows } from '../notify/records.js';
 import { enqueue } from '../runtime/enqueue.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -40,6 +41,10 @@ export interface StatusRow {
   kind: string;
   namespace: string;
   name: string;
+  /** The cluster the object applies to: `in-cluster`, a remote cluster's name, `-` for kinds that apply nothing. */
+  cluster: string;
+  /** The remote cluster's API server, when the object targets one. */
+  clusterServer?: string;
   revision: string;
   suspended: boolean;
   ready: string;
@@ -47,14 +52,41 @@ export interface StatusRow {
   message: string;
 }
 
+/**
+ * Where an object applies, from its record: the remote cluster its last reconcile resolved
+ * (`status.targetCluster`), the reference it names when not resolved yet, `in-cluster` for
+ * appliers without one, and `-` for kinds that apply nothing (sources, notifications).
+ */
+export function targetClusterOf(kind: KindReconciler, rec: ObjectRecord): { cluster: string; server?: string } {
+  const t = rec.status.targetCluster as { name?: string; server?: string } | undefined;
+  if (t?.name) return { cluster: t.name, server: t.server };
+  const kc = (rec.object?.spec as { kubeConfig?: { secretRef?: { name?: string }; configMapRef?: { name?: string } } } | undefined)?.kubeConfig;
+  if (kc?.secretRef?.name) return { cluster: `secret/${kc.secretRef.name}` };
+  if (kc?.configMapRef?.name) return { cluster: `configmap/${kc.configMapRef.name}` };
+  return { cluster: kind.schedule === 'drift' ? MANAGEMENT_CLUSTER : '-' };
+}
+
+/** True when `row` targets the cluster `want` (its name, server URL or host:port; `in-cluster` or `management` for the management cluster). */
+export function onCluster(row: Pick<StatusRow, 'cluster' | 'clusterServer'>, want: string): boolean {
+  if (row.cluster === '-') return false;
+  if (want === 'management' || want === MANAGEMENT_CLUSTER) return row.cluster === MANAGEMENT_CLUSTER;
+  if (row.cluster === want) return true;
+  if (!row.clusterServer) return false;
+  const server = row.clusterServer.replace(/\/+$/, '');
+  return server === want.replace(/\/+$/, '') || server.replace(/^https?:\/\//, '') === want;
+}
+
 function statusRow(kind: KindReconciler, key: ObjectKey, rec: ObjectRecord): StatusRow {
   const ready = getCondition(rec, 'Ready');
+  const target = targetClusterOf(kind, rec);
   const suspended = Boolean((rec.object?.spec as { suspend?: boolean } | undefined)?.suspend || rec.suspended);
   const overrides = rec.bootstrap?.conflicts?.length ? ` (fluxless.yaml overrides Git: ${rec.bootstrap.conflicts.length} field(s))` : '';
   return {
     kind: kind.kind,
     namespace: key.namespace,
     name: key.name,
+    cluster: target.cluster,
+    ...(target.server ? { clusterServer: target.server } : {}),
     revision: kind.summary(rec).revision,
     suspended,
     ready: rec.deleted ? 'Deleting' : ready?.status ?? 'Unknown',
@@ -63,23 +95,33 @@ function statusRow(kind: KindReconciler, key: ObjectKey, rec: ObjectRecord): Sta
   };
 }
 
-/** `fluxless get`: a table (or JSON/YAML) of objects and their Ready status; corrupt records are listed as such. */
-export async function getCmd(rt: Runtime, what: string, opts: { namespace?: string; output: string }): Promise<string> {
-  const rows: StatusRow[] = [];
+/**
+ * `fluxless get`: a table (or JSON/YAML) of objects and their Ready status; corrupt records
+ * are listed as such. `cluster` keeps the objects that apply to that cluster; the table has
+ * a CLUSTER column when it is given or when any object targets a remote cluster.
+ */
+export async function getCmd(rt: Runtime, what: string, opts: { namespace?: string; output: string; cluster?: string }): Promise<string> {
+  let rows: StatusRow[] = [];
   for (const kind of kindsFor(what)) {
     for (const read of await listRecords(rt.state, opts.namespace ? { kind: kind.kind, namespace: opts.namespace } : { kind: kind.kind })) {
       if (read.corrupt) {
-        rows.push({ kind: kind.kind, namespace: read.key.namespace, name: read.key.name, revision: '', suspended: false, ready: 'Corrupt', reason: 'StateCorrupt', message: corruptMessage(read) });
+        rows.push({ kind: kind.kind, namespace: read.key.namespace, name: read.key.name, cluster: '?', revision: '', suspended: false, ready: 'Corrupt', reason: 'StateCorrupt', message: corruptMessage(read) });
       } else if (read.record?.object) {
         rows.push(statusRow(kind, read.key, read.record));
       }
     }
   }
+  if (opts.cluster) rows = rows.filter((r) => onCluster(r, opts.cluster!));
   return output(opts.output, rows as unknown as Record<string, unknown>[], () => {
-    if (!rows.length) return 'no objects found';
+    if (!rows.length) return opts.cluster ? `no objects found on cluster '${opts.cluster}'` : 'no objects found';
+    const withCluster = Boolean(opts.cluster) || rows.some((r) => r.cluster !== MANAGEMENT_CLUSTER && r.cluster !== '-');
+    // Two remote clusters with the same kubeconfig name are told apart by their server.
+    const servers = new Map<string, Set<string>>();
+    for (const r of rows) if (r.clusterServer) servers.set(r.cluster, (servers.get(r.cluster) ?? new Set()).add(r.clusterServer));
+    const clusterCell = (r: StatusRow) => ((servers.get(r.cluster)?.size ?? 0) > 1 ? `${r.cluster} (${r.clusterServer})` : r.cluster);
     return renderTable(
-      ['NAMESPACE', 'NAME', 'REVISION', 'SUSPENDED', 'READY', 'MESSAGE'],
-      rows.map((r) => [r.namespace, `${r.kind.toLowerCase()}/${r.name}`, r.revision, String(r.suspended), r.ready, r.message.split('\n')[0]]),
+      ['NAMESPACE', 'NAME', ...(withCluster ? ['CLUSTER'] : []), 'REVISION', 'SUSPENDED', 'READY', 'MESSAGE'],
+      rows.map((r) => [r.namespace, `${r.kind.toLowerCase()}/${r.name}`, ...(withCluster ? [clusterCell(r)] : []), r.revision, String(r.suspended), r.ready, r.message.split('\n')[0]]),
     );
   });
 }

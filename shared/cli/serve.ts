@@ -4,7 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { loadConfig, type FluxlessConfig } from '../config/config.js';
@@ -18,7 +18,8 @@ import { LocalWorkQueue } from '../queue/index.js';
 import { createRuntime } from '../runtime/factory.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { startLocalRuntime, type LocalRuntime } from '../runtime/local.js';
-import { readRecord, getCondition } from '../state/records.js';
+import { getCondition, listRecords, readRecord, type ObjectRecord } from '../state/records.js';
+import { kindReconciler } from '../kinds/registry.js';
 import { getCmd } from './commands.js';
 import { removeServeMarker, removeStartMarker, START_ENV, writeServeMarker, writeStartMarker, type GlobalOptions } from './context.js';
 import { acquireLock, type HeldLock } from '../util/file-lock.js';
@@ -100,10 +101,46 @@ async function publishExamples(dataDir: string, gitRoot: string): Promise<string
   return 'fleet.git';
 }
 
+/** True when an object's status is about its current definition (not a previous one). */
+function current(r: ObjectRecord): boolean {
+  return getCondition(r, 'Ready')?.status === 'True' && r.status.observedGeneration === Number(r.object?.metadata.generation ?? 1);
+}
+
+/** Stalled for its current definition: it cannot succeed until the definition changes (InvalidSpec, ...). */
+function stalled(r: ObjectRecord): boolean {
+  return getCondition(r, 'Stalled')?.status === 'True' && r.status.observedGeneration === Number(r.object?.metadata.generation ?? 1);
+}
+
+/**
+ * 'ready': every Kustomization Ready for its current definition, at the revision its source
+ * has now (a restart after a push must not print the state before it), that source Ready
+ * too; 'stalled': the same, except some that are Stalled (waiting would not change them);
+ * 'waiting' otherwise.
+ */
+async function convergence(rt: Runtime): Promise<'ready' | 'stalled' | 'waiting'> {
+  const reads = await listRecords(rt.state, { kind: 'Kustomization' });
+  if (!reads.length) return 'waiting';
+  let anyStalled = false;
+  for (const { record } of reads) {
+    if (!record?.object || record.deleted) continue;
+    if (stalled(record)) {
+      anyStalled = true;
+      continue;
+    }
+    if (!current(record) || !record.status.lastAppliedRevision) return 'waiting';
+    const src = kindReconciler('Kustomization')?.sourceOf?.(record);
+    const source = src ? await readRecord(rt.state, src) : undefined;
+    if (source && (!current(source) || source.status.artifact?.revision !== record.status.lastAppliedRevision)) return 'waiting';
+  }
+  return anyStalled ? 'stalled' : 'ready';
+}
+
 /** `fluxless start`: everything on embedded defaults (what `npm start` runs). Returns the exit code. */
 export async function startCmd(g: GlobalOptions, opts: { once: boolean; timeoutMs: number }): Promise<number> {
   const dataDir = g.dataDir;
   mkdirSync(dataDir, { recursive: true });
+  // What to stop, most recently started first (unshift); the lock is released after all of it,
+  // so a next start never sees this one's start.json or control plane going away under it.
   const stops: Array<() => Promise<void>> = [];
   // One start per data directory, decided before anything is started or written.
   let held: HeldLock;
@@ -112,29 +149,33 @@ export async function startCmd(g: GlobalOptions, opts: { once: boolean; timeoutM
   } catch (err) {
     throw new FluxlessError('AlreadyRunning', errorMessage(err), { hint: "use the running one (see 'npx fluxless get all'), or stop it with Ctrl-C first" });
   }
-  stops.push(() => held.release());
   try {
-    // 1. A cluster: KUBECONFIG's if set, else the local control plane.
-    let kubeconfigPath = process.env.KUBECONFIG;
+    // 1. A cluster: the one the configuration names (as `fluxless serve` uses it), else
+    // KUBECONFIG's, else the local control plane. A bad configuration fails here, before anything starts.
+    const configured = Boolean(g.config || process.env.FLUXLESS_CONFIG || process.env.FLUXLESS_SOURCE_URL || existsSync('fluxless.yaml'));
+    const named = configured || process.env.FLUXLESS_KUBECONFIG ? loadConfig({ file: g.config, dataDir, requireSource: false }).cluster.kubeconfig : undefined;
+    let kubeconfigPath = named ?? process.env.KUBECONFIG;
     let cp: ControlPlane | undefined;
     if (!kubeconfigPath) {
       console.log('► starting the local Kubernetes control plane (first run builds it: ~10 minutes)');
       cp = await startControlPlane();
-      stops.push(() => cp!.stop());
+      stops.unshift(() => cp!.stop());
       kubeconfigPath = path.join(dataDir, 'kubeconfig');
       writeFileSync(kubeconfigPath, cp.kubeconfig, { mode: 0o600 });
+      // Its cluster goes with this process: no kubeconfig of a dead cluster is left behind.
+      const written = kubeconfigPath;
+      stops.unshift(async () => rmSync(written, { force: true }));
       console.log(`✔ control plane at ${cp.server} (export KUBECONFIG=${kubeconfigPath})`);
     } else {
-      console.log(`► using the cluster of KUBECONFIG=${kubeconfigPath}`);
+      console.log(named ? `► using the cluster of the configuration (kubeconfig ${kubeconfigPath})` : `► using the cluster of KUBECONFIG=${kubeconfigPath}`);
     }
     // 2. A fleet repository: the configured one, else examples/fleet on a local git server.
     const env: Record<string, string | undefined> = { ...process.env, FLUXLESS_KUBECONFIG: kubeconfigPath };
-    const configured = Boolean(g.config || process.env.FLUXLESS_CONFIG || process.env.FLUXLESS_SOURCE_URL || existsSync('fluxless.yaml'));
     if (!configured) {
       const gitRoot = path.join(dataDir, 'git');
       const repo = await publishExamples(dataDir, gitRoot);
       const server = await startGitServer({ root: gitRoot });
-      stops.push(() => server.stop());
+      stops.unshift(() => server.stop());
       env.FLUXLESS_SOURCE_URL = `${server.url}/${repo}`;
       env.FLUXLESS_SOURCE_BRANCH = 'main';
       env.FLUXLESS_PATH = './clusters/local';
@@ -143,7 +184,7 @@ export async function startCmd(g: GlobalOptions, opts: { once: boolean; timeoutM
     const cfg: FluxlessConfig = loadConfig({ file: g.config, env, dataDir });
     // Other shells' `npx fluxless ...` in this directory use the same cluster and source.
     writeStartMarker(dataDir, { kubeconfig: kubeconfigPath, env: Object.fromEntries(START_ENV.filter((k) => env[k]).map((k) => [k, env[k]!])) });
-    stops.push(async () => removeStartMarker(dataDir));
+    stops.unshift(async () => removeStartMarker(dataDir));
     // 3. The webhook token Secret the example Receiver uses.
     const client = createKubeClient(loadKubeConfig(kubeconfigPath));
     const tokenFile = path.join(dataDir, 'webhook-token');
@@ -164,22 +205,19 @@ export async function startCmd(g: GlobalOptions, opts: { once: boolean; timeoutM
     stops.unshift(() => local.stop());
     console.log(`► reconciling ${cfg.source.url} path ${cfg.path}`);
     const deadline = Date.now() + opts.timeoutMs;
-    let settled = false;
-    while (Date.now() < deadline) {
+    let state: 'ready' | 'stalled' | 'waiting' = 'waiting';
+    while (Date.now() < deadline && state === 'waiting') {
       await new Promise((r) => setTimeout(r, 1000));
-      const keys = await rt.state.list({ kind: 'Kustomization' });
-      const recs = await Promise.all(keys.map((k) => readRecord(rt.state, k)));
-      if (recs.length && recs.every((r) => getCondition(r, 'Ready')?.status === 'True' && r?.status.lastAppliedRevision)) {
-        settled = true;
-        break;
-      }
+      state = await convergence(rt);
     }
+    const settled = state === 'ready';
     console.log('');
     console.log(await getCmd(rt, 'all', { output: 'table' }));
     console.log('');
     console.log(`Webhook URL (GitHub receiver flux-system/github): ${local.url}${webhookPath(token, 'github', cfg.namespace)}`);
     console.log(`  (the token is in ${tokenFile}; the Receiver's Secret is ${cfg.namespace}/webhook-token)`);
-    if (!settled) console.log(`! not every Kustomization is Ready yet after ${opts.timeoutMs / 1000}s: see 'npx fluxless get all' and 'npx fluxless events'`);
+    if (state === 'stalled') console.log("! some Kustomizations cannot become Ready until their definition is fixed (Stalled): see 'npx fluxless get all' and 'npx fluxless events'");
+    else if (!settled) console.log(`! not every Kustomization is Ready yet after ${opts.timeoutMs / 1000}s: see 'npx fluxless get all' and 'npx fluxless events'`);
     if (opts.once) return settled ? 0 : 1;
     console.log('Serving. Edit examples/fleet and run `npm start` again, or use `npx fluxless get all` from another shell. Ctrl-C stops.');
     await serveUntilSignal(local, dataDir);
@@ -187,5 +225,6 @@ export async function startCmd(g: GlobalOptions, opts: { once: boolean; timeoutM
     return 0;
   } finally {
     for (const s of stops) await s().catch(() => undefined);
+    await held.release();
   }
 }

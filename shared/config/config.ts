@@ -2,6 +2,13 @@
  * Bootstrap configuration: one file (`fluxless.yaml`) or environment variables, the same
  * shape for both runtimes. It plays the part of `flux bootstrap`'s `flux-system` objects:
  * the root GitRepository and Kustomization, plus where state, artifacts and the queue live.
+ *
+ * Every field is checked for its type and range before anything runs: a wrong value is a
+ * ValidationError naming the file, the field and its environment variable; an unknown field
+ * (a typo, `source.branch` for `source.ref.branch`) is refused rather than ignored. An
+ * environment variable set to the empty string counts as unset. Paths may start with `~`;
+ * relative paths in the file are relative to the file's directory, those in the environment
+ * to the working directory.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -36,7 +43,23 @@ export interface FluxlessConfig {
   name: string;
   interval: string;
   prune: boolean;
-  cluster: { kubeconfig?: string; inCluster?: boolean };
+  cluster: {
+    kubeconfig?: string;
+    inCluster?: boolean;
+    /** Keep `exec` in kubeconfigs of `spec.kubeConfig` Secrets (Flux `--insecure-kubeconfig-exec`; FLUXLESS_INSECURE_KUBECONFIG_EXEC). */
+    insecureKubeconfigExec?: boolean;
+    /** Keep `insecure-skip-tls-verify` in those kubeconfigs (Flux `--insecure-kubeconfig-tls`; FLUXLESS_INSECURE_KUBECONFIG_TLS). */
+    insecureKubeconfigTLS?: boolean;
+  };
+  /** Flux's multi-tenancy lockdown flags (all off by default). */
+  lockdown: {
+    /** Impersonated when an object sets no `serviceAccountName` (`--default-service-account`; FLUXLESS_DEFAULT_SERVICE_ACCOUNT). */
+    defaultServiceAccount?: string;
+    /** Refuse `sourceRef`s to other namespaces (`--no-cross-namespace-refs`; FLUXLESS_NO_CROSS_NAMESPACE_REFS). */
+    noCrossNamespaceRefs: boolean;
+    /** Never fetch kustomize remote bases, whatever render.allowRemoteBases says (`--no-remote-bases`; FLUXLESS_NO_REMOTE_BASES). */
+    noRemoteBases: boolean;
+  };
   store: { type: 'filesystem'; dir: string } | { type: 's3'; bucket: string; prefix: string };
   queue: { type: 'local'; dir: string } | { type: 'sqs'; url: string; dlqUrl: string };
   aws: { region?: string; endpoint?: string };
@@ -61,6 +84,25 @@ export interface FluxlessConfig {
   scheduleInterval: string;
   /** Apply Flux's own components (gotk-components.yaml) found in the fleet; off by default. */
   applyFluxComponents: boolean;
+  /** Flux's controller feature gates that change behaviour (`featureGates: { StrictPostBuildSubstitutions: false }`). */
+  featureGates: Record<string, boolean>;
+}
+
+/** The feature gates Fluxless reads, with Flux 2.9's defaults. */
+export const FEATURE_GATES: Record<string, boolean> = { StrictPostBuildSubstitutions: true, AdditiveCELDependencyCheck: false };
+
+/** Parses Flux's `Gate=true,Other=false` syntax (FLUXLESS_FEATURE_GATES) or a map from the file. */
+export function parseFeatureGates(v: unknown, where: string): Record<string, boolean> {
+  const out: Record<string, boolean> = { ...FEATURE_GATES };
+  const entries: Array<[string, unknown]> =
+    typeof v === 'string' ? v.split(',').filter((x) => x.trim()).map((x) => { const [k, val] = x.split('='); return [k.trim(), (val ?? 'true').trim()]; }) : v && typeof v === 'object' ? Object.entries(v) : [];
+  for (const [k, val] of entries) {
+    if (!(k in FEATURE_GATES)) throw new ValidationError(`${where}: featureGates: unknown gate '${k}'`, { hint: `known gates: ${Object.keys(FEATURE_GATES).join(', ')}` });
+    const b = val === true || val === 'true' ? true : val === false || val === 'false' ? false : undefined;
+    if (b === undefined) throw new ValidationError(`${where}: featureGates.${k} must be true or false, got ${JSON.stringify(val)}`);
+    out[k] = b;
+  }
+  return out;
 }
 
 /** The configuration file read from the working directory. */
@@ -69,109 +111,268 @@ export const CONFIG_FILE = 'fluxless.yaml';
 /** Failed deliveries before a message is dead-lettered, unless configured. */
 export const DEFAULT_MAX_RECEIVES = 5;
 
-
-
 type Env = Record<string, string | undefined>;
+type Raw = Record<string, unknown>;
 
-function need(v: unknown, field: string, file: string): string {
-  if (typeof v !== 'string' || !v) {
-    throw new ValidationError(`${file}: ${field} is required`, {
-      hint: `set it in ${CONFIG_FILE} or with the environment variable shown in the README`,
-    });
+/** The fields of the file, section by section (what `unknown field` is checked against). */
+const SECTIONS: Record<string, string[] | null> = {
+  source: ['url', 'ref', 'interval', 'secretRef', 'ignore'],
+  path: null,
+  namespace: null,
+  name: null,
+  interval: null,
+  prune: null,
+  cluster: ['kubeconfig', 'inCluster', 'insecureKubeconfigExec', 'insecureKubeconfigTLS'],
+  lockdown: ['defaultServiceAccount', 'noCrossNamespaceRefs', 'noRemoteBases'],
+  store: ['type', 'dir', 'bucket', 'prefix'],
+  queue: ['type', 'dir', 'url', 'dlqUrl'],
+  aws: ['region', 'endpoint'],
+  webhook: ['host', 'port'],
+  worker: ['concurrency', 'maxReceives', 'healthInterval'],
+  render: ['allowRemoteBases', 'toolMemoryMiB', 'kustomizeGatherMs'],
+  scheduleInterval: null,
+  applyFluxComponents: null,
+  featureGates: null,
+};
+const REF_FIELDS = ['branch', 'tag', 'semver', 'commit', 'name'] as const;
+/** A Kubernetes namespace (DNS-1123 label). */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** A Flux object name: a DNS-1123 subdomain short enough for a label value (Flux's owner labels). */
+const OBJECT_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+/** Reads one configuration: the file's values, then the environment's, each checked once. */
+class Reader {
+  constructor(
+    private readonly raw: Raw,
+    private readonly env: Env,
+    /** Where errors point: the file, or "configuration" when there is none. */
+    readonly where: string,
+    /** Relative paths of the file are taken from here. */
+    private readonly fileDir: string,
+  ) {}
+
+  fail(field: string, envName: string | undefined, message: string, hint?: string): never {
+    const name = envName ? `${field} (${envName})` : field;
+    throw new ValidationError(`${this.where}: ${name} ${message}`, hint ? { hint } : undefined);
   }
-  return v;
+
+  /** The value of `section.key` (or a top-level `key`) in the file. */
+  private fileValue(field: string): unknown {
+    const [a, b] = field.split('.');
+    if (!b) return this.raw[a];
+    const sec = this.raw[a];
+    return sec && typeof sec === 'object' ? (sec as Raw)[b] : undefined;
+  }
+
+  private envValue(envName: string | undefined): string | undefined {
+    const v = envName ? this.env[envName] : undefined;
+    return v === '' ? undefined : v;
+  }
+
+  /** A string field; undefined when set nowhere. */
+  str(field: string, envName?: string): string | undefined {
+    const e = this.envValue(envName);
+    if (e !== undefined) return e;
+    const v = this.fileValue(field);
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string') this.fail(field, envName, `must be a string, got ${describe(v)}`, typeof v === 'number' ? `quote it: ${field.split('.').pop()}: "${String(v)}"` : undefined);
+    return v === '' ? undefined : v;
+  }
+
+  /** A Go duration field (`30s`, `5m`, `1h30m`). */
+  duration(field: string, envName: string | undefined, def: string): string {
+    const e = this.envValue(envName);
+    const v: unknown = e ?? this.fileValue(field) ?? def;
+    const hint = 'use Go syntax such as 30s, 5m or 1h30m';
+    if (typeof v !== 'string') this.fail(field, envName, `is not a duration: ${describe(v)}`, hint);
+    try {
+      parseDuration(v, field);
+    } catch {
+      this.fail(field, envName, `is not a duration: '${v}'`, hint);
+    }
+    return v;
+  }
+
+  /** A boolean field: true/false in the file, the strings 'true'/'false' in the environment. */
+  bool(field: string, envName: string | undefined, def: boolean): boolean {
+    const e = this.envValue(envName);
+    if (e !== undefined) {
+      if (e === 'true' || e === 'false') return e === 'true';
+      this.fail(field, envName, `must be true or false, got '${e}'`);
+    }
+    const v = this.fileValue(field);
+    if (v === undefined || v === null) return def;
+    if (typeof v !== 'boolean') this.fail(field, envName, `must be true or false, got ${describe(v)}`);
+    return v;
+  }
+
+  /** A whole number from `min` to `max`. */
+  int(field: string, envName: string | undefined, def: number | undefined, min: number, max: number, unit = ''): number | undefined {
+    const e = this.envValue(envName);
+    const v: unknown = e !== undefined ? (/^-?\d+$/.test(e.trim()) ? Number(e) : e) : this.fileValue(field);
+    if (v === undefined || v === null) return def;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      this.fail(field, envName, `must be a whole number${unit} from ${min} to ${max}, got ${typeof v === 'string' ? `'${v}'` : describe(v)}`);
+    }
+    return v;
+  }
+
+  /** A path: `~` expanded; relative to the file's directory (file) or the working directory (environment). */
+  path(field: string, envName?: string): string | undefined {
+    const e = this.envValue(envName);
+    if (e !== undefined) return path.resolve(expandHome(e));
+    const v = this.str(field, envName);
+    return v === undefined ? undefined : path.resolve(this.fileDir, expandHome(v));
+  }
+
+  /** One of `choices`. */
+  choice<T extends string>(field: string, envName: string | undefined, choices: readonly T[], def: T): T {
+    const v = this.str(field, envName) ?? def;
+    if (!(choices as readonly string[]).includes(v)) this.fail(field, envName, `must be ${choices.join(' or ')}, got '${v}'`);
+    return v as T;
+  }
+
+  /** A required string (its absence names the field and its variable). */
+  need(field: string, envName: string): string {
+    const v = this.str(field, envName);
+    if (v === undefined) this.fail(field, envName, 'is required', `set it in ${CONFIG_FILE} or with the environment variable ${envName}`);
+    return v;
+  }
+}
+
+function describe(v: unknown): string {
+  if (Array.isArray(v)) return 'a list';
+  if (v && typeof v === 'object') return 'a mapping';
+  if (typeof v === 'string') return `'${v}'`;
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+/** The parsed file: a mapping whose sections are mappings with known fields only. */
+function readFile(file: string): Raw {
+  if (!existsSync(file)) throw new ValidationError(`configuration file ${file} not found`, { hint: `write a ${CONFIG_FILE} (see the README) or unset FLUXLESS_CONFIG / --config` });
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(file, 'utf8')) ?? {};
+  } catch (err) {
+    throw new ValidationError(`${file}: not valid YAML: ${(err as Error).message}`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ValidationError(`${file}: must be a YAML mapping of fields (source, path, cluster, ...), got ${describe(raw)}`);
+  const top = raw as Raw;
+  for (const [k, v] of Object.entries(top)) {
+    if (!(k in SECTIONS)) throw new ValidationError(`${file}: unknown field '${k}'`, { hint: `known fields: ${Object.keys(SECTIONS).join(', ')}` });
+    const fields = SECTIONS[k];
+    if (!fields || v === null || v === undefined) continue;
+    if (typeof v !== 'object' || Array.isArray(v)) throw new ValidationError(`${file}: ${k} must be a mapping (${fields.join(', ')}), got ${describe(v)}`);
+    for (const f of Object.keys(v as Raw)) {
+      if (!fields.includes(f)) {
+        const hint = k === 'source' && (REF_FIELDS as readonly string[]).includes(f) ? `write it under source.ref: 'ref: { ${f}: ... }'` : `known fields of ${k}: ${fields.join(', ')}`;
+        throw new ValidationError(`${file}: unknown field '${k}.${f}'`, { hint });
+      }
+    }
+  }
+  return top;
+}
+
+/** source.ref: one mapping of Flux's ref fields (FLUXLESS_SOURCE_BRANCH replaces it). */
+function readRef(r: Reader, raw: Raw, env: Env): FluxlessConfig['source']['ref'] {
+  if (env.FLUXLESS_SOURCE_BRANCH) return { branch: env.FLUXLESS_SOURCE_BRANCH };
+  const src = (raw.source ?? {}) as Raw;
+  const v = src.ref;
+  if (v === undefined || v === null) return { branch: 'main' };
+  if (typeof v !== 'object' || Array.isArray(v)) r.fail('source.ref', undefined, `must be a mapping such as '{ branch: main }', got ${describe(v)}`);
+  const ref: FluxlessConfig['source']['ref'] = {};
+  for (const [k, val] of Object.entries(v as Raw)) {
+    if (!(REF_FIELDS as readonly string[]).includes(k)) r.fail(`source.ref.${k}`, undefined, 'is not a ref field', `use one of: ${REF_FIELDS.join(', ')}`);
+    if (typeof val !== 'string' || !val) r.fail(`source.ref.${k}`, undefined, `must be a non-empty string, got ${describe(val)}`);
+    ref[k as (typeof REF_FIELDS)[number]] = val;
+  }
+  return Object.keys(ref).length ? ref : { branch: 'main' };
 }
 
 /** Loads the configuration: the file (if any) then environment overrides, validated. */
 export function loadConfig(opts: { file?: string; env?: Env; dataDir?: string; requireSource?: boolean } = {}): FluxlessConfig {
   const env = opts.env ?? process.env;
-  const file = opts.file ?? env.FLUXLESS_CONFIG ?? (existsSync(CONFIG_FILE) ? CONFIG_FILE : undefined);
-  let raw: Record<string, unknown> = {};
-  if (file) {
-    if (!existsSync(file)) throw new ValidationError(`configuration file ${file} not found`);
-    try {
-      raw = (parseYaml(readFileSync(file, 'utf8')) ?? {}) as Record<string, unknown>;
-    } catch (err) {
-      throw new ValidationError(`${file}: not valid YAML: ${(err as Error).message}`);
-    }
-    if (typeof raw !== 'object' || Array.isArray(raw)) throw new ValidationError(`${file}: must be a YAML mapping`);
+  const file = opts.file || env.FLUXLESS_CONFIG || (existsSync(CONFIG_FILE) ? CONFIG_FILE : undefined);
+  const raw = file ? readFile(file) : {};
+  const r = new Reader(raw, env, file ?? 'configuration', file ? path.dirname(path.resolve(file)) : process.cwd());
+  const dataDir = path.resolve(expandHome(opts.dataDir ?? (env.FLUXLESS_DATA_DIR || '.fluxless')));
+
+  let url = r.str('source.url', 'FLUXLESS_SOURCE_URL') ?? '';
+  if (!url && opts.requireSource !== false) r.need('source.url', 'FLUXLESS_SOURCE_URL');
+  if (url) {
+    // spec.url must be http(s):// or ssh:// (Flux's CRD); the scp-like git@host:org/repo that Git
+    // hosts show is accepted here and written as ssh://git@host/org/repo.
+    url = sshUrlForScpLike(url) ?? url;
+    checkGitUrl(url, (msg, hint) => {
+      throw new ValidationError(`${r.where}: ${msg}`, hint ? { hint } : undefined);
+    }, 'source.url');
   }
-  const where = file ?? 'configuration';
-  const known = new Set(['source', 'path', 'namespace', 'name', 'interval', 'prune', 'cluster', 'store', 'queue', 'aws', 'webhook', 'worker', 'render', 'scheduleInterval', 'applyFluxComponents']);
-  for (const k of Object.keys(raw)) if (!known.has(k)) throw new ValidationError(`${where}: unknown field '${k}'`, { hint: `known fields: ${[...known].join(', ')}` });
-  const obj = (v: unknown) => (v && typeof v === 'object' ? (v as Record<string, unknown>) : {});
-  const src = obj(raw.source);
-  const ref = obj(src.ref) as FluxlessConfig['source']['ref'];
-  const dataDir = path.resolve(expandHome(opts.dataDir ?? env.FLUXLESS_DATA_DIR ?? '.fluxless'));
-  const pathOf = (v: unknown) => (typeof v === 'string' && v ? path.resolve(expandHome(v)) : undefined);
-  const workerRaw = obj(raw.worker);
-  const renderRaw = obj(raw.render);
-  const storeRaw = obj(raw.store);
-  const queueRaw = obj(raw.queue);
-  const storeType = (env.FLUXLESS_STORE ?? storeRaw.type ?? 'filesystem') as string;
-  const queueType = (env.FLUXLESS_QUEUE ?? queueRaw.type ?? 'local') as string;
+  const namespace = r.str('namespace', 'FLUXLESS_NAMESPACE') ?? 'flux-system';
+  if (!DNS_LABEL.test(namespace) || namespace.length > 63) r.fail('namespace', 'FLUXLESS_NAMESPACE', `'${namespace}' is not a valid namespace name`, 'lowercase letters, digits and -, at most 63 characters');
+  const name = r.str('name', 'FLUXLESS_NAME') ?? 'flux-system';
+  if (!OBJECT_NAME.test(name) || name.length > 63) r.fail('name', 'FLUXLESS_NAME', `'${name}' is not a valid object name`, 'lowercase letters, digits, - and ., at most 63 characters');
+  const secretRef = r.str('source.secretRef', 'FLUXLESS_SOURCE_SECRET');
+  if (secretRef !== undefined && (!OBJECT_NAME.test(secretRef) || secretRef.length > 253)) r.fail('source.secretRef', 'FLUXLESS_SOURCE_SECRET', `'${secretRef}' is not a valid Secret name`, `the name of a Secret in namespace ${namespace}`);
+
+  const defaultServiceAccount = r.str('lockdown.defaultServiceAccount', 'FLUXLESS_DEFAULT_SERVICE_ACCOUNT');
+  if (defaultServiceAccount !== undefined && (!OBJECT_NAME.test(defaultServiceAccount) || defaultServiceAccount.length > 253)) {
+    r.fail('lockdown.defaultServiceAccount', 'FLUXLESS_DEFAULT_SERVICE_ACCOUNT', `'${defaultServiceAccount}' is not a valid ServiceAccount name`, 'the name of a ServiceAccount in each object\'s namespace, e.g. default');
+  }
+  const storeType = r.choice('store.type', 'FLUXLESS_STORE', ['filesystem', 's3'] as const, 'filesystem');
+  const queueType = r.choice('queue.type', 'FLUXLESS_QUEUE', ['local', 'sqs'] as const, 'local');
+  const gather = r.int('render.kustomizeGatherMs', 'FLUXLESS_KUSTOMIZE_GATHER_MS', undefined, 0, 10_000, ' of ms');
   const cfg: FluxlessConfig = {
     source: {
-      url: opts.requireSource === false ? ((env.FLUXLESS_SOURCE_URL ?? src.url ?? '') as string) : need(env.FLUXLESS_SOURCE_URL ?? src.url, 'source.url (FLUXLESS_SOURCE_URL)', where),
-      ref: env.FLUXLESS_SOURCE_BRANCH ? { branch: env.FLUXLESS_SOURCE_BRANCH } : Object.keys(ref).length ? ref : { branch: 'main' },
-      interval: (env.FLUXLESS_SOURCE_INTERVAL ?? src.interval ?? '1m') as string,
-      secretRef: (env.FLUXLESS_SOURCE_SECRET ?? src.secretRef) as string | undefined,
-      ignore: src.ignore as string | undefined,
+      url,
+      ref: readRef(r, raw, env),
+      interval: r.duration('source.interval', 'FLUXLESS_SOURCE_INTERVAL', '1m'),
+      secretRef,
+      ignore: r.str('source.ignore'),
     },
-    path: (env.FLUXLESS_PATH ?? raw.path ?? './') as string,
-    namespace: (env.FLUXLESS_NAMESPACE ?? raw.namespace ?? 'flux-system') as string,
-    name: (env.FLUXLESS_NAME ?? raw.name ?? 'flux-system') as string,
-    interval: (raw.interval ?? '10m') as string,
-    prune: raw.prune === undefined ? true : raw.prune === true,
+    path: r.str('path', 'FLUXLESS_PATH') ?? './',
+    namespace,
+    name,
+    interval: r.duration('interval', undefined, '10m'),
+    prune: r.bool('prune', undefined, true),
     cluster: {
-      kubeconfig: pathOf(env.FLUXLESS_KUBECONFIG ?? obj(raw.cluster).kubeconfig),
-      inCluster: env.FLUXLESS_IN_CLUSTER === 'true' || obj(raw.cluster).inCluster === true,
+      kubeconfig: r.path('cluster.kubeconfig', 'FLUXLESS_KUBECONFIG'),
+      inCluster: r.bool('cluster.inCluster', 'FLUXLESS_IN_CLUSTER', false),
+      // Present only when on, as Flux's flags.
+      ...(r.bool('cluster.insecureKubeconfigExec', 'FLUXLESS_INSECURE_KUBECONFIG_EXEC', false) ? { insecureKubeconfigExec: true } : {}),
+      ...(r.bool('cluster.insecureKubeconfigTLS', 'FLUXLESS_INSECURE_KUBECONFIG_TLS', false) ? { insecureKubeconfigTLS: true } : {}),
+    },
+    lockdown: {
+      defaultServiceAccount,
+      noCrossNamespaceRefs: r.bool('lockdown.noCrossNamespaceRefs', 'FLUXLESS_NO_CROSS_NAMESPACE_REFS', false),
+      noRemoteBases: r.bool('lockdown.noRemoteBases', 'FLUXLESS_NO_REMOTE_BASES', false),
     },
     store:
       storeType === 's3'
-        ? { type: 's3', bucket: need(env.FLUXLESS_BUCKET ?? storeRaw.bucket, 'store.bucket (FLUXLESS_BUCKET)', where), prefix: (env.FLUXLESS_BUCKET_PREFIX ?? storeRaw.prefix ?? '') as string }
-        : { type: 'filesystem', dir: pathOf(storeRaw.dir) ?? dataDir },
+        ? { type: 's3', bucket: r.need('store.bucket', 'FLUXLESS_BUCKET'), prefix: r.str('store.prefix', 'FLUXLESS_BUCKET_PREFIX') ?? '' }
+        : { type: 'filesystem', dir: r.path('store.dir') ?? dataDir },
     queue:
       queueType === 'sqs'
-        ? {
-            type: 'sqs',
-            url: need(env.FLUXLESS_QUEUE_URL ?? queueRaw.url, 'queue.url (FLUXLESS_QUEUE_URL)', where),
-            dlqUrl: need(env.FLUXLESS_DLQ_URL ?? queueRaw.dlqUrl, 'queue.dlqUrl (FLUXLESS_DLQ_URL)', where),
-          }
-        : { type: 'local', dir: pathOf(queueRaw.dir) ?? path.join(dataDir, 'queue') },
-    aws: { region: (env.AWS_REGION ?? obj(raw.aws).region) as string | undefined, endpoint: (env.FLUXLESS_AWS_ENDPOINT ?? obj(raw.aws).endpoint) as string | undefined },
+        ? { type: 'sqs', url: r.need('queue.url', 'FLUXLESS_QUEUE_URL'), dlqUrl: r.need('queue.dlqUrl', 'FLUXLESS_DLQ_URL') }
+        : { type: 'local', dir: r.path('queue.dir') ?? path.join(dataDir, 'queue') },
+    aws: { region: r.str('aws.region', 'AWS_REGION'), endpoint: r.str('aws.endpoint', 'FLUXLESS_AWS_ENDPOINT') },
     webhook: {
-      host: (env.FLUXLESS_HOST ?? obj(raw.webhook).host ?? '127.0.0.1') as string,
-      port: Number(env.FLUXLESS_PORT ?? obj(raw.webhook).port ?? 9292),
+      host: r.str('webhook.host', 'FLUXLESS_HOST') ?? '127.0.0.1',
+      port: r.int('webhook.port', 'FLUXLESS_PORT', 9292, 0, 65535)!,
     },
     worker: {
-      concurrency: Number(env.FLUXLESS_CONCURRENCY ?? workerRaw.concurrency ?? DEFAULT_CONCURRENCY),
-      maxReceives: Number(env.FLUXLESS_MAX_RECEIVES ?? workerRaw.maxReceives ?? DEFAULT_MAX_RECEIVES),
-      healthInterval: (env.FLUXLESS_HEALTH_INTERVAL ?? workerRaw.healthInterval ?? '5s') as string,
+      concurrency: r.int('worker.concurrency', 'FLUXLESS_CONCURRENCY', DEFAULT_CONCURRENCY, 1, 1000)!,
+      maxReceives: r.int('worker.maxReceives', 'FLUXLESS_MAX_RECEIVES', DEFAULT_MAX_RECEIVES, 1, 1000)!,
+      healthInterval: r.duration('worker.healthInterval', 'FLUXLESS_HEALTH_INTERVAL', '5s'),
     },
     render: {
-      allowRemoteBases: (env.FLUXLESS_ALLOW_REMOTE_BASES ?? String(renderRaw.allowRemoteBases ?? false)) === 'true',
-      toolMemoryMiB: Number(env.FLUXLESS_TOOL_MEMORY_MIB ?? renderRaw.toolMemoryMiB ?? 1024),
-      kustomizeGatherMs: env.FLUXLESS_KUSTOMIZE_GATHER_MS ?? renderRaw.kustomizeGatherMs ? Number(env.FLUXLESS_KUSTOMIZE_GATHER_MS ?? renderRaw.kustomizeGatherMs) : undefined,
+      allowRemoteBases: r.bool('render.allowRemoteBases', 'FLUXLESS_ALLOW_REMOTE_BASES', false),
+      toolMemoryMiB: r.int('render.toolMemoryMiB', 'FLUXLESS_TOOL_MEMORY_MIB', 1024, 64, 1 << 20, ' of MiB')!,
+      ...(gather !== undefined ? { kustomizeGatherMs: gather } : {}),
     },
-    scheduleInterval: (env.FLUXLESS_SCHEDULE_INTERVAL ?? raw.scheduleInterval ?? '10s') as string,
-    applyFluxComponents: (env.FLUXLESS_APPLY_FLUX_COMPONENTS ?? String(raw.applyFluxComponents ?? false)) === 'true',
+    scheduleInterval: r.duration('scheduleInterval', 'FLUXLESS_SCHEDULE_INTERVAL', '10s'),
+    applyFluxComponents: r.bool('applyFluxComponents', 'FLUXLESS_APPLY_FLUX_COMPONENTS', false),
+    featureGates: parseFeatureGates(env.FLUXLESS_FEATURE_GATES || raw.featureGates, r.where),
   };
-  if (storeType !== 'filesystem' && storeType !== 's3') throw new ValidationError(`${where}: store.type must be filesystem or s3, got '${storeType}'`);
-  if (queueType !== 'local' && queueType !== 'sqs') throw new ValidationError(`${where}: queue.type must be local or sqs, got '${queueType}'`);
-  if (cfg.source.url || opts.requireSource !== false) {
-    // spec.url must be http(s):// or ssh:// (Flux's CRD); the scp-like git@host:org/repo that Git
-    // hosts show is accepted here and written as ssh://git@host/org/repo.
-    cfg.source.url = sshUrlForScpLike(cfg.source.url) ?? cfg.source.url;
-    checkGitUrl(cfg.source.url, (msg, hint) => {
-      throw new ValidationError(`${where}: ${msg}`, hint ? { hint } : undefined);
-    }, 'source.url');
-  }
-  for (const [f, v] of [['source.interval', cfg.source.interval], ['interval', cfg.interval], ['scheduleInterval', cfg.scheduleInterval], ['worker.healthInterval', cfg.worker.healthInterval]] as const) parseDuration(v, `${where}: ${f}`);
-  if (!Number.isInteger(cfg.worker.maxReceives) || cfg.worker.maxReceives < 1 || cfg.worker.maxReceives > 1000) throw new ValidationError(`${where}: worker.maxReceives (FLUXLESS_MAX_RECEIVES) must be a whole number from 1 to 1000`);
-  if (!Number.isInteger(cfg.render.toolMemoryMiB) || cfg.render.toolMemoryMiB < 64) throw new ValidationError(`${where}: render.toolMemoryMiB (FLUXLESS_TOOL_MEMORY_MIB) must be a whole number of MiB, at least 64`);
-  if (cfg.render.kustomizeGatherMs !== undefined && !(cfg.render.kustomizeGatherMs >= 0 && cfg.render.kustomizeGatherMs <= 10_000)) throw new ValidationError(`${where}: render.kustomizeGatherMs (FLUXLESS_KUSTOMIZE_GATHER_MS) must be from 0 to 10000`);
-  if (!Number.isInteger(cfg.webhook.port) || cfg.webhook.port < 0 || cfg.webhook.port > 65535) throw new ValidationError(`${where}: webhook.port must be a port number`);
-  if (!Number.isInteger(cfg.worker.concurrency) || cfg.worker.concurrency < 1) throw new ValidationError(`${where}: worker.concurrency must be a positive integer`);
+  if (parseDuration(cfg.scheduleInterval) === 0) r.fail('scheduleInterval', 'FLUXLESS_SCHEDULE_INTERVAL', 'must be longer than 0');
   return cfg;
 }

@@ -1,13 +1,18 @@
 /**
  * A small, fast Kubernetes REST client: keep-alive HTTPS with the credentials of a
- * KubeConfig (@kubernetes/client-node does the auth: tokens, certificates, exec plugins).
- * Generic over resources, so the apply engine can talk to any kind, CRDs included.
+ * KubeConfig (@kubernetes/client-node does the auth: tokens, certificates, basic auth, exec
+ * plugins). Generic over resources, so the apply engine can talk to any kind, CRDs included.
+ *
+ * Hooks for remote clusters (kube/targets.ts): `bearerToken` supplies a short-lived token
+ * per request (EKS), per-request `headers` carry impersonation (kube/impersonate.ts), and
+ * `onClose` lets an owner release what it cached for this client.
  */
 import http from 'node:http';
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { FluxlessError } from '../util/errors.js';
 
+/** One cause of a Status error (field validation details). */
 export interface KubeStatusCause {
   reason?: string;
   message?: string;
@@ -30,18 +35,23 @@ export class KubeApiError extends FluxlessError {
   }
 }
 
+/** True for an API 404. */
 export function isNotFound(err: unknown): boolean {
   return err instanceof KubeApiError && err.status === 404;
 }
 
+/** Options of one request. */
 export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined>;
   body?: unknown;
   contentType?: string;
   signal?: AbortSignal;
   timeoutMs?: number;
+  /** Extra request headers (impersonation); they override the client's own except Authorization. */
+  headers?: Record<string, string>;
 }
 
+/** A Kubernetes API client (one cluster, one identity). */
 export interface KubeClient {
   readonly server: string;
   request<T = unknown>(method: string, path: string, opts?: RequestOptions): Promise<T>;
@@ -52,7 +62,22 @@ export interface KubeClient {
 
 const AUTH_REFRESH_MS = 60_000;
 
-export function createKubeClient(kc: KubeConfig, opts: { maxSockets?: number } = {}): KubeClient {
+/** Options of createKubeClient. */
+export interface KubeClientOptions {
+  maxSockets?: number;
+  /**
+   * A bearer token for each request, replacing the kubeconfig's credentials (EKS tokens:
+   * the provider caches and refreshes them before they expire).
+   */
+  bearerToken?: () => Promise<string>;
+  /** Request timeout when a request names none (default 60 s; Flux uses 30 s for remote clusters). */
+  timeoutMs?: number;
+  /** Called once when the client is closed. */
+  onClose?: () => void;
+}
+
+/** A client for the current context of `kc`. */
+export function createKubeClient(kc: KubeConfig, opts: KubeClientOptions = {}): KubeClient {
   const cluster = kc.getCurrentCluster();
   if (!cluster) {
     throw new FluxlessError('NoCluster', 'the kubeconfig has no current cluster', {
@@ -66,11 +91,18 @@ export function createKubeClient(kc: KubeConfig, opts: { maxSockets?: number } =
   let baseAt = 0;
   let agent: http.Agent | undefined;
   let count = 0;
+  let closed = false;
 
   async function auth(): Promise<https.RequestOptions> {
     if (base && Date.now() - baseAt < AUTH_REFRESH_MS) return base;
     const o: https.RequestOptions = { headers: {} };
     await kc.applyToHTTPSOptions(o);
+    // Basic auth (kubeconfig username/password) comes back as `auth`; requests only send headers.
+    const basic = (o as { auth?: string }).auth;
+    if (basic) {
+      o.headers = { ...(o.headers as Record<string, string>), authorization: `Basic ${Buffer.from(basic).toString('base64')}` };
+      delete (o as { auth?: string }).auth;
+    }
     if (!agent) {
       const agentOpts = {
         keepAlive: true,
@@ -104,7 +136,12 @@ export function createKubeClient(kc: KubeConfig, opts: { maxSockets?: number } =
     const headers: Record<string, string> = {
       ...(o.headers as Record<string, string>),
       accept: 'application/json',
+      ...ro.headers,
     };
+    if (opts.bearerToken) {
+      delete headers.Authorization;
+      headers.authorization = `Bearer ${await opts.bearerToken()}`;
+    }
     if (payload !== undefined) {
       headers['content-type'] = ro.contentType ?? 'application/json';
       headers['content-length'] = String(Buffer.byteLength(payload));
@@ -122,7 +159,7 @@ export function createKubeClient(kc: KubeConfig, opts: { maxSockets?: number } =
           headers,
           agent,
           signal: ro.signal,
-          timeout: ro.timeoutMs ?? 60_000,
+          timeout: ro.timeoutMs ?? opts.timeoutMs ?? 60_000,
         },
         (res) => {
           const chunks: Buffer[] = [];
@@ -176,7 +213,10 @@ export function createKubeClient(kc: KubeConfig, opts: { maxSockets?: number } =
       return count;
     },
     close() {
+      if (closed) return;
+      closed = true;
       agent?.destroy();
+      opts.onClose?.();
     },
   };
 }

@@ -8,7 +8,9 @@ import { FsArtifactStore } from '../artifacts/fs-store.js';
 import { S3ArtifactStore } from '../artifacts/s3-store.js';
 import type { FluxlessConfig } from '../config/config.js';
 import { isKnownKind } from '../kinds/registry.js';
-import { createKubeClient } from '../kube/client.js';
+import { createKubeClient, type KubeClient } from '../kube/client.js';
+import { closeTargetClusters } from '../kube/targets.js';
+import type { TenancySettings } from '../kube/tenancy.js';
 import { kubeConfigFor } from '../kube/kubeconfig.js';
 import { RestMapper } from '../kube/mapper.js';
 import { createSecretReader } from '../kube/secrets.js';
@@ -16,13 +18,19 @@ import { notificationSink } from '../notify/sink.js';
 import { LocalWorkQueue, SqsWorkQueue } from '../queue/index.js';
 import type { ReconcileSettings } from '../reconcile/contract.js';
 import { registerEventSink } from '../reconcile/events.js';
+import { configureKustomizeBatching } from '../render/kustomize-batch.js';
 import { FsStateStore, S3StateStore } from '../state/index.js';
 import { parseDuration } from '../util/duration.js';
 import type { Runtime } from './runtime.js';
 
-/** The reconcile settings of a configuration. */
-export function reconcileSettings(cfg: FluxlessConfig): ReconcileSettings {
+/** The reconcile settings of a configuration (the tenancy lockdown included, kube/tenancy.ts). */
+export function reconcileSettings(cfg: FluxlessConfig): ReconcileSettings & TenancySettings {
   return {
+    defaultServiceAccount: cfg.lockdown.defaultServiceAccount,
+    noCrossNamespaceRefs: cfg.lockdown.noCrossNamespaceRefs,
+    noRemoteBases: cfg.lockdown.noRemoteBases,
+    insecureKubeconfigExec: cfg.cluster.insecureKubeconfigExec ?? false,
+    insecureKubeconfigTLS: cfg.cluster.insecureKubeconfigTLS ?? false,
     healthIntervalMs: parseDuration(cfg.worker.healthInterval, 'worker.healthInterval'),
     allowRemoteBases: cfg.render.allowRemoteBases,
     toolMemoryMiB: cfg.render.toolMemoryMiB,
@@ -37,7 +45,9 @@ export function reconcileSettings(cfg: FluxlessConfig): ReconcileSettings {
  * with the notification pipeline's event sink registered on its state store.
  */
 export function createRuntime(cfg: FluxlessConfig, opts: { kubeConfig?: KubeConfig } = {}): Runtime {
-  const client = createKubeClient(opts.kubeConfig ?? kubeConfigFor(cfg));
+  if (cfg.render.kustomizeGatherMs !== undefined) configureKustomizeBatching({ gatherMs: cfg.render.kustomizeGatherMs });
+  // Closing the management client also closes the remote cluster clients resolved through it.
+  const client: KubeClient = createKubeClient(opts.kubeConfig ?? kubeConfigFor(cfg), { onClose: () => closeTargetClusters(client) });
   const awsOpts = { region: cfg.aws.region ?? 'us-east-1', ...(cfg.aws.endpoint ? { endpoint: cfg.aws.endpoint } : {}) };
   let state: Runtime['state'];
   let artifacts: Runtime['artifacts'];

@@ -16,6 +16,7 @@ import { configMap, e2e, fleet } from '../e2e/helpers.js';
 import { ROOT, cliEnv, runCli, spawnCli, waitFor, type CliResult, type CliProcess } from './helpers.js';
 
 interface StatusRow {
+  cluster?: string;
   kind: string;
   namespace: string;
   name: string;
@@ -104,6 +105,7 @@ test('the fluxless CLI: reconcile in-process, get, diff, build, suspend/resume, 
       kind: 'Kustomization',
       namespace: x.ns,
       name: 'apps',
+      cluster: 'in-cluster',
       revision: rev1,
       suspended: false,
       ready: 'True',
@@ -113,6 +115,7 @@ test('the fluxless CLI: reconcile in-process, get, diff, build, suspend/resume, 
     const src = rows.find((r) => r.kind === 'GitRepository' && r.name === 'flux-system');
     assert.equal(src?.revision, rev1);
     assert.equal(src?.ready, 'True');
+    assert.equal(src?.cluster, '-', 'a source applies nothing, so it has no cluster');
   });
 
   await t.test('diff: no diff after reconcile, drift found, Secret values masked, errors exit 2', async () => {

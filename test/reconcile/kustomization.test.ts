@@ -172,10 +172,11 @@ test('suspend: nothing is applied', async (t) => {
 test('unsupported or invalid spec fields fail with a message naming the field', async (t) => {
   const f = await fixture(t);
   await f.publish({ 'a.yaml': cm('a', { k: '1' }) }, rev(1));
-  await f.define(kustomization(f.ns, 'apps', { decryption: { provider: 'sops' } }));
+  await f.define(kustomization(f.ns, 'apps', { decryption: { provider: 'vault' } }));
   const out = await f.reconcile('apps');
   assert.equal(out.reason, 'InvalidSpec');
-  assert.match(out.message, /spec\.decryption: SOPS decryption is not supported yet/);
+  assert.match(out.message, /spec\.decryption\.provider: 'vault' is not supported: the only provider is sops/);
+  assert.equal(await f.get('v1', 'ConfigMap', 'a'), undefined, 'nothing is applied');
   assert.equal(getCondition(await f.record('Kustomization', 'apps'), 'Stalled')?.status, 'True');
   await f.define(kustomization(f.ns, 'apps', { interval: 'ten minutes' }));
   assert.match((await f.reconcile('apps')).message, /spec\.interval: invalid duration 'ten minutes'/);

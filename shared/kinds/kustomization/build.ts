@@ -1,7 +1,15 @@
 /**
  * Phase "build": the artifact's tree linked into a private work directory, then Flux's
- * build: generate + kustomize, postBuild substitution, owner labels, commonMetadata (never
- * substituted), in kustomize-controller's order.
+ * build: generate + kustomize, SOPS decryption (`spec.decryption`), postBuild substitution,
+ * owner labels, commonMetadata (never substituted), in kustomize-controller's order.
+ *
+ * With `spec.decryption`, the keys come from the Secret named by `secretRef` (read from the
+ * management cluster, never impersonated, as Flux); generator inputs and patches are
+ * decrypted in the private work tree before kustomize (the decrypted file replaces the
+ * hard link into the artifact cache, which keeps the encrypted bytes), such a build never
+ * shares a kustomize run with others, and every rendered object is decrypted before
+ * substitution. Without it, encrypted Secrets are kept as rendered: the apply phase refuses
+ * them with Flux's message.
  */
 import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
@@ -11,7 +19,10 @@ import { isNotFound, type KubeClient } from '../../kube/client.js';
 import type { KubeObject } from '../../kube/object.js';
 import type { ReconcileServices } from '../../reconcile/contract.js';
 import { ReconcileFailure } from '../../reconcile/failure.js';
-import { addOwnerLabels, applyCommonMetadata, renderKustomization } from '../../render/build.js';
+import { addOwnerLabels, applyCommonMetadata, renderKustomization, resolveBuildPath } from '../../render/build.js';
+import { findKustomizationFile, isLocalRelativePath, prepareKustomization } from '../../render/generator.js';
+import { createDecryptor, type Decryptor, type KmsOptions } from '../../sops/index.js';
+import { tenancyOf } from '../../kube/tenancy.js';
 import { materializeBuildTree } from '../../render/materialize.js';
 import { mergeVariables, substituteVariables, type KubeObjectLike } from '../../render/substitute.js';
 import type { ArtifactInfo } from '../../state/records.js';
@@ -51,6 +62,14 @@ export interface BuildOptions {
   /** Receives the substituteFrom objects as read. */
   configs?: ConfigVersion[];
   signal?: AbortSignal;
+  /** Let kustomize fetch remote bases (settings.allowRemoteBases, off under noRemoteBases). */
+  allowRemoteBases?: boolean;
+  /** Memory limit of the kustomize process, MiB (settings.toolMemoryMiB; default: the sandbox's). */
+  memoryLimitMiB?: number;
+  /** AWS KMS endpoint and credentials for SOPS files with KMS keys (default: the function's own). */
+  kms?: KmsOptions;
+  /** Build without `spec.decryption` even when it is set (the CLI when the key Secret cannot be read). */
+  skipDecryption?: boolean;
 }
 
 /** Fetches (once per process), verifies and extracts the artifact, links what the build reads, and builds. */
@@ -73,7 +92,15 @@ export async function buildFromArtifact(svc: ReconcileServices, spec: Kustomizat
     let objects: KubeObject[];
     const configs: ConfigVersion[] = [];
     try {
-      objects = await buildKustomization(svc.client, spec, root, { strict: gatesOf(svc.settings).strictPostBuildSubstitutions, configs, signal });
+      const t = tenancyOf(svc.settings);
+      objects = await buildKustomization(svc.client, spec, root, {
+        strict: gatesOf(svc.settings).strictPostBuildSubstitutions,
+        configs,
+        signal,
+        allowRemoteBases: svc.settings.allowRemoteBases && !t.noRemoteBases,
+        memoryLimitMiB: svc.settings.toolMemoryMiB || undefined,
+        kms: t.sopsKms,
+      });
     } catch (err) {
       throw new ReconcileFailure('BuildFailed', errorMessage(err), { retryMs: spec.retryIntervalMs, cause: err });
     }
@@ -101,7 +128,31 @@ export function buildDigest(objects: readonly KubeObject[]): string {
  */
 export async function buildKustomization(client: KubeClient, spec: KustomizationSpec, root: string, opts: BuildOptions | AbortSignal = {}): Promise<KubeObject[]> {
   const o: BuildOptions = opts instanceof AbortSignal ? { signal: opts } : opts;
-  let objects = await renderKustomization({ root, path: spec.path, spec: { ...spec.render, commonMetadata: undefined }, signal: o.signal });
+  const dec = spec.decryption && !o.skipDecryption ? await decryptorFor(client, spec, o.kms) : undefined;
+  let objects: KubeObject[];
+  try {
+    if (dec) await decryptWorkTree(dec, root, spec);
+    objects = await renderKustomization({
+      root,
+      path: spec.path,
+      spec: { ...spec.render, commonMetadata: undefined },
+      signal: o.signal,
+      allowRemoteBases: o.allowRemoteBases,
+      ...(o.memoryLimitMiB ? { memoryLimitMiB: o.memoryLimitMiB } : {}),
+      // Encrypted Secrets are decrypted below, or refused before apply with Flux's message.
+      keepSopsSecrets: true,
+      // A build that saw plaintext never shares a kustomize run with other builds.
+      ...(dec ? { batch: false } : {}),
+    });
+    if (dec) {
+      for (let i = 0; i < objects.length; i++) {
+        const out = await dec.decryptResource(objects[i] as unknown as Record<string, unknown>);
+        if (out) objects[i] = out as unknown as KubeObject;
+      }
+    }
+  } finally {
+    dec?.close();
+  }
   if (spec.postBuild) {
     const vars = await substitutionVars(client, spec, o.configs);
     objects = substituteVariables(objects as KubeObjectLike[], vars, {
@@ -111,6 +162,47 @@ export async function buildKustomization(client: KubeClient, spec: Kustomization
   }
   objects = addOwnerLabels(objects, { name: spec.name, namespace: spec.namespace });
   return applyCommonMetadata(objects, spec.render.commonMetadata);
+}
+
+/**
+ * The decryptor of `spec.decryption`: the keys of its Secret (read from the management
+ * cluster), or none (KMS with the function's own credentials only).
+ */
+async function decryptorFor(client: KubeClient, spec: KustomizationSpec, kms: KmsOptions | undefined): Promise<Decryptor> {
+  const ref = spec.decryption?.secretRef;
+  let secretData: Record<string, string> | undefined;
+  const secretName = ref ? `${spec.namespace}/${ref.name}` : undefined;
+  if (ref) {
+    try {
+      const s = await client.request<{ data?: Record<string, string> }>('GET', `/api/v1/namespaces/${encodeURIComponent(spec.namespace)}/secrets/${encodeURIComponent(ref.name)}`);
+      secretData = s.data ?? {};
+    } catch (err) {
+      throw new FluxlessError('DecryptionSecretUnavailable', `cannot get sops decryption Secret '${secretName}': ${errorMessage(err)}`, {
+        cause: err,
+        hint: `create the Secret ${ref.name} in namespace ${spec.namespace} with the private keys (*.agekey, *.asc) or sops.aws-kms credentials`,
+      });
+    }
+  }
+  return createDecryptor({ secretData, secretName, kms });
+}
+
+/**
+ * Decrypts the generator inputs and patches kustomize will read (Flux's DecryptSources, run
+ * after the kustomization file is generated): a build path without a kustomization file gets
+ * the generated one first (the render then merges the spec into it, as into any existing
+ * file), and local `spec.components` are walked too, since Flux's walk sees them in the
+ * generated file.
+ */
+async function decryptWorkTree(dec: Decryptor, workRoot: string, spec: KustomizationSpec): Promise<void> {
+  const { root, dir } = await resolveBuildPath(workRoot, spec.path);
+  if (!(await findKustomizationFile(dir))) await prepareKustomization(root, dir, {});
+  await dec.decryptSources(root, dir);
+  for (const c of spec.render.components ?? []) {
+    if (!isLocalRelativePath(c)) continue;
+    const p = path.join(dir, c.replace(/^file:\/\//, ''));
+    if (!(await findKustomizationFile(p))) continue;
+    await dec.decryptSources(root, p);
+  }
 }
 
 /** postBuild variables: `substituteFrom` ConfigMaps/Secrets in order, then `substitute` on top. */

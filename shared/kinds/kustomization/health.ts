@@ -18,11 +18,15 @@ import { formatGoDuration } from '../../util/duration.js';
 import { isFluxGroup } from './definitions.js';
 import type { KustomizationSpec } from './spec.js';
 
-/** The objects to health-check for this revision. */
-export function healthChecksOf(spec: KustomizationSpec, changes: ChangeEntry[]): ObjectRef[] {
+/**
+ * The objects to health-check for this revision. With `wait`, Flux objects are checked only
+ * when they were applied to a cluster (`fluxInCluster`: a remote target), not when they
+ * became definitions.
+ */
+export function healthChecksOf(spec: KustomizationSpec, changes: ChangeEntry[], fluxInCluster = false): ObjectRef[] {
   if (spec.wait) {
     return changes
-      .filter((c) => c.action !== 'deleted' && c.action !== 'skipped' && !isFluxGroup(c.ref.group))
+      .filter((c) => c.action !== 'deleted' && c.action !== 'skipped' && (fluxInCluster || !isFluxGroup(c.ref.group)))
       .map((c) => ({ ...c.ref, apiVersion: c.ref.group ? `${c.ref.group}/${c.version}` : c.version }));
   }
   return spec.healthChecks.map((h) => ({

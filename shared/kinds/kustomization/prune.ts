@@ -28,18 +28,19 @@ export interface PruneResult {
 /**
  * Prunes `entries` of the Kustomization `owner`. `cluster: false` leaves cluster objects
  * alone (prune disabled, or deletionPolicy Orphan) and only removes definitions, which are
- * Fluxless's own state.
+ * Fluxless's own state. `fluxInCluster` (a remote target, where Flux objects are applied as
+ * objects): Flux-group entries are deleted from the cluster too.
  */
 export async function prune(
   svc: ReconcileServices,
   engine: ApplyEngine,
   owner: { namespace: string; name: string },
   entries: InventoryEntry[],
-  opts: { cluster: boolean },
+  opts: { cluster: boolean; fluxInCluster?: boolean },
 ): Promise<PruneResult> {
   const out: PruneResult = { deleted: [], kept: [], failures: [], removedDefinitions: [] };
   const flux = entries.filter((e) => isFluxGroup(parseInventoryId(e.id).group));
-  const cluster = entries.filter((e) => !isFluxGroup(parseInventoryId(e.id).group));
+  const cluster = opts.fluxInCluster ? entries : entries.filter((e) => !isFluxGroup(parseInventoryId(e.id).group));
   if (opts.cluster && cluster.length) {
     const { entries: done, failed } = await engine.deleteAll(
       cluster.map((e) => ({ ...parseInventoryId(e.id), version: e.v })),

@@ -1,8 +1,12 @@
 /**
  * The Kustomization reconciler (`kustomize.toolkit.fluxcd.io/v1`), laid out like
- * kustomize-controller's reconcile(): spec -> suspend -> source -> dependencies -> build
- * -> apply (validation first) -> definitions (fleet recursion) -> inventory + prune ->
- * health -> status, then wake the dependents and the definitions it changed.
+ * kustomize-controller's reconcile(): spec -> suspend -> source -> dependencies -> target
+ * (remote cluster, impersonation) -> build (SOPS decryption) -> apply (validation first) ->
+ * definitions (fleet recursion) -> inventory + prune -> health -> status, then wake the
+ * dependents and the definitions it changed. Apply, prune and health run on the target;
+ * the status stays in the store, and records the target cluster (`status.targetCluster`)
+ * when it is a remote one. A remote cluster that does not answer fails only its own
+ * Kustomizations (Ready=False naming it, retried at the retry interval).
  */
 import type { ChangeEntry } from '../../apply/engine.js';
 import { parseInventoryId, type ObjectKey } from '../../kube/object.js';
@@ -11,21 +15,24 @@ import type { KindReconciler, ReconcileRequest, ReconcileResult, ReconcileServic
 import { ReconcileFailure, transientCause } from '../../reconcile/failure.js';
 import { liveMembers } from '../../reconcile/reverse-index.js';
 import { writeStatus } from '../../reconcile/status.js';
-import { isReady, type ObjectRecord } from '../../state/records.js';
+import { getCondition, isReady, type ObjectRecord } from '../../state/records.js';
 import { FluxlessError, errorMessage } from '../../util/errors.js';
 import { jitter } from '../../util/time.js';
 import { applyObjects, countActions, engineFor, inventoryOf, stampsOf } from './apply.js';
 import { buildFromArtifact } from './build.js';
 import { withoutFluxComponents } from './components.js';
 import { watchedConfigWakes } from './watch.js';
-import { isFluxObject, syncDefinitions } from './definitions.js';
+import { assertKnownKinds, isFluxObject, syncDefinitions } from './definitions.js';
 import { checkDependencies } from './dependencies.js';
 import { finalizeKustomization } from './finalize.js';
 import { checkHealth, healthChecksOf } from './health.js';
 import { prune } from './prune.js';
 import { sourceArtifact } from './source.js';
 import { recordWatchedConfigs } from './watch.js';
-import { INVALID_CEL, KUSTOMIZATION_GROUP, parseKustomization, type KustomizationSpec } from './spec.js';
+import { FEATURE_GATE_DISABLED, INVALID_CEL, KUSTOMIZATION_GROUP, parseKustomization, type KustomizationSpec } from './spec.js';
+import { targetOf } from './target.js';
+import { authorizeDefinitions } from './authorize.js';
+import { unreachableCluster, type Target } from '../../kube/targets.js';
 
 /** kustomize-controller's prefix for errors that need a spec change (TerminalErrorMessage). */
 export const TERMINAL_ERROR_MESSAGE = 'Reconciliation failed terminally due to configuration error';
@@ -49,7 +56,8 @@ export async function reconcileKustomization(svc: ReconcileServices, req: Reconc
   } catch (err) {
     // A bad CEL expression is Flux's terminal InvalidCELExpression; any other bad field is InvalidSpec.
     const cel = err instanceof FluxlessError && err.code === INVALID_CEL;
-    const reason = cel ? INVALID_CEL : 'InvalidSpec';
+    const gate = err instanceof FluxlessError && err.code === FEATURE_GATE_DISABLED;
+    const reason = cel ? INVALID_CEL : gate ? FEATURE_GATE_DISABLED : 'InvalidSpec';
     const message = cel ? `${TERMINAL_ERROR_MESSAGE}: ${errorMessage(err)}` : errorMessage(err);
     await writeStatus(svc.state, key, { ready: false, reason, message, stalled: true, handledRequest: rec.requestedAt, event: { severity: 'error', reason, message } }, svc.now());
     return { ready: false, reason, message, wake: [] };
@@ -67,11 +75,13 @@ export async function reconcileKustomization(svc: ReconcileServices, req: Reconc
   let changes: ChangeEntry[] = [];
   const wake: Wake[] = [];
   let release: (() => Promise<void>) | undefined;
+  let target: Target | undefined;
   try {
     const artifact = await sourceArtifact(svc, spec, key);
     revision = artifact.revision;
     originRevision = artifact.metadata?.[ANNOTATION_REVISION] || undefined;
     await checkDependencies(svc, spec, key, revision, rec);
+    target = await targetOf(svc, spec, rec);
     phase('source');
 
     const built = await buildFromArtifact(svc, spec, artifact, signal);
@@ -80,11 +90,19 @@ export async function reconcileKustomization(svc: ReconcileServices, req: Reconc
     if (spec.postBuild?.substituteFrom.length) await recordWatchedConfigs(svc, spec.namespace, spec.name, built.configs);
     phase('render');
 
-    const engine = engineFor(svc, spec, signal);
-    const cluster = withoutFluxComponents(built.objects.filter((o) => !isFluxObject(o)), svc.settings.applyFluxComponents);
+    const engine = engineFor(svc, spec, signal, target);
+    // Flux objects become definitions in the store, except for a remote cluster: there they
+    // are objects like any other, as Flux applies them to the cluster of spec.kubeConfig.
+    const fluxInCluster = target.remote;
+    const fluxObjects = fluxInCluster ? [] : built.objects.filter(isFluxObject);
+    // A Flux kind we do not know (a typo such as Kustomisation) fails the revision before
+    // anything of it is applied, as Flux's apply would ("no matches for kind").
+    assertKnownKinds(svc, fluxObjects);
+    await authorizeDefinitions(target, spec, fluxObjects);
+    const cluster = withoutFluxComponents(fluxInCluster ? built.objects : built.objects.filter((o) => !isFluxObject(o)), svc.settings.applyFluxComponents);
     if (cluster.skipped.length) logger.info("Flux's own components are not applied (Fluxless replaces Flux's controllers)", { skipped: cluster.skipped.length });
     changes = await applyObjects(engine, spec, cluster.objects, rec);
-    const defs = await syncDefinitions(svc, spec, built.objects.filter(isFluxObject));
+    const defs = await syncDefinitions(svc, spec, fluxObjects);
     wake.push(...defs.changed);
     changes = [...changes, ...defs.entries];
 
@@ -92,7 +110,7 @@ export async function reconcileKustomization(svc: ReconcileServices, req: Reconc
     const inventory = inventoryOf(changes);
     const ids = new Set(inventory.map((e) => e.id));
     const stale = (rec.status.inventory?.entries ?? []).filter((e) => !ids.has(e.id));
-    const pruned = await prune(svc, engine, spec, stale, { cluster: spec.prune });
+    const pruned = await prune(svc, engine, spec, stale, { cluster: spec.prune, fluxInCluster });
     wake.push(...pruned.removedDefinitions);
     changes.push(...pruned.deleted);
     inventory.push(...pruned.kept);
@@ -100,9 +118,11 @@ export async function reconcileKustomization(svc: ReconcileServices, req: Reconc
     const applied = stampsOf(changes);
     await svc.state.update<ObjectRecord>(key, (cur) => (cur ? { ...cur, applied, status: { ...cur.status, inventory: { entries: inventory }, lastAttemptedRevision: revision } } : undefined));
     if (pruned.failures.length) throw new ReconcileFailure('PruneFailed', pruned.failures.join('\n'), { retryMs: spec.retryIntervalMs });
+    // The other definitions are synced; a corrupt record is named with what to do, and retried.
+    if (defs.corrupt.length) throw new ReconcileFailure('StateCorrupt', defs.corrupt.join('\n'), { retryMs: spec.retryIntervalMs });
     phase('apply');
 
-    const checks = healthChecksOf(spec, changes);
+    const checks = healthChecksOf(spec, changes, fluxInCluster);
     await checkHealth(svc, engine, spec, checks, signal);
     phase('health');
 
@@ -117,7 +137,7 @@ export async function reconcileKustomization(svc: ReconcileServices, req: Reconc
         message,
         handledRequest: requestedAt,
         // Flux copies the source's origin revision (OCI `org.opencontainers.image.revision`); absent, it is cleared.
-        fields: { lastAppliedRevision: revision, lastAttemptedRevision: revision, lastAppliedOriginRevision: originRevision },
+        fields: { lastAppliedRevision: revision, lastAttemptedRevision: revision, lastAppliedOriginRevision: originRevision, ...clusterField(rec, target) },
         conditions: checks.length ? [{ type: 'Healthy', status: 'True', reason: 'Succeeded', message: 'Health check passed' }] : undefined,
         removeConditions: checks.length ? undefined : ['Healthy'],
         event: changed.length
@@ -133,7 +153,15 @@ export async function reconcileKustomization(svc: ReconcileServices, req: Reconc
     logger.info('reconciled', { revision, ...countActions(changes), durationMs: Date.now() - started, phases });
     return { ready: true, reason: 'ReconciliationSucceeded', message, revision, wake };
   } catch (err) {
-    const f = err instanceof ReconcileFailure ? err : new ReconcileFailure('ReconciliationFailed', errorMessage(err), { retryMs: spec.retryIntervalMs, cause: err });
+    // A remote cluster that does not answer is this object's failure, not the worker's: its
+    // status names the cluster and it retries at its retry interval (never dead-lettered).
+    const down = target?.remote ? unreachableCluster(err) : undefined;
+    const f = down
+      ? new ReconcileFailure('ReconciliationFailed', down.message, { retryMs: spec.retryIntervalMs, cause: err })
+      : err instanceof ReconcileFailure
+        ? err
+        : new ReconcileFailure('ReconciliationFailed', errorMessage(err), { retryMs: spec.retryIntervalMs, cause: err });
+    const fields = { ...(revision ? { lastAttemptedRevision: revision } : {}), ...clusterField(rec, target) };
     await writeStatus(
       svc.state,
       key,
@@ -143,20 +171,32 @@ export async function reconcileKustomization(svc: ReconcileServices, req: Reconc
         message: f.message,
         stalled: f.stalled,
         handledRequest: requestedAt,
-        fields: revision ? { lastAttemptedRevision: revision } : undefined,
+        fields: Object.keys(fields).length ? fields : undefined,
         conditions: f.reason === 'HealthCheckFailed' ? [{ type: 'Healthy', status: 'False', reason: 'HealthCheckFailed', message: f.message }] : undefined,
         event: { severity: 'error', reason: f.reason, message: f.message, revision },
         // As Flux: failures before the build (source, dependencies, build) add no history entry.
         history: revision && digest ? { digest, durationMs: Date.now() - started, status: f.reason, metadata: historyMetadata(revision, originRevision, changes) } : undefined,
-        nextRunMs: f.retryMs ?? spec.retryIntervalMs,
+        // Stalled (AccessDenied): nothing is scheduled; a new definition reconciles it.
+        nextRunMs: f.stalled ? undefined : (f.retryMs ?? spec.retryIntervalMs),
       },
       svc.now(),
     );
-    logger.warn('reconcile failed', { reason: f.reason, error: f.message, durationMs: Date.now() - started });
-    return { ready: false, reason: f.reason, message: f.message, revision, wake, transientError: transientCause(err) };
+    logger.warn('reconcile failed', { reason: f.reason, error: f.message, durationMs: Date.now() - started, ...(target?.remote ? { cluster: target.cluster.name } : {}) });
+    return { ready: false, reason: f.reason, message: f.message, revision, wake, transientError: down ? undefined : transientCause(err) };
   } finally {
+    target?.release();
     await release?.();
   }
+}
+
+/**
+ * `status.targetCluster` for a remote target (name and server, for `fluxless get`); for the
+ * management cluster the field is removed if an earlier reconcile set it, else left out.
+ */
+function clusterField(rec: ObjectRecord, target: Target | undefined): Record<string, unknown> {
+  if (!target) return {};
+  if (target.remote) return { targetCluster: { name: target.cluster.name, server: target.cluster.server } };
+  return rec.status.targetCluster !== undefined ? { targetCluster: undefined } : {};
 }
 
 /** History metadata: Flux's `revision` (and `originRevision`), plus Fluxless's per-action counts. */
@@ -187,7 +227,9 @@ async function dependentsToWake(svc: ReconcileServices, self: ObjectKey, spec: K
       const sameSource = sr?.kind === src.kind && sr.name === src.name && (sr.namespace ?? record.object?.metadata.namespace) === src.namespace;
       return sameSource && record.status.lastAppliedRevision !== revision;
     })
-    .map(({ key }) => ({ key, reason: 'dependency', dedupKey: `dep-${revision}` }));
+    // Keyed by the dependent's last Ready transition too: a dependency Ready again at the same
+    // revision (after a failure, on a changed cluster) wakes its dependents again.
+    .map(({ key, record }) => ({ key, reason: 'dependency', dedupKey: `dep-${revision}-${getCondition(record, 'Ready')?.lastTransitionTime ?? ''}` }));
 }
 
 /** The Kustomization kind. */

@@ -9,6 +9,7 @@ import { HealthCheckSet, ReadyExpression, type HealthCheckExpression } from '../
 import { FluxlessError, ValidationError } from '../../util/errors.js';
 import { parseDuration } from '../../util/duration.js';
 import type { KubeObject } from '../../kube/object.js';
+import type { KubeConfigRef } from '../../kube/targets.js';
 import type { KustomizePatch, RenderSpec } from '../../render/types.js';
 
 /** The Kustomization API group. */
@@ -56,6 +57,16 @@ export interface DependencyRef {
 /** The code of errors in CEL fields (`healthCheckExprs`, `dependsOn[].readyExpr`): Flux's `InvalidCELExpression`. */
 export const INVALID_CEL = 'InvalidCELExpression';
 
+/** `spec.decryption`: SOPS with the keys of a Secret in the Kustomization's namespace. */
+export interface DecryptionSpec {
+  provider: 'sops';
+  /** The Secret holding `*.agekey`, `*.asc` and `sops.aws-kms` entries; unset: only KMS with the function's own role. */
+  secretRef?: { name: string };
+}
+
+/** The code of a spec field that needs a Flux feature gate Fluxless does not offer (Flux's `FeatureGateDisabled`). */
+export const FEATURE_GATE_DISABLED = 'FeatureGateDisabled';
+
 /** Kinds a Kustomization may build from. */
 export const SOURCE_KINDS = ['GitRepository', 'OCIRepository', 'ExternalArtifact'];
 
@@ -84,18 +95,21 @@ export interface KustomizationSpec {
   deletionPolicy: DeletionPolicy;
   render: RenderSpec;
   postBuild?: { substitute: Record<string, string>; substituteFrom: SubstituteRef[]; substituteStrategy: SubstituteStrategy };
+  /** `spec.kubeConfig`: the remote cluster to apply to (undefined: the management cluster). */
+  kubeConfig?: KubeConfigRef;
+  /** `spec.serviceAccountName`: the account to impersonate (before the configured default applies). */
+  serviceAccountName?: string;
+  /** `spec.decryption`. */
+  decryption?: DecryptionSpec;
 }
 
 const SUPPORTED_SPEC = new Set([
   'sourceRef', 'path', 'interval', 'retryInterval', 'timeout', 'prune', 'wait', 'force', 'suspend',
   'dependsOn', 'healthChecks', 'deletionPolicy', 'targetNamespace', 'namePrefix', 'nameSuffix',
   'patches', 'images', 'components', 'ignoreMissingComponents', 'commonMetadata', 'postBuild',
-  'healthCheckExprs', 'ignore',
+  'healthCheckExprs', 'ignore', 'kubeConfig', 'serviceAccountName', 'decryption',
 ]);
 const UNSUPPORTED_HINTS: Record<string, string> = {
-  decryption: 'SOPS decryption is not supported yet: commit plain Secrets through another tool, or keep this Kustomization on Flux',
-  kubeConfig: 'remote clusters per Kustomization are not supported yet',
-  serviceAccountName: 'impersonation is not supported yet: Fluxless applies with the credentials of its own kubeconfig',
   buildMetadata: 'kustomize build metadata annotations (originAnnotations, transformerAnnotations) are not supported yet: remove the field',
   patchesStrategicMerge: 'removed in kustomize.toolkit.fluxcd.io/v1: use spec.patches',
   patchesJson6902: 'removed in kustomize.toolkit.fluxcd.io/v1: use spec.patches',
@@ -258,6 +272,10 @@ export function parseKustomization(obj: KubeObject, source = '', opts: ParseOpti
       ? { labels: strMap(cm.labels, id, 'spec.commonMetadata.labels'), annotations: strMap(cm.annotations, id, 'spec.commonMetadata.annotations') }
       : undefined,
   };
+  const kubeConfig = parseKubeConfigRef(spec.kubeConfig, id);
+  const serviceAccountName = str(spec.serviceAccountName, id, 'spec.serviceAccountName') || undefined;
+  if (serviceAccountName) checkName(serviceAccountName, id, 'spec.serviceAccountName');
+  const decryption = parseDecryption(spec.decryption, id);
   // Flux: spec.timeout, else the interval minus 30s, at least 30s.
   const timeoutMs = duration(spec.timeout, id, 'spec.timeout') ?? Math.max(intervalMs - 30_000, 30_000);
   return {
@@ -287,7 +305,70 @@ export function parseKustomization(obj: KubeObject, source = '', opts: ParseOpti
     deletionPolicy,
     render,
     postBuild,
+    kubeConfig,
+    serviceAccountName,
+    decryption,
   };
+}
+
+/** A DNS-1123 subdomain (object names). */
+const OBJECT_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+function checkName(v: string, id: string, field: string): void {
+  if (!OBJECT_NAME.test(v) || v.length > 253) fail(id, field, `'${v}' is not a valid object name (lowercase letters, digits, '-' and '.')`);
+}
+
+function onlyFields(o: Record<string, unknown>, allowed: string[], id: string, field: string): void {
+  for (const key of Object.keys(o)) if (!allowed.includes(key)) fail(id, `${field}.${key}`, 'unknown or unsupported field');
+}
+
+function objectField(v: unknown, id: string, field: string): Record<string, unknown> | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'object' || Array.isArray(v)) fail(id, field, 'must be an object');
+  return v as Record<string, unknown>;
+}
+
+/** `spec.kubeConfig`: exactly one of `secretRef {name, key?}` or `configMapRef {name}` (Flux's CEL rule). */
+function parseKubeConfigRef(v: unknown, id: string): KubeConfigRef | undefined {
+  const o = objectField(v, id, 'spec.kubeConfig');
+  if (!o) return undefined;
+  onlyFields(o, ['secretRef', 'configMapRef'], id, 'spec.kubeConfig');
+  const sr = objectField(o.secretRef, id, 'spec.kubeConfig.secretRef');
+  const cm = objectField(o.configMapRef, id, 'spec.kubeConfig.configMapRef');
+  if (Boolean(sr) === Boolean(cm)) fail(id, 'spec.kubeConfig', 'exactly one of spec.kubeConfig.configMapRef or spec.kubeConfig.secretRef must be specified');
+  if (sr) {
+    onlyFields(sr, ['name', 'key'], id, 'spec.kubeConfig.secretRef');
+    const name = str(sr.name, id, 'spec.kubeConfig.secretRef.name', true)!;
+    checkName(name, id, 'spec.kubeConfig.secretRef.name');
+    const key = str(sr.key, id, 'spec.kubeConfig.secretRef.key') || undefined;
+    return { secretRef: { name, ...(key ? { key } : {}) } };
+  }
+  onlyFields(cm!, ['name'], id, 'spec.kubeConfig.configMapRef');
+  const name = str(cm!.name, id, 'spec.kubeConfig.configMapRef.name', true)!;
+  checkName(name, id, 'spec.kubeConfig.configMapRef.name');
+  return { configMapRef: { name } };
+}
+
+/** `spec.decryption`: `provider: sops` and an optional `secretRef`; `serviceAccountName` needs a gate Fluxless does not have. */
+function parseDecryption(v: unknown, id: string): DecryptionSpec | undefined {
+  const o = objectField(v, id, 'spec.decryption');
+  if (!o) return undefined;
+  onlyFields(o, ['provider', 'secretRef', 'serviceAccountName'], id, 'spec.decryption');
+  const provider = str(o.provider, id, 'spec.decryption.provider', true);
+  if (provider !== 'sops') fail(id, 'spec.decryption.provider', `'${provider}' is not supported: the only provider is sops`);
+  if (o.serviceAccountName !== undefined && o.serviceAccountName !== null && o.serviceAccountName !== '') {
+    throw new FluxlessError(
+      FEATURE_GATE_DISABLED,
+      `Kustomization ${id}: to use spec.decryption.serviceAccountName for decryption authentication please enable the ObjectLevelWorkloadIdentity feature gate in the controller`,
+      { hint: "Fluxless has no object-level workload identity: remove spec.decryption.serviceAccountName (KMS uses the function's own role) or put static credentials in the Secret's sops.aws-kms entry" },
+    );
+  }
+  const sr = objectField(o.secretRef, id, 'spec.decryption.secretRef');
+  if (!sr) return { provider: 'sops' };
+  onlyFields(sr, ['name'], id, 'spec.decryption.secretRef');
+  const name = str(sr.name, id, 'spec.decryption.secretRef.name', true)!;
+  checkName(name, id, 'spec.decryption.secretRef.name');
+  return { provider: 'sops', secretRef: { name } };
 }
 
 /** Runs a CEL compile; its error becomes an InvalidCELExpression error naming the Kustomization. */
