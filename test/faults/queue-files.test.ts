@@ -80,7 +80,6 @@ test('a directory named like a message file and corrupt message files do not sto
 
 test(
   'a directory named like a message file in incoming/ does not stop the local queue from opening',
-  { todo: 'finding 9 gap: doIngest (queue/local.ts) rethrows EISDIR; fix proposed in the report' },
   async (t) => {
     const dir = await queueDir(t);
     await withOneMessage(dir);
@@ -94,7 +93,6 @@ test(
 
 test(
   'a directory named like a dead-letter file does not break listing the dead letters',
-  { todo: 'finding 9 gap: listDead (queue/local.ts) rethrows EISDIR; fix proposed in the report' },
   async (t) => {
     const dir = await queueDir(t);
     await withOneMessage(dir);
