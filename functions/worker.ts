@@ -3,7 +3,8 @@
  * reconciled through the kind registry; the shared delivery policy settles it (see
  * shared/queue/sqs-batch.ts).
  */
-import { deadlineSignal, handleSqsBatch, lambdaRuntime, type LambdaContextLike } from '../shared/runtime/lambda.js';
+import { deadlineSignal, lambdaRuntime, type LambdaContextLike } from '../shared/runtime/lambda.js';
+import { handleSqsBatch } from '../shared/runtime/lambda-sqs.js';
 import type { SqsBatchResponse, SqsEvent } from '../shared/queue/sqs-batch.js';
 import { log } from '../shared/util/log.js';
 

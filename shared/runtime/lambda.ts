@@ -3,18 +3,16 @@
  * of their events into calls of the shared handlers:
  * - the Runtime is built once per container (lazily, from the environment) and kept across
  *   invocations; a failed build is not cached, so the next invocation retries;
- * - an SQS batch runs through queue/sqs-batch.ts with the configured DLQ and the worker's
- *   dead-letter trace.
+ * - the worker's SQS batches are in lambda-sqs.ts: this module is loaded by every function
+ *   and carries nothing only the worker needs (the reconcilers), for a short cold start.
  */
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { loadConfig, type FluxlessConfig } from '../config/config.js';
 import { managementKubeConfig, noClusterKubeConfig } from '../kube/kubeconfig.js';
-import { processSqsBatch, sqsBatchActions, type SqsBatchOutcome, type SqsEvent } from '../queue/sqs-batch.js';
 import { ValidationError, errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { createRuntime } from './factory.js';
 import type { Runtime } from './runtime.js';
-import { deadLettered, handleMessage } from './worker.js';
 import { checkClusterIdentity } from './cluster-identity.js';
 
 const llog = log.child({ component: 'lambda' });
@@ -87,18 +85,4 @@ export async function resetLambdaRuntime(): Promise<void> {
 export function deadlineSignal(context: LambdaContextLike | undefined, marginMs = 15_000): AbortSignal | undefined {
   if (!context || typeof context.getRemainingTimeInMillis !== 'function') return undefined;
   return AbortSignal.timeout(Math.max(1000, context.getRemainingTimeInMillis() - marginMs));
-}
-
-/** The worker's SQS batch: every message through handleMessage, settled by the shared delivery policy. */
-export async function handleSqsBatch(lr: LambdaRuntime, event: SqsEvent, signal?: AbortSignal): Promise<SqsBatchOutcome> {
-  const { cfg, rt, sqs } = lr;
-  if (cfg.queue.type !== 'sqs') throw new ValidationError('the worker needs FLUXLESS_QUEUE=sqs');
-  return processSqsBatch(event, {
-    ...sqsBatchActions(sqs, cfg.queue.url, cfg.queue.dlqUrl),
-    handle: (m, s) => handleMessage(rt, m, s),
-    onDeadLetter: (target, reason) => deadLettered(rt, target, reason),
-    signal,
-    concurrency: cfg.worker.concurrency,
-    maxReceives: cfg.worker.maxReceives,
-  });
 }

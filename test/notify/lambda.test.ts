@@ -21,7 +21,7 @@ import { SqsWorkQueue } from '../../shared/queue/index.js';
 import type { SqsEvent, SqsRecord } from '../../shared/queue/sqs-batch.js';
 import { recordEvent } from '../../shared/reconcile/status.js';
 import { createRuntime } from '../../shared/runtime/factory.js';
-import { handleSqsBatch } from '../../shared/runtime/lambda.js';
+import { handleSqsBatch } from '../../shared/runtime/lambda-sqs.js';
 import { readRecord, type ObjectRecord } from '../../shared/state/records.js';
 import { ensureSqsQueues } from '../harness/sqs-queues.js';
 import { testEnv } from '../harness/index.js';

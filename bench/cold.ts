@@ -1,0 +1,98 @@
+/**
+ * npm run bench:cold — the Lambda bundles' cold start: size of each dist/functions/<name>.mjs
+ * (and its source map), what it carries (from its esbuild metafile), and its module init time
+ * (a fresh `node` importing the bundle, as Lambda's init phase does), with and without
+ * serverless.yml's NODE_OPTIONS=--enable-source-maps. Builds the bundles first (`--no-build`
+ * to keep dist/ as it is). Ends with `RESULT <fn>_mb=<size> <fn>_init_ms=<median> ...`.
+ * Targets (issue 17): at most 1.5 MB and 150 ms per function.
+ */
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const RUNS = Number(process.env.BENCH_COLD_RUNS ?? 7);
+const LIMIT_MB = 1.5;
+const LIMIT_MS = 150;
+
+/** Modules (by path fragment) a function that never reconciles should not carry. */
+export const HEAVY_MODULES: Record<string, string> = {
+  'shared/apply/engine.ts': 'apply engine',
+  'shared/helm/': 'helm',
+  'shared/sops/': 'sops',
+  'node_modules/ssh2/': 'ssh2',
+  'node_modules/openpgp/': 'openpgp',
+  'node_modules/isomorphic-git/': 'isomorphic-git',
+  'shared/render/kustomize-run.ts': 'kustomize runner',
+};
+
+interface Metafile {
+  inputs: Record<string, { bytes: number }>;
+  outputs: Record<string, { bytes: number; inputs: Record<string, { bytesInOutput: number }> }>;
+}
+
+/** The heavy modules a bundle's metafile shows, with their bytes in the output. */
+export function heavyIn(meta: Metafile): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const o of Object.values(meta.outputs)) {
+    for (const [p, v] of Object.entries(o.inputs)) {
+      for (const [frag, label] of Object.entries(HEAVY_MODULES)) if (p.includes(frag)) out[label] = (out[label] ?? 0) + v.bytesInOutput;
+    }
+  }
+  return out;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.floor(s.length / 2)]! : NaN;
+}
+
+/** Import time of `file` in a fresh node process (ms). */
+function initOnce(file: string, sourceMaps: boolean): number {
+  const code = `const t0 = performance.now(); await import(${JSON.stringify(pathToFileURL(file).href)}); process.stdout.write(String(performance.now() - t0)); process.exit(0);`;
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: os.tmpdir(), AWS_REGION: 'us-east-1', AWS_LAMBDA_FUNCTION_NAME: 'bench-cold', NODE_OPTIONS: sourceMaps ? '--enable-source-maps' : '' };
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { env, encoding: 'utf8', timeout: 60_000 });
+  if (r.status !== 0) throw new Error(`importing ${file} failed: ${r.stderr}`);
+  return Number(r.stdout);
+}
+
+async function main(): Promise<void> {
+  if (!process.argv.includes('--no-build')) {
+    const { stdout } = await run(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, maxBuffer: 16 << 20 });
+    process.stdout.write(stdout);
+  }
+  const dir = path.join(ROOT, 'dist', 'functions');
+  const names = readdirSync(dir).filter((f) => f.endsWith('.mjs')).map((f) => f.slice(0, -4)).sort();
+  const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  console.log(`bench:cold: ${names.length} bundles, ${RUNS} fresh imports each, load average ${load} on ${os.availableParallelism()} CPUs`);
+  const result: string[] = [];
+  let within = true;
+  for (const name of names) {
+    const file = path.join(dir, `${name}.mjs`);
+    const mb = statSync(file).size / 1024 / 1024;
+    const mapMb = existsSync(`${file}.map`) ? statSync(`${file}.map`).size / 1024 / 1024 : 0;
+    const metaFile = path.join(dir, `${name}.meta.json`);
+    const meta = existsSync(metaFile) ? (JSON.parse(readFileSync(metaFile, 'utf8')) as Metafile) : undefined;
+    const heavy = meta ? heavyIn(meta) : {};
+    initOnce(file, false); // warm the page cache: Lambda reads the bundle from local storage too
+    const plain = Array.from({ length: RUNS }, () => initOnce(file, false));
+    const maps = Array.from({ length: Math.max(3, Math.ceil(RUNS / 2)) }, () => initOnce(file, true));
+    const ms = median(plain);
+    const ok = mb <= LIMIT_MB && ms <= LIMIT_MS;
+    within &&= ok;
+    console.log(
+      `${name.padEnd(16)} ${mb.toFixed(2).padStart(5)} MB (map ${mapMb.toFixed(1)} MB, ${meta ? Object.keys(meta.inputs).length : '?'} modules)  ` +
+        `init median ${ms.toFixed(0)} ms (min ${Math.min(...plain).toFixed(0)}, max ${Math.max(...plain).toFixed(0)}), with --enable-source-maps ${median(maps).toFixed(0)} ms  ${ok ? 'within' : 'OVER'} ${LIMIT_MB} MB / ${LIMIT_MS} ms` +
+        (Object.keys(heavy).length ? `\n${' '.repeat(17)}carries: ${Object.entries(heavy).map(([k, v]) => `${k} ${(v / 1024).toFixed(0)} KB`).join(', ')}` : ''),
+    );
+    const key = name.replace(/-/g, '_');
+    result.push(`${key}_mb=${mb.toFixed(2)} ${key}_init_ms=${ms.toFixed(0)} ${key}_init_srcmap_ms=${median(maps).toFixed(0)}`);
+  }
+  console.log(`RESULT ${result.join(' ')} all_within=${within}`);
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();
