@@ -56,6 +56,8 @@ export interface ReconcileServices {
   settings: ReconcileSettings;
   /** True when a reconciler exists for `kind` (fleet recursion asks before storing definitions). */
   isKnownKind(kind: string): boolean;
+  /** The reconciler of a kind, for a reconcile that runs another object's inline (a Kustomization waiting on its definitions). */
+  reconcilerOf?(kind: string): KindReconciler | undefined;
   now(): Date;
 }
 

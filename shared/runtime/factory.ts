@@ -7,7 +7,7 @@ import { ArtifactCache } from '../artifacts/cache.js';
 import { FsArtifactStore } from '../artifacts/fs-store.js';
 import { S3ArtifactStore } from '../artifacts/s3-store.js';
 import type { FluxlessConfig } from '../config/config.js';
-import { isKnownKind } from '../kinds/registry.js';
+import { isKnownKind, kindReconciler } from '../kinds/registry.js';
 import { createKubeClient, type KubeClient } from '../kube/client.js';
 import { closeTargetClusters } from '../kube/targets.js';
 import type { TenancySettings } from '../kube/tenancy.js';
@@ -75,6 +75,7 @@ export function createRuntime(cfg: FluxlessConfig, opts: { kubeConfig?: KubeConf
     fieldManager: 'fluxless',
     settings: reconcileSettings(cfg),
     isKnownKind,
+    reconcilerOf: kindReconciler,
     now: () => new Date(),
   };
   // Every new event a reconciler records becomes a notify message per matching Alert (shared/notify).

@@ -79,6 +79,9 @@ test('a Flux helm-example fleet reaches Ready; get, tree and diff see the releas
       'infrastructure/controllers/release.yaml': release(ns, 'infra', 'infra-charts', ['  values:', '    service:', '      port: 81']),
       'apps/dev/repository.yaml': helmRepo(ns, 'podinfo', charts.url),
       'apps/dev/release.yaml': release(ns, 'podinfo', 'podinfo', ['  dependsOn:', '    - name: infra']),
+      // wait: true on a HelmRelease that cannot become Ready (no such chart version).
+      'clusters/dev/broken.yaml': ks(ns, 'broken', './broken', ['  wait: true', '  timeout: 5s']),
+      'broken/release.yaml': release(ns, 'broken', 'infra-charts').replace("version: '0.1.x'", "version: '9.9.x'"),
     },
     'helm fleet',
   );
@@ -90,7 +93,17 @@ test('a Flux helm-example fleet reaches Ready; get, tree and diff see the releas
     return getCondition(a, 'Ready')?.status === 'True' && getCondition(b, 'Ready')?.status === 'True';
   }, 120_000);
   await x.waitFor('apps Ready', async () => getCondition(await x.record('Kustomization', 'apps'), 'Ready')?.status === 'True', 60_000);
+  // wait: true waited for the HelmRepository and the HelmRelease (from their records), as
+  // Flux's kstatus waits for their Ready condition: Healthy, and Ready only after the release.
+  const infraKs = (await x.record('Kustomization', 'infra-controllers'))!;
+  assert.equal(getCondition(infraKs, 'Ready')?.status, 'True');
+  assert.equal(getCondition(infraKs, 'Healthy')?.status, 'True', JSON.stringify(infraKs.status.conditions));
   const infra = (await x.record('HelmRelease', 'infra'))!;
+  assert.ok(getCondition(infra, 'Ready')!.lastTransitionTime! <= getCondition(infraKs, 'Ready')!.lastTransitionTime!, 'the Kustomization was Ready after its HelmRelease');
+  await x.waitFor('broken health check failed', async () => getCondition(await x.record('Kustomization', 'broken'), 'Ready')?.reason === 'HealthCheckFailed', 60_000);
+  const broken = getCondition(await x.record('Kustomization', 'broken'), 'Ready')!;
+  assert.equal(broken.status, 'False');
+  assert.match(broken.message, new RegExp(`^health check failed after .*HelmRelease/${ns}/broken`));
   assert.equal(getCondition(infra, 'Ready')?.message, `Helm install succeeded for release ${ns}/infra.v1 with chart app@0.1.0`);
   const svc = await x.client.request<{ spec: { ports: Array<{ port: number }> } }>('GET', `/api/v1/namespaces/${ns}/services/infra`);
   assert.equal(svc.spec.ports[0].port, 81);
@@ -101,11 +114,11 @@ test('a Flux helm-example fleet reaches Ready; get, tree and diff see the releas
   // The CLI's views, from the kinds' names, sources and children.
   const rt = local.rt;
   const hrs = JSON.parse(await getCmd(rt, 'hr', { namespace: ns, output: 'json' })) as Array<{ name: string; ready: string; revision: string }>;
-  assert.deepEqual(hrs.map((r) => [r.name, r.ready, r.revision]).sort(), [['infra', 'True', '0.1.0'], ['podinfo', 'True', '0.1.0']]);
+  assert.deepEqual(hrs.filter((r) => r.name !== 'broken').map((r) => [r.name, r.ready, r.revision]).sort(), [['infra', 'True', '0.1.0'], ['podinfo', 'True', '0.1.0']]);
   const helmSources = JSON.parse(await getCmd(rt, 'sources helm', { namespace: ns, output: 'json' })) as Array<{ name: string }>;
   assert.deepEqual(helmSources.map((r) => r.name).sort(), ['infra-charts', 'podinfo']);
   const chartSources = JSON.parse(await getCmd(rt, 'sources chart', { namespace: ns, output: 'json' })) as Array<{ name: string; revision: string }>;
-  assert.deepEqual(chartSources.map((r) => [r.name, r.revision]).sort(), [[`${ns}-infra`, '0.1.0'], [`${ns}-podinfo`, '0.1.0']]);
+  assert.deepEqual(chartSources.filter((r) => r.name !== `${ns}-broken`).map((r) => [r.name, r.revision]).sort(), [[`${ns}-infra`, '0.1.0'], [`${ns}-podinfo`, '0.1.0']]);
   assert.equal(kindByWord('helmreleases')?.kind, 'HelmRelease');
   const tree = await treeCmd(rt, kindByWord('ks')!, ns, 'apps');
   assert.ok(tree.includes(`├── HelmRelease/${ns}/podinfo\n│   ├── Service/${ns}/podinfo\n│   ├── ServiceAccount/${ns}/podinfo\n│   └── Deployment/${ns}/podinfo`), tree);

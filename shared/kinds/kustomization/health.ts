@@ -15,18 +15,18 @@ import { splitApiVersion, type KubeObject, type ObjectRef } from '../../kube/obj
 import type { ReconcileServices } from '../../reconcile/contract.js';
 import { ReconcileFailure } from '../../reconcile/failure.js';
 import { formatGoDuration } from '../../util/duration.js';
-import { isFluxGroup } from './definitions.js';
+import { getDefinition, isDefinitionRef } from './health-definitions.js';
 import type { KustomizationSpec } from './spec.js';
 
 /**
- * The objects to health-check for this revision. With `wait`, Flux objects are checked only
- * when they were applied to a cluster (`fluxInCluster`: a remote target), not when they
- * became definitions.
+ * The objects to health-check for this revision: with `wait`, everything applied or
+ * defined (Flux objects kept as definitions are judged from their records:
+ * health-definitions.ts); else `spec.healthChecks`.
  */
-export function healthChecksOf(spec: KustomizationSpec, changes: ChangeEntry[], fluxInCluster = false): ObjectRef[] {
+export function healthChecksOf(spec: KustomizationSpec, changes: ChangeEntry[]): ObjectRef[] {
   if (spec.wait) {
     return changes
-      .filter((c) => c.action !== 'deleted' && c.action !== 'skipped' && (fluxInCluster || !isFluxGroup(c.ref.group)))
+      .filter((c) => c.action !== 'deleted' && c.action !== 'skipped')
       .map((c) => ({ ...c.ref, apiVersion: c.ref.group ? `${c.ref.group}/${c.version}` : c.version }));
   }
   return spec.healthChecks.map((h) => ({
@@ -58,8 +58,11 @@ function judged(exprs: HealthCheckSet | undefined, obj: KubeObject | null | unde
   return result ? celStandIn(obj, result) : obj;
 }
 
-/** Waits for `checks`; a ReconcileFailure (HealthCheckFailed) when they fail or time out. */
-export async function checkHealth(svc: ReconcileServices, engine: ApplyEngine, spec: KustomizationSpec, checks: ObjectRef[], signal?: AbortSignal): Promise<void> {
+/**
+ * Waits for `checks`; a ReconcileFailure (HealthCheckFailed) when they fail or time out.
+ * Flux objects that are definitions here (not `fluxInCluster`) are read from the store.
+ */
+export async function checkHealth(svc: ReconcileServices, engine: ApplyEngine, spec: KustomizationSpec, checks: ObjectRef[], signal?: AbortSignal, fluxInCluster = false): Promise<void> {
   if (!checks.length) return;
   const intervalMs = svc.settings.healthIntervalMs;
   const exprs = spec.healthCheckExprs;
@@ -68,10 +71,13 @@ export async function checkHealth(svc: ReconcileServices, engine: ApplyEngine, s
     // Poll soon after the apply, then back off to Flux's interval.
     intervalMs,
     initialIntervalMs: Math.min(250, intervalMs),
-    initial: (r) => judged(exprs, engine.observed(r)) ?? undefined,
+    initial: (r) => (isDefinitionRef(r, fluxInCluster) ? undefined : (judged(exprs, engine.observed(r)) ?? undefined)),
     recheckCurrent: false,
     signal,
-    get: async (r) => judged(exprs, (await engine.getRef(r, r.apiVersion ? splitApiVersion(r.apiVersion).version : undefined)) ?? null) ?? null,
+    get: async (r) =>
+      isDefinitionRef(r, fluxInCluster)
+        ? (judged(exprs, await getDefinition(svc, r)) ?? null)
+        : (judged(exprs, (await engine.getRef(r, r.apiVersion ? splitApiVersion(r.apiVersion).version : undefined)) ?? null) ?? null),
   });
   if (!result.ok) {
     throw new ReconcileFailure('HealthCheckFailed', `health check failed after ${formatGoDuration(result.elapsedMs)}: ${result.message}`, {

@@ -26,6 +26,7 @@ import { assertKnownKinds, isFluxObject, syncDefinitions } from './definitions.j
 import { checkDependencies } from './dependencies.js';
 import { finalizeKustomization } from './finalize.js';
 import { checkHealth, healthChecksOf } from './health.js';
+import { reconcileChangedDefinitions } from './health-definitions.js';
 import { prune } from './prune.js';
 import { sourceArtifact } from './source.js';
 import { recordWatchedConfigs } from './watch.js';
@@ -122,8 +123,11 @@ export async function reconcileKustomization(svc: ReconcileServices, req: Reconc
     if (defs.corrupt.length) throw new ReconcileFailure('StateCorrupt', defs.corrupt.join('\n'), { retryMs: spec.retryIntervalMs });
     phase('apply');
 
-    const checks = healthChecksOf(spec, changes, fluxInCluster);
-    await checkHealth(svc, engine, spec, checks, signal);
+    const checks = healthChecksOf(spec, changes);
+    // Definitions this revision changed and a check waits for are reconciled here first.
+    const inline = await reconcileChangedDefinitions(svc, key, checks, defs.changed, { fluxInCluster, log: logger, signal });
+    if (defs.changed.length) wake.splice(wake.indexOf(defs.changed[0]!), defs.changed.length, ...inline.wake);
+    await checkHealth(svc, engine, spec, checks, signal, fluxInCluster);
     phase('health');
 
     const changed = changes.filter((c) => c.action === 'created' || c.action === 'configured' || c.action === 'deleted');
