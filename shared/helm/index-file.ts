@@ -4,7 +4,7 @@
  * newest first; the JSON Flux stores as the HelmRepository artifact; and chart version
  * selection (GetChartVersion: exact match first, then the newest in a semver range).
  */
-import { goJsonIndent, goStruct } from './gojson.js';
+import { goJsonIndent, goStruct } from '../util/gojson.js';
 import { GoYamlError, parseGoYaml } from './goyaml.js';
 import { compareVersions, parseConstraint, parseStrictVersion, satisfies as satisfiesConstraint, tryParseVersion, SemverError } from './semver.js';
 

@@ -4,8 +4,8 @@
  * the Go JSON encoding), and the `status.history` Snapshot built from it.
  */
 import { createHash } from 'node:crypto';
-import type { GoStruct} from './gojson.js';
-import { goJsonEncode, goStruct } from './gojson.js';
+import type { GoStruct } from '../util/gojson.js';
+import { goJsonEncode, goStruct } from '../util/gojson.js';
 import type { ChartMetadata } from './index-file.js';
 import type { ReleaseHook, StoredRelease } from './storage.js';
 import { valuesDigest } from './values.js';

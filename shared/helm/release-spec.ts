@@ -6,7 +6,8 @@
 import { createHash } from 'node:crypto';
 import { ValidationError } from '../util/errors.js';
 import { parseDuration } from '../util/duration.js';
-import { goJsonEncode, goStruct } from './gojson.js';
+import type { KubeConfigSecretRef } from '../kube/remote-kubeconfig.js';
+import { goJsonEncode, goStruct } from '../util/gojson.js';
 import { helmChartNameOf, helmReleaseName, releaseNamespaceOf } from './names.js';
 import { S, validate, type Schema } from './schema.js';
 import type { Values, ValuesReference } from './values.js';
@@ -174,6 +175,12 @@ export interface DriftIgnoreRule {
   target?: KustomizeSelector;
 }
 
+/** `spec.kubeConfig` (meta.KubeConfigReference): exactly one of the two (Flux's CEL rule). */
+export interface HelmReleaseKubeConfig {
+  secretRef?: KubeConfigSecretRef;
+  configMapRef?: { name: string };
+}
+
 /** A validated HelmRelease spec with Flux's defaults. */
 export interface HelmReleaseSpec {
   chart?: HelmChartTemplate;
@@ -206,6 +213,10 @@ export interface HelmReleaseSpec {
   /** Default `poller`. */
   waitStrategy: 'poller' | 'legacy';
   healthCheckExprs: CustomHealthCheck[];
+  /** The remote cluster to release to (undefined: the management cluster). */
+  kubeConfig?: HelmReleaseKubeConfig;
+  /** The ServiceAccount to impersonate (before the configured default applies). */
+  serviceAccountName?: string;
 }
 
 /** A validated HelmRelease. */
@@ -240,12 +251,6 @@ const selector: Schema = S.obj({
 const strategy: Schema = S.obj({ name: S.enumOf('RemediateOnFailure', 'RetryOnFailure'), retryInterval: S.duration() }, ['name']);
 const crds = S.enumOf('Skip', 'Create', 'CreateReplace');
 const ssaMode = S.enumOf('enabled', 'disabled', 'auto');
-
-const UNSUPPORTED_SPEC: Record<string, string> = {
-  serviceAccountName:
-    'impersonating a ServiceAccount is not supported until multi-cluster support lands; remove spec.serviceAccountName (Fluxless uses its own credentials)',
-  kubeConfig: 'reconciling into a remote cluster is not supported until multi-cluster support lands; remove spec.kubeConfig',
-};
 
 /** The CRD rules of helm.toolkit.fluxcd.io/v2 HelmRelease `spec`. */
 export const HELMRELEASE_SPEC_SCHEMA: Schema = S.obj(
@@ -383,9 +388,13 @@ export const HELMRELEASE_SPEC_SCHEMA: Schema = S.obj(
     postRenderStrategy: S.enumOf('nohooks', 'combined', 'separate'),
     waitStrategy: S.obj({ name: S.enumOf('poller', 'legacy') }, ['name']),
     healthCheckExprs: S.arr(S.obj({ apiVersion: S.str(), kind: S.str(), current: S.str(), inProgress: S.str(), failed: S.str() }, ['apiVersion', 'current'])),
+    kubeConfig: S.obj({
+      secretRef: S.obj({ name: S.str(), key: S.str() }, ['name']),
+      configMapRef: S.obj({ name: S.str() }, ['name']),
+    }),
+    serviceAccountName: S.str({ minLength: 1, maxLength: 253 }),
   },
   ['interval'],
-  UNSUPPORTED_SPEC,
 );
 
 type Raw = Record<string, unknown>;
@@ -476,8 +485,7 @@ export function keptMetadata(meta: Raw, name: string, namespace: string): HelmRe
  * Validates a HelmRelease (already parsed from YAML/JSON) and returns it typed with Flux's
  * defaults. Throws ValidationError naming the object and every offending field.
  *
- * Rejected until the multi-cluster work lands: `serviceAccountName`, `kubeConfig`; and
- * `chart.spec.verify` (no signature verification). Because the helm CLI keeps a release's
+ * Rejected: `chart.spec.verify` (no signature verification). Because the helm CLI keeps a release's
  * storage in the namespace it installs to, a `storageNamespace` that differs from the
  * release namespace is rejected too; without it, storage is the release namespace.
  */
@@ -504,6 +512,13 @@ export function parseHelmRelease(o: unknown, opts: { defaultNamespace?: string }
       if (typeof obj(patch).patch === 'string' && !(obj(patch).patch as string).trim()) {
         problems.push({ path: `spec.postRenderers[${i}].kustomize.patches[${j}].patch`, message: 'Required value: the patch is empty' });
       }
+    }
+  }
+  if (spec.kubeConfig !== undefined && spec.kubeConfig !== null) {
+    const kc = obj(spec.kubeConfig);
+    const has = (k: string) => kc[k] !== undefined && kc[k] !== null;
+    if (has('secretRef') === has('configMapRef')) {
+      problems.push({ path: 'spec.kubeConfig', message: 'Invalid value: "object": exactly one of spec.kubeConfig.configMapRef or spec.kubeConfig.secretRef must be specified' });
     }
   }
   if (problems.length) failProblems(id, problems);
@@ -682,6 +697,8 @@ export function parseHelmRelease(o: unknown, opts: { defaultNamespace?: string }
       ...(str(h.inProgress) ? { inProgress: str(h.inProgress) } : {}),
       ...(str(h.failed) ? { failed: str(h.failed) } : {}),
     })),
+    ...(spec.kubeConfig ? { kubeConfig: kubeConfigOf(spec.kubeConfig) } : {}),
+    ...(str(spec.serviceAccountName) ? { serviceAccountName: str(spec.serviceAccountName) } : {}),
   };
 
   const naming = { name, namespace, releaseName: typed.releaseName, targetNamespace };
@@ -695,6 +712,15 @@ export function parseHelmRelease(o: unknown, opts: { defaultNamespace?: string }
     storageNamespace: releaseNamespace,
     helmChartName: helmChartNameOf({ name, namespace }),
   };
+}
+
+function kubeConfigOf(v: unknown): HelmReleaseKubeConfig {
+  const kc = obj(v);
+  if (kc.secretRef) {
+    const r = obj(kc.secretRef);
+    return { secretRef: { name: r.name as string, ...(str(r.key) ? { key: str(r.key) } : {}) } };
+  }
+  return { configMapRef: { name: obj(kc.configMapRef).name as string } };
 }
 
 function commonMetadataOf(v: unknown): CommonMetadata {

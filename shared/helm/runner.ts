@@ -2,7 +2,9 @@
  * The `helm` v4 binary, run the way Fluxless needs it: a private Helm home per runner
  * (HELM_CACHE_HOME / HELM_CONFIG_HOME / HELM_DATA_HOME under one temp dir, /tmp on Lambda;
  * an empty repository config, nothing shared with the user's ~/.config/helm), kube access
- * from a kubeconfig file or an in-memory KubeConfig written 0600 and deleted on close, the
+ * from a kubeconfig file or an in-memory KubeConfig written 0600 and deleted on close (or,
+ * per call, a remote cluster's KubeConfig written 0600 into a private temp dir for that one
+ * command and removed when it ends), the
  * Secret storage driver, bounded concurrency, memory (GOMEMLIMIT + an RSS watchdog) and CPU
  * (GOMAXPROCS), timeouts and abort signals, and stderr turned into HelmCommandError with
  * host paths and known secrets removed.
@@ -63,7 +65,16 @@ export interface CallOptions {
   /** Impersonation (`--kube-as-user`, `--kube-as-group`). */
   asUser?: string;
   asGroups?: readonly string[];
+  /**
+   * The cluster of this call only (a remote target): written 0600 into a private temp dir
+   * (0700) of the runner's home while the command runs, removed after it; the runner's own
+   * kubeconfig and context are not used, and its path and credentials never show in errors.
+   */
+  kubeConfig?: KubeConfig;
 }
+
+/** What exec needs beyond the caller's options. */
+type ExecCall = CallOptions & { timeoutMs?: number; pathsToHide?: string[]; postRenderToken?: string; kubeconfigFile?: string };
 
 /** How helm waits for resources (`--wait=`): omitted = hookOnly. */
 export type WaitMode = 'watcher' | 'hookOnly' | 'legacy';
@@ -314,7 +325,7 @@ export class HelmRunner {
     await rm(this.home, { recursive: true, force: true });
   }
 
-  private env(): NodeJS.ProcessEnv {
+  private env(kubeconfigFile?: string): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = {};
     for (const k of PASS_ENV) if (process.env[k] !== undefined) env[k] = process.env[k];
     if (!env.PATH) env.PATH = '/usr/local/bin:/usr/bin:/bin';
@@ -331,7 +342,7 @@ export class HelmRunner {
       HELM_REGISTRY_CONFIG: path.join(this.home, 'config', 'registry', 'config.json'),
       HELM_DRIVER: 'secret',
       HELM_NO_UPDATE_NOTIFIER: 'true',
-      KUBECONFIG: this.kubeconfigPath ?? '/dev/null',
+      KUBECONFIG: kubeconfigFile ?? this.kubeconfigPath ?? '/dev/null',
       GOMEMLIMIT: `${this.opts.memoryMiB ?? 1024}MiB`,
       GOMAXPROCS: String(this.opts.maxProcs ?? Math.max(1, Math.min(2, os.availableParallelism()))),
       // helm processes live a second or two: collecting less often saves a quarter of their CPU.
@@ -345,8 +356,11 @@ export class HelmRunner {
   private globalArgs(call: CallOptions, namespace?: string): string[] {
     const a: string[] = [];
     if (namespace) a.push('--namespace', namespace);
-    if (this.kubeconfigPath) a.push('--kubeconfig', this.kubeconfigPath);
-    if (this.opts.kubeContext) a.push('--kube-context', this.opts.kubeContext);
+    // A call's own kubeconfig is added by exec, once its file exists.
+    if (!call.kubeConfig) {
+      if (this.kubeconfigPath) a.push('--kubeconfig', this.kubeconfigPath);
+      if (this.opts.kubeContext) a.push('--kube-context', this.opts.kubeContext);
+    }
     if (call.asUser) a.push('--kube-as-user', call.asUser);
     for (const g of call.asGroups ?? []) a.push('--kube-as-group', g);
     return a;
@@ -367,12 +381,29 @@ export class HelmRunner {
    * otherwise (stderr cleaned and classified). The process is killed on abort, after
    * `timeoutMs`, or when its RSS passes 1.5x the memory limit.
    */
-  async exec(verb: string, args: string[], call: CallOptions & { timeoutMs?: number; pathsToHide?: string[]; postRenderToken?: string } = {}): Promise<CommandOutput> {
+  async exec(verb: string, args: string[], call: ExecCall = {}): Promise<CommandOutput> {
     if (this.closed) throw new EnvironmentError('the helm runner was closed');
-    return this.sem.run(() => this.spawnHelm(verb, args, call));
+    return this.sem.run(() => (call.kubeConfig ? this.withKubeConfigFile(verb, args, call, call.kubeConfig) : this.spawnHelm(verb, args, call)));
   }
 
-  private spawnHelm(verb: string, args: string[], call: CallOptions & { timeoutMs?: number; pathsToHide?: string[]; postRenderToken?: string }): Promise<CommandOutput> {
+  /** Runs one command with `kc` in a file of its own (see CallOptions.kubeConfig). */
+  private async withKubeConfigFile(verb: string, args: string[], call: ExecCall, kc: KubeConfig): Promise<CommandOutput> {
+    const dir = await mkdtemp(path.join(this.home, 'tmp', 'kube-'));
+    try {
+      const file = path.join(dir, 'kubeconfig');
+      await writeFile(file, kc.exportConfig(), { mode: 0o600, flag: 'wx' });
+      return await this.spawnHelm(verb, [...args, '--kubeconfig', file], {
+        ...call,
+        kubeconfigFile: file,
+        pathsToHide: [...(call.pathsToHide ?? []), dir],
+        redact: [...(call.redact ?? []), ...credentialsOf(kc)],
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  private spawnHelm(verb: string, args: string[], call: ExecCall): Promise<CommandOutput> {
     const started = Date.now();
     const maxOut = this.opts.maxOutputBytes ?? 64 << 20;
     const limitBytes = (this.opts.memoryMiB ?? 1024) * 1.5 * 1024 * 1024;
@@ -382,7 +413,7 @@ export class HelmRunner {
         return;
       }
       const launch = this.opts.launcher ?? defaultLauncher();
-      const child = launch(this.helmPath, args, { env: this.env(), cwd: this.home, maxOut, maxErr: 1 << 20 });
+      const child = launch(this.helmPath, args, { env: this.env(call.kubeconfigFile), cwd: this.home, maxOut, maxErr: 1 << 20 });
       let pid: number | undefined;
       let killedFor: string | undefined;
       const kill = (why: string) => {
@@ -654,6 +685,13 @@ export class HelmRunner {
     const res = await this.exec('version', ['version', '--short'], { timeoutMs: 30_000 });
     return res.stdout.trim();
   }
+}
+
+/** The secret values of a kubeconfig's users (tokens, passwords, key data): never shown in errors. */
+function credentialsOf(kc: KubeConfig): string[] {
+  const out: string[] = [];
+  for (const u of kc.getUsers()) for (const v of [u.token, u.password, u.keyData]) if (v) out.push(v);
+  return out;
 }
 
 async function listTgz(dir: string): Promise<string[]> {

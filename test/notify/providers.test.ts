@@ -9,7 +9,7 @@ import { createHash, createHmac, generateKeyPairSync } from 'node:crypto';
 import type { NotificationEvent } from '../../shared/notify/event.js';
 import { createNotifier, type ProviderOptions } from '../../shared/notify/providers/index.js';
 import { isLegacyConnector, messageCard } from '../../shared/notify/providers/teams.js';
-import { goMarshal } from '../../shared/notify/gojson.js';
+import { goMarshal } from '../../shared/util/gojson.js';
 import { PermanentDeliveryError, TransientDeliveryError } from '../../shared/notify/errors.js';
 import { startForge, startRecorder, type Forge, type Recorder } from './recorder.js';
 

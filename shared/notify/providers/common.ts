@@ -5,7 +5,7 @@
  */
 import type { NotificationEvent } from '../event.js';
 import { httpStatusError, PermanentDeliveryError } from '../errors.js';
-import { goMarshal } from '../gojson.js';
+import { goMarshal } from '../../util/gojson.js';
 import { httpRequest, type HttpAnswer, type Transport } from '../http.js';
 import type { ProviderType } from '../spec.js';
 

@@ -6,7 +6,7 @@
 import { createHmac } from 'node:crypto';
 import type { NotificationEvent } from '../event.js';
 import { PermanentDeliveryError } from '../errors.js';
-import { goMarshal, omitEmpty, S, type GoStruct } from '../gojson.js';
+import { goMarshal, omitEmpty, S, type GoStruct } from '../../util/gojson.js';
 import { httpRequest } from '../http.js';
 import { checkStatus, requireRequestUri, type Notifier, type ProviderOptions } from './common.js';
 

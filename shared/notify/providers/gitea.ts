@@ -6,7 +6,7 @@
  */
 import { eventCommit, nameAndDescription, PROGRESSING_REASON } from '../commit-status.js';
 import { httpStatusError, PermanentDeliveryError } from '../errors.js';
-import { goMarshal, S } from '../gojson.js';
+import { goMarshal, S } from '../../util/gojson.js';
 import { httpRequest } from '../http.js';
 import type { Notifier, ProviderOptions } from './common.js';
 import { parseGitAddress } from './git-address.js';

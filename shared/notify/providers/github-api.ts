@@ -15,7 +15,7 @@ import { createPrivateKey } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { errorMessage } from '../../util/errors.js';
 import { PermanentDeliveryError, httpStatusError } from '../errors.js';
-import { goEncodeNoEscape } from '../gojson.js';
+import { goEncodeNoEscape } from '../../util/gojson.js';
 import { httpRequest, type HttpAnswer, type Transport } from '../http.js';
 import { parseGitAddress } from './git-address.js';
 

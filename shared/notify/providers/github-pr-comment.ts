@@ -7,7 +7,7 @@
 import type { NotificationEvent } from '../event.js';
 import { changeRequestNumber } from '../commit-status.js';
 import { PermanentDeliveryError } from '../errors.js';
-import { S } from '../gojson.js';
+import { S } from '../../util/gojson.js';
 import type { Notifier, ProviderOptions } from './common.js';
 import { githubRepoClient } from './github-api.js';
 

@@ -6,7 +6,7 @@
  */
 import { eventCommit, nameAndDescription, PROGRESSING_REASON } from '../commit-status.js';
 import { PermanentDeliveryError } from '../errors.js';
-import { omitEmpty, S } from '../gojson.js';
+import { omitEmpty, S } from '../../util/gojson.js';
 import type { Notifier, ProviderOptions } from './common.js';
 import { githubRepoClient } from './github-api.js';
 

@@ -1,7 +1,7 @@
 /** `googlechat` (notifier/google_chat.go): a card with the object, the message and the metadata. */
 import type { NotificationEvent } from '../event.js';
 import { PermanentDeliveryError } from '../errors.js';
-import { S, type GoStruct } from '../gojson.js';
+import { S, type GoStruct } from '../../util/gojson.js';
 import { metadataEntries, objName, postMessage, type Notifier, type ProviderOptions } from './common.js';
 
 /** The GoogleChatPayload of an event. */

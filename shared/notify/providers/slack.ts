@@ -5,7 +5,7 @@
  */
 import type { NotificationEvent } from '../event.js';
 import { PermanentDeliveryError } from '../errors.js';
-import { omitEmpty, S, type GoStruct } from '../gojson.js';
+import { omitEmpty, S, type GoStruct } from '../../util/gojson.js';
 import { metadataEntries, objName, postMessage, requireRequestUri, type Notifier, type ProviderOptions } from './common.js';
 
 /** chat.postMessage answers 200 with `ok: false` on errors. */

@@ -4,7 +4,7 @@
  * (`*.webhook.office.com`).
  */
 import type { NotificationEvent } from '../event.js';
-import { omitEmpty, S, type GoStruct } from '../gojson.js';
+import { omitEmpty, S, type GoStruct } from '../../util/gojson.js';
 import { metadataEntries, objName, postMessage, requireRequestUri, type Notifier, type ProviderOptions } from './common.js';
 
 /** True when the address is a deprecated Office 365 connector. */

@@ -4,7 +4,7 @@
  */
 import type { NotificationEvent } from '../event.js';
 import { PermanentDeliveryError } from '../errors.js';
-import { omitEmpty, S, type GoStruct } from '../gojson.js';
+import { omitEmpty, S, type GoStruct } from '../../util/gojson.js';
 import { metadataEntries, postMessage, type Notifier, type ProviderOptions } from './common.js';
 
 /** The Telegram Bot API. */
