@@ -10,7 +10,9 @@
  */
 import { ApplyEngine } from '../apply/engine.js';
 import { renderDiff } from '../apply/diff.js';
-import { parseHelmRelease } from '../helm/release-spec.js';
+import { parseHelmRelease, type HelmRelease } from '../helm/release-spec.js';
+import { releaseTargetOf } from '../kinds/helmrelease/target.js';
+import type { Target } from '../kube/targets.js';
 import { listReleases } from '../helm/storage.js';
 import { chartSourceKey, loadChart, sourceNotReady } from '../kinds/helmrelease/chart.js';
 import { helmGatesOf } from '../kinds/helmrelease/context.js';
@@ -45,7 +47,25 @@ export async function helmDiffCmd(rt: Runtime, ns: string, name: string, opts: H
   const chart = await loadChart(rt, { key: sourceKey, artifact: src.status.artifact! }, { gates, dir: chartFilesDir() });
   const { values, redact } = await resolveValues(rt.client, hr);
   const runner = await offlineHelmRunner(rt);
-  const stored = await listReleases(rt.client, hr.storageNamespace, hr.releaseName);
+  // The release's own cluster and account (spec.kubeConfig, serviceAccountName), as the worker uses.
+  const target = await releaseTargetOf(rt, hr);
+  try {
+    return await diffOnTarget(target, hr, chart, values, redact, runner, opts);
+  } finally {
+    target.release();
+  }
+}
+
+async function diffOnTarget(
+  target: Target,
+  hr: HelmRelease,
+  chart: Awaited<ReturnType<typeof loadChart>>,
+  values: Record<string, unknown>,
+  redact: string[],
+  runner: Awaited<ReturnType<typeof offlineHelmRunner>>,
+  opts: HelmDiffOptions,
+): Promise<{ code: number; text: string }> {
+  const stored = await listReleases(target.client, hr.storageNamespace, hr.releaseName);
   const manifest = await runner.template({
     releaseName: hr.releaseName,
     namespace: hr.releaseNamespace,
@@ -57,10 +77,10 @@ export async function helmDiffCmd(rt: Runtime, ns: string, name: string, opts: H
     redact,
   });
   let objects = manifestObjects(manifest).map((o) => withHelmMetadata(o, hr.releaseName, hr.releaseNamespace));
-  objects = await defaultNamespaces(objects, hr.releaseNamespace, rt.mapper);
+  objects = await defaultNamespaces(objects, hr.releaseNamespace, target.mapper);
   const policy = crdPolicyOf({ hr }, stored.latestVersion > 0 ? 'upgrade' : 'install');
   if (policy !== 'Skip') objects.push(...(await chart.crds()).crds);
-  const engine = new ApplyEngine(rt.client, { fieldManager: HELM_FIELD_MANAGER }, rt.mapper);
+  const engine = new ApplyEngine(target.client, { fieldManager: HELM_FIELD_MANAGER }, target.mapper);
   const entries = await engine.applyAll(objects, { diffOnly: true, withChanges: opts.changes ?? true });
   const lines: string[] = [];
   for (const e of entries) {
@@ -70,7 +90,7 @@ export async function helmDiffCmd(rt: Runtime, ns: string, name: string, opts: H
   const rendered = new Set(objects.map((o) => fmtObject(o)));
   const current = stored.all().filter((r) => r.status === 'deployed').at(-1);
   if (current) {
-    const live: KubeObject[] = await defaultNamespaces(manifestObjects(current.manifest), current.namespace, rt.mapper);
+    const live: KubeObject[] = await defaultNamespaces(manifestObjects(current.manifest), current.namespace, target.mapper);
     for (const o of live) if (!rendered.has(fmtObject(o))) lines.push(`► ${fmtObject(o)} deleted`);
   }
   return { code: lines.length ? 1 : 0, text: redactText(lines.join('\n'), redact) };

@@ -34,13 +34,13 @@ Commands:
   serve                             Run the local runtime (webhooks, workers, scheduler) on fluxless.yaml
   check [--path DIR] [--pre]        What of a fleet repository Fluxless supports, before anything is applied
   webhook <receiver> [--send]       A signed test delivery for a Receiver (curl line, or sent to the server)
-  get all|sources|kustomizations    Show objects and their status (also alerts, alert-providers)
+  get all|<kinds>                   Show objects and their status (fluxless get --help lists the kinds)
   reconcile <kind> <name>           Reconcile now and wait (--with-source to fetch the source first)
   suspend|resume <kind> <name>      Stop / restart reconciling an object
   diff kustomization|helmrelease <name>  Show what would change (exit 0 no diff, 1 diff, >1 error)
   build kustomization <name>        Print the objects a Kustomization renders
   events                            Show events (--for Kind/name: with its notification deliveries)
-  tree kustomization <name>         Show the objects a Kustomization manages
+  tree kustomization|helmrelease <name>  Show the objects a Kustomization or HelmRelease manages
   push artifact oci://<repo>:<tag>  Push a directory as a Flux OCI artifact (like flux push artifact)
   dev cluster up|down|kubeconfig    A local Kubernetes control plane for trying Fluxless
   version                           Print the version
@@ -70,19 +70,24 @@ Exit code 1 when something is not supported.`,
   webhook: `Usage: fluxless webhook <receiver-name> [-n NS] [--send]
 Prints the Receiver's URL and a curl command that sends a delivery signed the way its sender signs it
 (github, gitlab, bitbucket, generic, generic-hmac); --send posts it to the running server instead.`,
-  get: `Usage: fluxless get all|sources|kustomizations|receivers|alerts|alert-providers [-n NS | -A] [-o table|json|yaml] [--cluster NAME]
+  get: `Usage: fluxless get all|<kinds> [-n NS | -A] [-o table|json|yaml] [--cluster NAME]
+Kinds: sources [git|oci|helm|chart|bucket|external], kustomizations (ks), helmreleases (hr), receivers,
+alerts, alert-providers, artifactgenerators, images [all|repository|policy|update].
 --cluster keeps the objects that apply to that cluster: a remote cluster's name or server, or in-cluster (the management cluster).
 A CLUSTER column is shown when it is given or when any object targets a remote cluster (spec.kubeConfig).`,
-  reconcile: `Usage: fluxless reconcile kustomization|source git <name> [-n NS] [--with-source] [--timeout 5m]
+  reconcile: `Usage: fluxless reconcile kustomization|helmrelease|source git|oci|helm|chart|image repository|... <name> [-n NS] [--with-source] [--timeout 5m]
 Exit code 1 when the object is not Ready afterwards.`,
-  suspend: `Usage: fluxless suspend kustomization|source git <name> [-n NS]`,
-  resume: `Usage: fluxless resume kustomization|source git <name> [-n NS]`,
-  diff: `Usage: fluxless diff kustomization <name> [--path DIR] [-n NS]
+  suspend: `Usage: fluxless suspend <kind> <name> [-n NS]   (kustomization, helmrelease, source git, ...)`,
+  resume: `Usage: fluxless resume <kind> <name> [-n NS]   (kustomization, helmrelease, source git, ...)`,
+  diff: `Usage: fluxless diff kustomization|helmrelease <name> [--path DIR] [--kustomization-file FILE] [-n NS]
+The rendered objects against the live cluster (a HelmRelease: its rendered manifest, by server-side dry-run).
 Exit codes: 0 no differences, 1 differences, >1 error. Secret values are never shown.`,
-  build: `Usage: fluxless build kustomization <name> [--path DIR] [-n NS]`,
+  build: `Usage: fluxless build kustomization <name> [--path DIR] [--kustomization-file FILE [--dry-run]] [-n NS]
+--path DIR builds a local directory in place (like flux build --path); --kustomization-file takes the
+Kustomization from a file; with --dry-run no stored definition, configuration or cluster is needed.`,
   events: `Usage: fluxless events [--for Kind/name] [-n NS]
 With --for, the object's notification deliveries (sent, retrying, failed, dead-lettered) are listed too.`,
-  tree: `Usage: fluxless tree kustomization <name> [-n NS]`,
+  tree: `Usage: fluxless tree kustomization|helmrelease <name> [-n NS]`,
   dev: `Usage: fluxless dev cluster up|down|kubeconfig`,
   push: `Usage: fluxless push artifact oci://<host>/<repo>:<tag> --path DIR --source URL --revision REV
   [--annotations k=v ...] [--creds user:pass] [--reproducible] [--insecure] [--provider generic|aws] [-o json|yaml]

@@ -66,10 +66,21 @@ describe('parseHelmRelease', () => {
   });
 
   test('unsupported and unknown fields are rejected, never ignored', () => {
-    assert.throws(() => parseHelmRelease(hr({ interval: '1m', chart, serviceAccountName: 'deployer' })), /spec\.serviceAccountName: not supported by Fluxless/);
-    assert.throws(() => parseHelmRelease(hr({ interval: '1m', chart, kubeConfig: { secretRef: { name: 'k' } } })), /spec\.kubeConfig: not supported/);
+    assert.throws(() => parseHelmRelease(hr({ interval: '1m', chart, kubeConfig: { secretRef: { name: 'k', keys: 'x' } } })), /unknown field "spec\.kubeConfig\.secretRef\.keys"/);
     assert.throws(() => parseHelmRelease(hr({ interval: '1m', chart, instal: {} })), /unknown field "spec\.instal"/);
     assert.throws(() => parseHelmRelease(hr({ interval: '1m', chart: { spec: { ...chart.spec, verify: { provider: 'cosign' } } } })), /spec\.chart\.spec\.verify: not supported/);
+  });
+
+  test('kubeConfig and serviceAccountName are parsed; kubeConfig takes exactly one of secretRef or configMapRef', () => {
+    const r = parseHelmRelease(hr({ interval: '1m', chart, serviceAccountName: 'deployer', kubeConfig: { secretRef: { name: 'k', key: 'kubeconfig' } } }));
+    assert.equal(r.spec.serviceAccountName, 'deployer');
+    assert.deepEqual(r.spec.kubeConfig, { secretRef: { name: 'k', key: 'kubeconfig' } });
+    assert.deepEqual(parseHelmRelease(hr({ interval: '1m', chart, kubeConfig: { configMapRef: { name: 'eks' } } })).spec.kubeConfig, { configMapRef: { name: 'eks' } });
+    const one = /spec\.kubeConfig: Invalid value: "object": exactly one of spec\.kubeConfig\.configMapRef or spec\.kubeConfig\.secretRef must be specified/;
+    assert.throws(() => parseHelmRelease(hr({ interval: '1m', chart, kubeConfig: {} })), one);
+    assert.throws(() => parseHelmRelease(hr({ interval: '1m', chart, kubeConfig: { secretRef: { name: 'k' }, configMapRef: { name: 'eks' } } })), one);
+    assert.throws(() => parseHelmRelease(hr({ interval: '1m', chart, kubeConfig: { secretRef: {} } })), /spec\.kubeConfig\.secretRef\.name: Required value/);
+    assert.throws(() => parseHelmRelease(hr({ interval: '1m', chart, serviceAccountName: 'x'.repeat(254) })), /spec\.serviceAccountName: Too long/);
   });
 
   test('CRD rules: enums, patterns, required, chart xor chartRef, strategies', () => {

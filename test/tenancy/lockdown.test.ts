@@ -11,6 +11,8 @@ import { reconcileSettings } from '../../shared/runtime/factory.js';
 import { getCondition, type ObjectRecord } from '../../shared/state/records.js';
 import { cm, kustomization, rev } from '../reconcile/helpers.js';
 import { tenantFixture } from './helpers.js';
+import { helmReleaseKind } from '../../shared/kinds/helmrelease/reconciler.js';
+import { log } from '../../shared/util/log.js';
 
 test('noCrossNamespaceRefs: a source in another namespace is AccessDenied and stalled; dependsOn across namespaces still works', async (t) => {
   const f = await tenantFixture(t, { noCrossNamespaceRefs: true });
@@ -84,4 +86,25 @@ test('a Kustomization without kubeConfig, serviceAccountName or decryption costs
   assert.deepEqual(extra, []);
   assert.ok(f.rec.seen.length > 0, 'the no-op check still runs');
   assert.equal((await f.record('Kustomization', 'plain'))?.status.targetCluster, undefined);
+});
+
+test('noCrossNamespaceRefs: a HelmRelease whose chart source is in another namespace is AccessDenied and stalled, and no HelmChart is made there', async (t) => {
+  const f = await tenantFixture(t, { noCrossNamespaceRefs: true });
+  const hr = (name: string, spec: Record<string, unknown>) => ({ apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'HelmRelease', metadata: { name, namespace: f.ns, generation: 1 }, spec: { interval: '10m', ...spec } });
+  const cases: Array<[string, Record<string, unknown>, string]> = [
+    ['template', { chart: { spec: { chart: 'app', sourceRef: { kind: 'HelmRepository', name: 'charts', namespace: 'flux-system' } } } }, "can't access 'HelmRepository/flux-system/charts', cross-namespace references have been blocked"],
+    ['chartref', { chartRef: { kind: 'OCIRepository', name: 'app', namespace: 'flux-system' } }, "can't access 'OCIRepository/flux-system/app', cross-namespace references have been blocked"],
+  ];
+  for (const [name, spec, message] of cases) {
+    const key = { kind: 'HelmRelease', namespace: f.ns, name };
+    await f.state.update<ObjectRecord>(key, () => ({ object: hr(name, spec) as ObjectRecord['object'], status: {} }));
+    const rec = (await f.record('HelmRelease', name))!;
+    const out = await helmReleaseKind.reconcile(f.svc, { key, record: rec, reason: 'test', log: log.child({ test: name }) });
+    assert.equal(out.reason, 'AccessDenied', out.message);
+    assert.equal(out.message, message);
+    const after = await f.record('HelmRelease', name);
+    assert.equal(getCondition(after, 'Stalled')?.status, 'True', name);
+  }
+  const charts = await f.state.list({ kind: 'HelmChart', namespace: 'flux-system' });
+  assert.ok(!charts.some((k) => k.name === `${f.ns}-template`), 'no HelmChart generated in the other namespace');
 });

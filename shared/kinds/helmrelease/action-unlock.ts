@@ -29,7 +29,7 @@ export async function runUnlock(ctx: ReleaseContext): Promise<void> {
     const meta = { revision: cur.chartVersion, metadata: eventMeta(cur.chartVersion, cur.configDigest, cur.appVersion, cur.ociDigest) };
     let updated;
     try {
-      updated = await markReleaseFailed(ctx.svc.client, rls, `Release unlocked from stale '${status}' state`, ctx.signal);
+      updated = await markReleaseFailed(ctx.target.client, rls, `Release unlocked from stale '${status}' state`, ctx.signal);
     } catch (err) {
       const msg = `Unlock of Helm release ${fullReleaseName(cur)} with chart ${versionedChartName(cur)} in ${status} state failed: ${cleanMessage(ctx, err)}`;
       w.increment('failures');

@@ -18,6 +18,7 @@ import { helmChartFromRelease } from '../../helm/chart-spec.js';
 import type { HelmRelease } from '../../helm/release-spec.js';
 import { parseVersion, compareVersions } from '../../helm/semver.js';
 import type { KubeObject, ObjectKey } from '../../kube/object.js';
+import { ACCESS_DENIED_REASON, crossNamespaceDenial } from '../../kube/tenancy.js';
 import type { ReconcileServices } from '../../reconcile/contract.js';
 import { ReconcileFailure } from '../../reconcile/failure.js';
 import { registerSourceUser } from '../../reconcile/source-users.js';
@@ -38,6 +39,20 @@ export function chartSourceKey(hr: HelmRelease): ObjectKey {
   if (hr.spec.chartRef) return recordKey(hr.spec.chartRef.kind, hr.spec.chartRef.namespace, hr.spec.chartRef.name);
   const c = helmChartFromRelease(hr)!;
   return recordKey('HelmChart', c.metadata.namespace, c.metadata.name);
+}
+
+/**
+ * The lockdown's `noCrossNamespaceRefs` (helm-controller's `--no-cross-namespace-refs`): a
+ * chart source (chartRef, or spec.chart's sourceRef) in another namespace is AccessDenied,
+ * stalled until the spec changes, before any HelmChart is made for it.
+ */
+export function assertSameNamespaceSource(settings: ReconcileServices['settings'], hr: HelmRelease): void {
+  const ns = hr.metadata.namespace;
+  const ref = hr.spec.chartRef
+    ? { kind: hr.spec.chartRef.kind, namespace: hr.spec.chartRef.namespace, name: hr.spec.chartRef.name }
+    : { kind: hr.spec.chart!.spec.sourceRef.kind, namespace: hr.spec.chart!.spec.sourceRef.namespace || ns, name: hr.spec.chart!.spec.sourceRef.name };
+  const denied = crossNamespaceDenial(settings, ns, ref);
+  if (denied) throw new ReconcileFailure(ACCESS_DENIED_REASON, denied, { stalled: true });
 }
 
 /** isSourceReady: a not-ready message, or undefined when the source can be used. */

@@ -7,13 +7,14 @@
 import type { HealthCheckSet } from '../../cel/index.js';
 import type { ChartMetadata } from '../../helm/index-file.js';
 import type { HelmRelease, RemediationStrategy } from '../../helm/release-spec.js';
-import type { HelmRunner } from '../../helm/runner.js';
 import type { ReleaseSet } from '../../helm/storage.js';
 import type { Values } from '../../helm/values.js';
 import type { KubeObject, ObjectKey } from '../../kube/object.js';
+import type { Target } from '../../kube/targets.js';
 import type { ReconcileServices, ReconcileSettings } from '../../reconcile/contract.js';
 import type { Logger } from '../../util/log.js';
 import type { WorkingStatus } from './status-work.js';
+import type { ReleaseHelm } from './target.js';
 
 /** A chart ready for helm: on disk, with its metadata and CRDs. */
 export interface LoadedChart {
@@ -76,8 +77,13 @@ export interface ReleaseContext {
   /** status.observedGeneration when the reconcile started. */
   initialObservedGeneration: number;
   gates: HelmGates;
-  /** The process's helm runner for this cluster (created on first use: a no-op never needs one). */
-  runner(): Promise<HelmRunner>;
+  /**
+   * Where the release lives: storage, helm, drift, wait and CRDs use its client (impersonating
+   * when Flux impersonates) and discovery; values and sources stay on `svc.client`.
+   */
+  target: Target;
+  /** helm bound to the target (created on first use: a no-op never needs one). */
+  runner(): Promise<ReleaseHelm>;
   /** The storage as the last state determination read it (what an action changes is compared with it). */
   lastSet?: ReleaseSet;
 }

@@ -35,7 +35,7 @@ export async function applyCrds(ctx: ReleaseContext, policy: CrdsPolicy): Promis
       labels: { ...(c.metadata.labels ?? {}), 'helm.toolkit.fluxcd.io/name': ctx.hr.metadata.name, 'helm.toolkit.fluxcd.io/namespace': ctx.hr.metadata.namespace },
     },
   }));
-  const engine = new ApplyEngine(ctx.svc.client, { fieldManager: ctx.svc.fieldManager, signal: ctx.signal, waitTimeoutMs: 60_000 }, ctx.svc.mapper);
+  const engine = new ApplyEngine(ctx.target.client, { fieldManager: ctx.svc.fieldManager, signal: ctx.signal, waitTimeoutMs: 60_000 }, ctx.target.mapper);
   try {
     let todo = labelled;
     if (policy === 'Create') {

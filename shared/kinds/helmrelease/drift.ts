@@ -52,14 +52,14 @@ export function summarizeDriftBrief(set: readonly DriftEntry[]): string {
 }
 
 /** The engine drift detection and correction use (the helm field manager, forced). */
-function engineOf(ctx: Pick<ReleaseContext, 'svc' | 'signal'>): ApplyEngine {
-  return new ApplyEngine(ctx.svc.client, { fieldManager: HELM_FIELD_MANAGER, signal: ctx.signal }, ctx.svc.mapper);
+function engineOf(ctx: Pick<ReleaseContext, 'target' | 'signal'>): ApplyEngine {
+  return new ApplyEngine(ctx.target.client, { fieldManager: HELM_FIELD_MANAGER, signal: ctx.signal }, ctx.target.mapper);
 }
 
 /** The manifest objects of a release as they should be live. */
-export async function desiredObjects(ctx: Pick<ReleaseContext, 'svc'>, rel: StoredRelease): Promise<KubeObject[]> {
+export async function desiredObjects(ctx: Pick<ReleaseContext, 'target'>, rel: StoredRelease): Promise<KubeObject[]> {
   const objects = manifestObjects(rel.manifest).map((o) => withHelmMetadata(o, rel.name, rel.namespace));
-  return defaultNamespaces(objects, rel.namespace, ctx.svc.mapper);
+  return defaultNamespaces(objects, rel.namespace, ctx.target.mapper);
 }
 
 function entryOf(e: ChangeEntry, object: KubeObject): DriftEntry {
@@ -75,7 +75,7 @@ function entryOf(e: ChangeEntry, object: KubeObject): DriftEntry {
 }
 
 /** Diffs the stored release's objects against the cluster (see the module comment). */
-export async function detectDrift(ctx: Pick<ReleaseContext, 'svc' | 'signal' | 'hr'>, rel: StoredRelease): Promise<DriftEntry[]> {
+export async function detectDrift(ctx: Pick<ReleaseContext, 'target' | 'signal' | 'hr'>, rel: StoredRelease): Promise<DriftEntry[]> {
   const all = await desiredObjects(ctx, rel);
   const excluded = all.filter((o) => inMetadata(o, DRIFT_DETECTION_KEY, 'disabled'));
   const objects = all.filter((o) => !excluded.includes(o));

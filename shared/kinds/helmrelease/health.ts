@@ -40,7 +40,7 @@ function judged(exprs: HealthCheckSet | undefined, obj: KubeObject | undefined):
 export async function waitForRelease(ctx: ReleaseContext, rel: StoredRelease, opts: { timeoutMs: number; waitForJobs: boolean }): Promise<void> {
   const objects = (await desiredObjects(ctx, rel)).filter((o) => opts.waitForJobs || !(o.kind === 'Job' && splitApiVersion(o.apiVersion).group === 'batch'));
   if (!objects.length) return;
-  const engine = new ApplyEngine(ctx.svc.client, { signal: ctx.signal }, ctx.svc.mapper);
+  const engine = new ApplyEngine(ctx.target.client, { signal: ctx.signal }, ctx.target.mapper);
   const intervalMs = ctx.svc.settings.healthIntervalMs;
   const refs = objects.map((o) => ({ ...refOf(o), apiVersion: o.apiVersion }));
   const result = await waitForHealth(refs, {
@@ -53,6 +53,6 @@ export async function waitForRelease(ctx: ReleaseContext, rel: StoredRelease, op
   });
   if (result.ok) return;
   const message = `health check failed after ${formatGoDuration(result.elapsedMs)}: ${result.message}`;
-  await markReleaseFailed(ctx.svc.client, rel, `Release "${rel.name}" failed: ${message}`, ctx.signal);
+  await markReleaseFailed(ctx.target.client, rel, `Release "${rel.name}" failed: ${message}`, ctx.signal);
   throw new WaitFailedError(message);
 }

@@ -12,9 +12,9 @@ import type { ReleaseContext } from './context.js';
 import { targets } from './history.js';
 import { defaultNamespaces, inventoryOf, manifestObjects } from './manifest.js';
 
-/** The storage after an action. */
+/** The storage after an action (on the release's target). */
 export function readAfter(ctx: ReleaseContext): Promise<ReleaseSet> {
-  return listReleases(ctx.svc.client, ctx.hr.storageNamespace, ctx.hr.releaseName, ctx.signal);
+  return listReleases(ctx.target.client, ctx.hr.storageNamespace, ctx.hr.releaseName, ctx.signal);
 }
 
 /** Revisions in `after` that are new, or whose status differs from `before`, newest first. */
@@ -49,7 +49,7 @@ export function recordOnHistory(ctx: ReleaseContext, written: StoredRelease[], m
 export async function recordInventory(ctx: ReleaseContext, rel: StoredRelease | undefined): Promise<void> {
   if (!rel) return;
   try {
-    const objects = await defaultNamespaces(manifestObjects(rel.manifest), rel.namespace, ctx.svc.mapper);
+    const objects = await defaultNamespaces(manifestObjects(rel.manifest), rel.namespace, ctx.target.mapper);
     const { crds } = await ctx.chart.crds();
     ctx.w.f.inventory = { entries: inventoryOf(objects, crds) };
   } catch (err) {

@@ -2,16 +2,20 @@
  * The HelmRelease reconciler (`helm.toolkit.fluxcd.io/v2`), laid out like helm-controller's
  * Reconcile and reconcileRelease: spec -> suspend -> healthCheckExprs / readyExpr ->
  * chart template (the generated HelmChart) -> dependsOn -> source -> values -> chart
- * (digest tracking) -> release target change -> failure counter reset -> lastAttempted*
- * -> the atomic release (state machine, helm actions) -> status, then wake the
- * HelmReleases that depend on this one. A release in sync costs no helm command: one LIST
- * of its storage Secrets, the values' ConfigMaps/Secrets and the state records.
+ * (digest tracking) -> target (remote cluster, impersonation: RESTClientError when its
+ * references cannot be used) -> release target change -> failure counter reset ->
+ * lastAttempted* -> the atomic release (state machine, helm actions) -> status, then wake
+ * the HelmReleases that depend on this one. A release in sync costs no helm command: one
+ * LIST of its storage Secrets, the values' ConfigMaps/Secrets and the state records. A
+ * remote target that does not answer fails only this HelmRelease (Ready=False naming the
+ * cluster, retried, never dead-lettered); `status.targetCluster` records a remote target.
  */
 import { HealthCheckSet } from '../../cel/index.js';
 import { parseHelmRelease, type HelmRelease } from '../../helm/release-spec.js';
 import { listReleases } from '../../helm/storage.js';
 import { valuesDigest } from '../../helm/values.js';
 import { parseInventoryId, sameKey, type ObjectKey } from '../../kube/object.js';
+import type { Target } from '../../kube/targets.js';
 import type { KindReconciler, ReconcileRequest, ReconcileResult, ReconcileServices, Wake } from '../../reconcile/contract.js';
 import { ReconcileFailure, transientCause } from '../../reconcile/failure.js';
 import { readRecord, type ObjectRecord } from '../../state/records.js';
@@ -20,14 +24,15 @@ import { jitter } from '../../util/time.js';
 import { helmChartKind } from '../helmchart/reconciler.js';
 import { runUninstall } from './action-unlock.js';
 import { runAtomicRelease } from './atomic.js';
-import { chartSource, chartSourceKey, loadChart } from './chart.js';
+import { assertSameNamespaceSource, chartSource, chartSourceKey, loadChart } from './chart.js';
 import { REQUESTED_AT_ANNOTATION, RESET_ANNOTATION, handleAnnotationRequest, helmGatesOf, type ReleaseContext } from './context.js';
 import { contextForStored } from './stored-context.js';
 import { checkDependencies, compileReadyExprs, dependentsToWake } from './dependencies.js';
 import { finalizeHelmRelease } from './finalize.js';
 import { latest } from './history.js';
-import { chartFilesDir, helmRunnerFor } from './runner.js';
+import { chartFilesDir } from './runner.js';
 import { WorkingStatus } from './status-work.js';
+import { REST_CLIENT_ERROR, helmForTarget, releaseTargetOf, remoteDown, targetClusterField } from './target.js';
 import { syncChartTemplate } from './template.js';
 import { redactText, resolveValues } from './values.js';
 
@@ -39,7 +44,7 @@ export const HELMRELEASE_GROUP = 'helm.toolkit.fluxcd.io';
 const ERROR_RETRY_MS = 60_000;
 
 /** Reasons whose Ready=False a later phase turns into Unknown "reconciliation in progress". */
-const EARLY_REASONS = ['DependencyNotReady', 'AccessDenied', 'ArtifactFailed', 'SourceNotReady', 'ValuesError', 'ChartMutateError'];
+const EARLY_REASONS = ['DependencyNotReady', 'AccessDenied', 'ArtifactFailed', 'SourceNotReady', 'ValuesError', 'ChartMutateError', REST_CLIENT_ERROR];
 
 /** Reasons that record an event, with its severity (others only set Ready). */
 const EARLY_EVENTS: Record<string, 'info' | 'error'> = { DependencyNotReady: 'info', ValuesError: 'error', AccessDenied: 'error' };
@@ -102,7 +107,9 @@ export async function reconcileHelmRelease(svc: ReconcileServices, req: Reconcil
   const gates = helmGatesOf(svc.settings);
   const wake: Wake[] = [];
   let redact: string[] = [];
+  let target: Target | undefined;
   try {
+    assertSameNamespaceSource(svc.settings, hr);
     const t = await syncChartTemplate(svc, hr, w.f.helmChart);
     w.f.helmChart = t.helmChart;
     for (const wk of t.wake) {
@@ -131,12 +138,16 @@ export async function reconcileHelmRelease(svc: ReconcileServices, req: Reconcil
     for (const s of vals.skipped) log.info(redactText(s, redact));
     const chart = await loadChart(svc, source, { gates, dir: chartFilesDir() });
     progressing();
+    target = await releaseTargetOf(svc, hr);
+    w.f.targetCluster = targetClusterField(target);
+    progressing();
+    const on = target;
 
     const changed = targetChanged(w, hr, chart.name);
     if (changed && (changed !== 'chart name' || hr.spec.upgrade.chartNameChangeStrategy === 'Reinstall')) {
       log.info(`release target configuration changed (${changed}): running uninstall for current release`);
-      const old = contextForStored(svc, req, hr, w);
-      old.lastSet = await listReleases(svc.client, old.hr.storageNamespace, old.hr.releaseName, req.signal);
+      const old = contextForStored(svc, req, hr, w, on);
+      old.lastSet = await listReleases(on.client, old.hr.storageNamespace, old.hr.releaseName, req.signal);
       try {
         await runUninstall(old);
       } catch (err) {
@@ -169,7 +180,8 @@ export async function reconcileHelmRelease(svc: ReconcileServices, req: Reconcil
       ...(healthExprs ? { healthExprs } : {}),
       initialObservedGeneration: Number(rec.status.observedGeneration ?? 0),
       gates,
-      runner: () => helmRunnerFor(svc),
+      target: on,
+      runner: () => helmForTarget(svc, on),
     };
     const resetRequested = handleAnnotationRequest(ctx, RESET_ANNOTATION, 'lastHandledResetAt');
     const lastDigest = w.f.lastAttemptedConfigDigest;
@@ -195,15 +207,26 @@ export async function reconcileHelmRelease(svc: ReconcileServices, req: Reconcil
         return finish(intervalMs, [...wake, { key, reason: 'dependency', dedupKey: `requeue-${svc.now().getTime()}-${w.f.failures ?? 0}` }]);
       case 'stalled':
         return finish(jitter(intervalMs), wake);
-      case 'error': {
+      default: {
+        // 'error'
+        const down = remoteDown(on, outcome.error);
+        if (down) {
+          // The object's failure, not the worker's: Ready=False naming the cluster, retried.
+          const ready = w.get('Ready');
+          if (ready?.status !== 'False' || !ready.message.includes(`cluster '${down.cluster.name}'`)) w.mark('Ready', 'False', 'ReconcileError', down.message);
+          log.warn('release failed: target cluster unreachable', { cluster: down.cluster.name, error: down.message });
+          return finish(retryOf(intervalMs, undefined), wake);
+        }
         const t = transientCause(outcome.error);
         log.warn('release failed', { error: redactText(errorMessage(outcome.error), redact) });
         return finish(retryOf(intervalMs, undefined), wake, t);
       }
     }
   } catch (err) {
-    const f =
-      err instanceof ReconcileFailure
+    const down = remoteDown(target, err);
+    const f = down
+      ? new ReconcileFailure('ReconcileError', down.message, { cause: err })
+      : err instanceof ReconcileFailure
         ? err
         : new ReconcileFailure(err instanceof FluxlessError && err.code === 'ValidationFailed' ? 'InvalidSpec' : 'ReconcileError', errorMessage(err), { cause: err });
     const message = redactText(f.message, redact);
@@ -211,8 +234,10 @@ export async function reconcileHelmRelease(svc: ReconcileServices, req: Reconcil
     if (f.stalled) w.markStalled(f.reason, message);
     const sev = EARLY_EVENTS[f.reason] ?? (f.reason === 'ArtifactFailed' && /^Could not load chart/.test(message) ? 'error' : undefined);
     if (sev) w.event({ severity: sev, reason: f.reason, message: message.replace(/^Could not load chart: /, '') });
-    log.warn('reconcile failed', { reason: f.reason, error: message });
-    return finish(retryOf(intervalMs, f.retryMs), wake, transientCause(err));
+    log.warn('reconcile failed', { reason: f.reason, error: message, ...(target?.remote ? { cluster: target.cluster.name } : {}) });
+    return finish(retryOf(intervalMs, f.retryMs), wake, down ? undefined : transientCause(err));
+  } finally {
+    target?.release();
   }
 }
 

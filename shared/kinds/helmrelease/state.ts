@@ -30,7 +30,7 @@ export class ReleaseStateError extends Error {}
 /** Determines the release state (see the module comment). */
 export async function determineReleaseState(ctx: ReleaseContext): Promise<ReleaseState> {
   const { hr, w } = ctx;
-  const set = await listReleases(ctx.svc.client, hr.storageNamespace, hr.releaseName, ctx.signal);
+  const set = await listReleases(ctx.target.client, hr.storageNamespace, hr.releaseName, ctx.signal);
   const rls = set.latest();
   if (!rls) return { status: 'Absent', reason: 'no release in storage for object', set };
   if (rls.status.startsWith('pending-')) return { status: 'Locked', reason: `release with status '${rls.status}'`, set };

@@ -32,6 +32,8 @@ export interface HelmReleaseFields {
   observedPostRenderersDigest?: string;
   observedCommonMetadataDigest?: string;
   inventory?: { entries: InventoryEntry[] };
+  /** Fluxless: the remote cluster of `spec.kubeConfig` (name, server), for `fluxless get`; unset for the management cluster. */
+  targetCluster?: { name: string; server: string };
 }
 
 const FIELD_NAMES: (keyof HelmReleaseFields)[] = [
@@ -52,6 +54,7 @@ const FIELD_NAMES: (keyof HelmReleaseFields)[] = [
   'observedPostRenderersDigest',
   'observedCommonMetadataDigest',
   'inventory',
+  'targetCluster',
 ];
 
 /** Conditions always written when present (the status writer clears them otherwise). */

@@ -4,14 +4,15 @@
  * change, or when the HelmRelease is deleted, needs.
  */
 import type { HelmRelease } from '../../helm/release-spec.js';
+import type { Target } from '../../kube/targets.js';
 import type { ReconcileRequest, ReconcileServices } from '../../reconcile/contract.js';
 import { REQUESTED_AT_ANNOTATION, helmGatesOf, type LoadedChart, type ReleaseContext } from './context.js';
 import { latest } from './history.js';
-import { helmRunnerFor } from './runner.js';
 import type { WorkingStatus } from './status-work.js';
+import { helmForTarget } from './target.js';
 
-/** A context for actions on the release the status names (target change, deletion), without a chart. */
-export function contextForStored(svc: ReconcileServices, req: ReconcileRequest, hr: HelmRelease, w: WorkingStatus): ReleaseContext {
+/** A context for actions on the release the status names (target change, deletion) on `target`, without a chart. */
+export function contextForStored(svc: ReconcileServices, req: ReconcileRequest, hr: HelmRelease, w: WorkingStatus, target: Target): ReleaseContext {
   const cur = latest(w.history);
   const stored: HelmRelease = cur ? { ...hr, releaseName: cur.name, releaseNamespace: cur.namespace, storageNamespace: w.f.storageNamespace ?? cur.namespace } : hr;
   const none: LoadedChart = { name: cur?.chartName ?? '', version: cur?.chartVersion ?? '', metadata: {}, data: Buffer.alloc(0), path: '', artifactDigest: '', crds: async () => ({ crds: [], ignored: [] }) };
@@ -31,6 +32,7 @@ export function contextForStored(svc: ReconcileServices, req: ReconcileRequest, 
     redact: [],
     initialObservedGeneration: Number(req.record.status.observedGeneration ?? 0),
     gates: helmGatesOf(svc.settings),
-    runner: () => helmRunnerFor(svc),
+    target,
+    runner: () => helmForTarget(svc, target),
   };
 }
