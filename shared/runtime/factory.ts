@@ -12,6 +12,7 @@ import { createKubeClient, type KubeClient } from '../kube/client.js';
 import { closeTargetClusters } from '../kube/targets.js';
 import type { TenancySettings } from '../kube/tenancy.js';
 import { kubeConfigFor } from '../kube/kubeconfig.js';
+import { registerHelmKubeConfig } from '../kinds/helmrelease/runner.js';
 import { RestMapper } from '../kube/mapper.js';
 import { createSecretReader } from '../kube/secrets.js';
 import { notificationSink } from '../notify/sink.js';
@@ -47,7 +48,10 @@ export function reconcileSettings(cfg: FluxlessConfig): ReconcileSettings & Tena
 export function createRuntime(cfg: FluxlessConfig, opts: { kubeConfig?: KubeConfig } = {}): Runtime {
   if (cfg.render.kustomizeGatherMs !== undefined) configureKustomizeBatching({ gatherMs: cfg.render.kustomizeGatherMs });
   // Closing the management client also closes the remote cluster clients resolved through it.
-  const client: KubeClient = createKubeClient(opts.kubeConfig ?? kubeConfigFor(cfg), { onClose: () => closeTargetClusters(client) });
+  const kubeConfig = opts.kubeConfig ?? kubeConfigFor(cfg);
+  const client: KubeClient = createKubeClient(kubeConfig, { onClose: () => closeTargetClusters(client) });
+  // helm runs with the same credentials as our own client (the local control plane, Lambda's kubeconfig, ...).
+  registerHelmKubeConfig(client, kubeConfig);
   const awsOpts = { region: cfg.aws.region ?? 'us-east-1', ...(cfg.aws.endpoint ? { endpoint: cfg.aws.endpoint } : {}) };
   let state: Runtime['state'];
   let artifacts: Runtime['artifacts'];
