@@ -185,7 +185,16 @@ describe('impersonation and the per-cluster cache', () => {
     assert.equal(target.remote, false);
     assert.equal(target.cluster.name, MANAGEMENT_CLUSTER);
     assert.equal(target.impersonate, `system:serviceaccount:${ns}:tenant`);
-    await target.client.request('GET', `/api/v1/namespaces/${ns}/configmaps`);
+    // A new RoleBinding reaches the API server's RBAC cache a moment after it is created.
+    for (let i = 0; ; i++) {
+      try {
+        await target.client.request('GET', `/api/v1/namespaces/${ns}/configmaps`);
+        break;
+      } catch (err) {
+        if (i >= 50 || !(err instanceof KubeApiError) || err.status !== 403) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
     await assert.rejects(target.client.request('GET', '/api/v1/namespaces'), (err: unknown) => {
       assert.ok(err instanceof KubeApiError && err.status === 403);
       assert.match(err.message, new RegExp(`User "system:serviceaccount:${ns}:tenant" cannot list resource "namespaces"`));
