@@ -61,11 +61,12 @@ export function sourceSuccess(rec: ObjectRecord, o: SourceSuccess): StatusUpdate
   };
 }
 
-/** What a failed reconcile of a source writes (the condition is omitted for spec errors). */
+/** What a failed reconcile of a source writes (the condition is omitted for spec errors); the other `failConditions` are removed. */
 export function sourceFailure(
   reason: string,
   message: string,
   opts: { stalled: boolean; condition?: SourceFailCondition; handledRequest?: string; nextRunMs: number; fields?: Record<string, unknown> },
+  failConditions: readonly SourceFailCondition[] = SOURCE_FAIL_CONDITIONS,
 ): StatusUpdate {
   const type = opts.condition;
   return {
@@ -74,7 +75,7 @@ export function sourceFailure(
     message,
     stalled: opts.stalled,
     handledRequest: opts.handledRequest,
-    ...(type ? { conditions: [{ type, status: 'True' as const, reason, message }], removeConditions: SOURCE_FAIL_CONDITIONS.filter((t) => t !== type) } : {}),
+    ...(type ? { conditions: [{ type, status: 'True' as const, reason, message }], removeConditions: failConditions.filter((t) => t !== type) } : {}),
     ...(opts.fields ? { fields: opts.fields } : {}),
     event: { severity: 'error', reason, message },
     nextRunMs: opts.nextRunMs,

@@ -8,6 +8,7 @@
  */
 import { artifactStoredMessage, newArtifactMessage, type OciLayerSelector } from '../../oci/index.js';
 import type { StatusUpdate } from '../../reconcile/status.js';
+import { sourceFailure } from '../helmrepository/status.js';
 import { getCondition, type ArtifactInfo, type ObjectRecord } from '../../state/records.js';
 
 /** Conditions that say the last reconcile failed (Flux's ociRepositoryFailConditions). */
@@ -73,15 +74,5 @@ export function failureStatus(
   message: string,
   opts: { stalled: boolean; condition?: 'FetchFailed' | 'StorageOperationFailed'; handledRequest?: string; nextRunMs: number },
 ): StatusUpdate {
-  const type = opts.condition;
-  return {
-    ready: false,
-    reason,
-    message,
-    stalled: opts.stalled,
-    handledRequest: opts.handledRequest,
-    ...(type ? { conditions: [{ type, status: 'True' as const, reason, message }], removeConditions: FAIL_CONDITIONS.filter((t) => t !== type) } : {}),
-    event: { severity: 'error', reason, message },
-    nextRunMs: opts.nextRunMs,
-  };
+  return sourceFailure(reason, message, opts, FAIL_CONDITIONS);
 }
