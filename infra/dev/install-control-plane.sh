@@ -19,6 +19,17 @@ die() {
   exit 1
 }
 
+# One install at a time per cache (a test run and `npm start`, or two clones, may start together):
+# the second waits for the first, then finds everything in place.
+mkdir -p "$CACHE_DIR"
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$CACHE_DIR/.install.lock"
+  if ! flock -n 9; then
+    log "another install is running (lock $CACHE_DIR/.install.lock); waiting for it"
+    flock 9
+  fi
+fi
+
 need_pkgs=()
 command -v etcd >/dev/null 2>&1 || need_pkgs+=(etcd-server)
 command -v docker-registry >/dev/null 2>&1 || need_pkgs+=(docker-registry)
