@@ -30,6 +30,7 @@ interface CfnResource {
   DependsOn?: string[];
 }
 interface Template {
+  Conditions?: Record<string, unknown>;
   Resources: Record<string, CfnResource>;
   Outputs: Record<string, { Value: unknown }>;
 }
@@ -122,6 +123,63 @@ function stringsIn(v: unknown, out: string[] = []): string[] {
   return out;
 }
 
+/** `osls package` into `<tmp>/package` with `params` (name=value), offline and without credentials; the template. */
+async function packageTemplate(t: { diagnostic(msg: string): void }, tmp: string, params: Record<string, string> = {}): Promise<Template> {
+  const out = path.join(tmp, 'package');
+  const home = path.join(tmp, 'home');
+  await mkdir(home, { recursive: true });
+  // No credentials anywhere (env, ~/.aws): packaging must not need them.
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: home, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', CI: '1' };
+  const args = [OSLS, 'package', '--package', out, '--stage', 'test', ...Object.entries(params).map(([k, v]) => `--param=${k}=${v}`)];
+  let stdout = '';
+  let stderr = '';
+  try {
+    ({ stdout, stderr } = await run(process.execPath, args, { cwd: ROOT, env, maxBuffer: 16 << 20 }));
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; message: string };
+    assert.fail(`osls package failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
+  }
+  t.diagnostic(`osls package: ${(stdout + stderr).trim().split('\n').filter(Boolean).join(' | ')}`);
+  return JSON.parse(await readFile(path.join(out, 'cloudformation-template-update-stack.json'), 'utf8')) as Template;
+}
+
+/** A template's Conditions, evaluated (they compare literals: the params are substituted at packaging). */
+function conditionsOf(tpl: Template): Map<string, boolean> {
+  const evalCond = (v: unknown): boolean => {
+    const o = v as Json;
+    if ('Fn::Not' in o) return !evalCond((o['Fn::Not'] as unknown[])[0]);
+    if ('Fn::Equals' in o) {
+      const [x, y] = o['Fn::Equals'] as unknown[];
+      assert.ok(typeof x === 'string' && typeof y === 'string', `condition compares literals: ${JSON.stringify(o)}`);
+      return x === y;
+    }
+    if ('Condition' in o) return evalCond(tpl.Conditions![String(o.Condition)]);
+    throw new Error(`condition not understood: ${JSON.stringify(o)}`);
+  };
+  return new Map(Object.entries(tpl.Conditions ?? {}).map(([k, v]) => [k, evalCond(v)]));
+}
+
+/** The statements of a role's policies as CloudFormation will create them (Fn::If resolved, NoValue dropped). */
+function roleStatements(tpl: Template, roleId: string): Statement[] {
+  const conds = conditionsOf(tpl);
+  const role = tpl.Resources[roleId];
+  assert.ok(role, `resource ${roleId} missing`);
+  const out: Statement[] = [];
+  for (const p of role.Properties.Policies as Array<{ PolicyDocument: { Statement: unknown[] } }>) {
+    for (const st of p.PolicyDocument.Statement) {
+      let v = st as Json;
+      while (v && typeof v === 'object' && 'Fn::If' in v) {
+        const [c, yes, no] = v['Fn::If'] as [string, Json, Json];
+        assert.ok(conds.has(c), `${roleId}: Fn::If on unknown condition ${c}`);
+        v = conds.get(c) ? yes : no;
+      }
+      if (v && typeof v === 'object' && 'Ref' in v && v.Ref === 'AWS::NoValue') continue;
+      out.push(v as unknown as Statement);
+    }
+  }
+  return out;
+}
+
 test('osls package: offline, least-privilege roles, FIFO queues, bucket, schedule, layer, bundles', { timeout: 300_000 }, async (t) => {
   if (!existsSync(OSLS)) {
     t.skip('osls is not installed (npm install --save-dev osls@3); cannot package serverless.yml');
@@ -131,20 +189,7 @@ test('osls package: offline, least-privilege roles, FIFO queues, bucket, schedul
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'fluxless-sls-'));
   t.after(() => rm(tmp, { recursive: true, force: true }));
   const out = path.join(tmp, 'package');
-  const home = path.join(tmp, 'home');
-  await mkdir(home);
-  // No credentials anywhere (env, ~/.aws): packaging must not need them.
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: home, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', CI: '1' };
-  let stdout = '';
-  let stderr = '';
-  try {
-    ({ stdout, stderr } = await run(process.execPath, [OSLS, 'package', '--package', out, '--stage', 'test'], { cwd: ROOT, env, maxBuffer: 16 << 20 }));
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string; message: string };
-    assert.fail(`osls package failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
-  }
-  t.diagnostic(`osls package: ${(stdout + stderr).trim().split('\n').filter(Boolean).join(' | ')}`);
-  const tpl = JSON.parse(await readFile(path.join(out, 'cloudformation-template-update-stack.json'), 'utf8')) as Template;
+  const tpl = await packageTemplate(t, tmp);
   const R = tpl.Resources;
   const res = (id: string): CfnResource => {
     assert.ok(R[id], `resource ${id} missing; have ${Object.keys(R).join(', ')}`);
@@ -266,7 +311,7 @@ test('osls package: offline, least-privilege roles, FIFO queues, bucket, schedul
     const trust = JSON.stringify(role.Properties.AssumeRolePolicyDocument);
     assert.match(trust, /lambda\.amazonaws\.com/);
     assert.equal(role.Properties.ManagedPolicyArns, undefined, `${name}: no managed policies`);
-    const statements = (role.Properties.Policies as Array<{ PolicyDocument: { Statement: Statement[] } }>).flatMap((p) => p.PolicyDocument.Statement);
+    const statements = roleStatements(tpl, `${name[0].toUpperCase()}${name.slice(1)}Role`);
     const s3Actions = new Set<string>();
     const sqsActions = new Map<string, Set<string>>();
     for (const s of statements) {
@@ -332,5 +377,46 @@ test('osls package: offline, least-privilege roles, FIFO queues, bucket, schedul
     await writeFile(file, entries.get(`dist/functions/${b}.mjs`)!);
     const mod = (await import(pathToFileURL(file).href)) as { handler?: unknown };
     assert.equal(typeof mod.handler, 'function', `${name}: the bundle exports handler`);
+  }
+});
+
+test('osls package with sopsKmsKeyArns, ecrRepositoryArns and eksClusterArns: the worker alone gets kms, ecr and eks on exactly those ARNs', { timeout: 300_000 }, async (t) => {
+  if (!existsSync(OSLS)) {
+    t.skip('osls is not installed (npm install --save-dev osls@3); cannot package serverless.yml');
+    return;
+  }
+  await ensureBundles(t);
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'fluxless-sls-'));
+  t.after(() => rm(tmp, { recursive: true, force: true }));
+  const kms = ['arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab', 'arn:aws:kms:eu-west-1:111122223333:key/5678'];
+  const ecr = ['arn:aws:ecr:us-east-1:111122223333:repository/apps/*'];
+  const eks = ['arn:aws:eks:us-east-1:111122223333:cluster/edge-1'];
+  const tpl = await packageTemplate(t, tmp, { sopsKmsKeyArns: kms.join(','), ecrRepositoryArns: ecr.join(','), eksClusterArns: eks.join(',') });
+  const resolve = (r: unknown): string[] => {
+    // Fn::Split of a literal list, as the template has it.
+    const split = (r as Json)['Fn::Split'] as [string, string] | undefined;
+    return split ? split[1].split(split[0]) : asArray(r as string | string[]);
+  };
+  const worker = roleStatements(tpl, 'WorkerRole');
+  const bySid = (sid: string) => {
+    const st = worker.find((s) => (s as Statement & { Sid?: string }).Sid === sid);
+    assert.ok(st, `the worker role has statement ${sid}`);
+    return st;
+  };
+  assert.deepEqual(asArray(bySid('SopsKmsDecrypt').Action), ['kms:Decrypt']);
+  assert.deepEqual(resolve(bySid('SopsKmsDecrypt').Resource), kms);
+  assert.deepEqual(asArray(bySid('EcrToken').Action), ['ecr:GetAuthorizationToken']);
+  assert.equal(bySid('EcrToken').Resource, '*', 'GetAuthorizationToken has no resource-level permissions');
+  const pull = asArray(bySid('EcrPull').Action).sort();
+  assert.deepEqual(pull, ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:DescribeImages', 'ecr:GetDownloadUrlForLayer', 'ecr:ListImages']);
+  assert.deepEqual(resolve(bySid('EcrPull').Resource), ecr);
+  assert.deepEqual(asArray(bySid('EksDescribe').Action), ['eks:DescribeCluster']);
+  assert.deepEqual(resolve(bySid('EksDescribe').Resource), eks);
+  for (const st of worker) {
+    for (const a of asArray(st.Action)) assert.ok(!a.includes('*'), `wildcard action ${a}`);
+    if (st.Resource === '*') assert.deepEqual(asArray(st.Action), ['ecr:GetAuthorizationToken'], `'*' only for ecr:GetAuthorizationToken, not ${JSON.stringify(st.Action)}`);
+  }
+  for (const other of ['WebhookRole', 'ScheduleRole', 'RegistryEventsRole']) {
+    for (const st of roleStatements(tpl, other)) for (const a of asArray(st.Action)) assert.match(a, /^(logs|s3|sqs):/, `${other}: ${a}`);
   }
 });
