@@ -12,39 +12,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import { heavyIn, type Metafile } from '../scripts/bundle-contents.mjs';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RUNS = Number(process.env.BENCH_COLD_RUNS ?? 7);
 const LIMIT_MB = 1.5;
 const LIMIT_MS = 150;
-
-/** Modules (by path fragment) a function that never reconciles should not carry. */
-export const HEAVY_MODULES: Record<string, string> = {
-  'shared/apply/engine.ts': 'apply engine',
-  'shared/helm/': 'helm',
-  'shared/sops/': 'sops',
-  'node_modules/ssh2/': 'ssh2',
-  'node_modules/openpgp/': 'openpgp',
-  'node_modules/isomorphic-git/': 'isomorphic-git',
-  'shared/render/kustomize-run.ts': 'kustomize runner',
-};
-
-interface Metafile {
-  inputs: Record<string, { bytes: number }>;
-  outputs: Record<string, { bytes: number; inputs: Record<string, { bytesInOutput: number }> }>;
-}
-
-/** The heavy modules a bundle's metafile shows, with their bytes in the output. */
-export function heavyIn(meta: Metafile): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const o of Object.values(meta.outputs)) {
-    for (const [p, v] of Object.entries(o.inputs)) {
-      for (const [frag, label] of Object.entries(HEAVY_MODULES)) if (p.includes(frag)) out[label] = (out[label] ?? 0) + v.bytesInOutput;
-    }
-  }
-  return out;
-}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -1,11 +1,14 @@
 /**
- * The kind registry: every Flux kind Fluxless knows, mapped to its reconciler. The worker,
- * the scheduler and the CLI find kinds here and nowhere else. Adding a kind: a folder
- * under shared/kinds/ exporting a KindReconciler, and one line below.
+ * The kind registry: every Flux kind Fluxless knows, mapped to its reconciler, in the order
+ * of descriptors.ts (which holds the names and schedules, for the functions that never
+ * reconcile). The worker and the CLI find reconcilers here and nowhere else. Adding a kind:
+ * a folder under shared/kinds/ exporting a KindDescriptor and a KindReconciler, and one
+ * line in each of the two lists.
  */
 import type { KindReconciler } from '../reconcile/contract.js';
 import { alertKind } from './alert/reconciler.js';
 import { artifactGeneratorKind } from './artifactgenerator/reconciler.js';
+import { KIND_DESCRIPTORS, descriptorByWord } from './descriptors.js';
 import { externalArtifactKind } from './externalartifact/reconciler.js';
 import { gitRepositoryKind } from './gitrepository/reconciler.js';
 import { helmChartKind } from './helmchart/reconciler.js';
@@ -18,17 +21,17 @@ import { kustomizationKind } from './kustomization/reconciler.js';
 import { ociRepositoryKind } from './ocirepository/reconciler.js';
 import { providerKind } from './provider/reconciler.js';
 import { receiverKind } from './receiver/reconciler.js';
+import { bucketDescriptor } from './unsupported/descriptor.js';
 import { unsupportedKind } from './unsupported/reconciler.js';
 
-const SOURCE = 'source.toolkit.fluxcd.io';
+export { isKnownKind, scheduledKinds } from './descriptors.js';
 
-/** Every kind, in the order `get all` lists them (sources first). */
-export const KINDS: readonly KindReconciler[] = [
+const reconcilers: readonly KindReconciler[] = [
   gitRepositoryKind,
   ociRepositoryKind,
   helmRepositoryKind,
   helmChartKind,
-  unsupportedKind('Bucket', SOURCE, ['v1'], { singular: 'source bucket', plural: 'sources bucket', aliases: ['bucket', 'buckets'], source: true }, 'Bucket sources'),
+  unsupportedKind(bucketDescriptor, 'Bucket sources'),
   externalArtifactKind,
   artifactGeneratorKind,
   kustomizationKind,
@@ -41,26 +44,23 @@ export const KINDS: readonly KindReconciler[] = [
   providerKind,
 ];
 
-const byKind = new Map(KINDS.map((k) => [k.kind, k]));
-const byWord = new Map<string, KindReconciler>();
-for (const k of KINDS) for (const w of [k.names.singular, k.names.plural, ...k.names.aliases, k.kind.toLowerCase()]) byWord.set(w.toLowerCase(), k);
+const byKind = new Map(reconcilers.map((k) => [k.kind, k]));
+
+/** Every kind's reconciler, in the order `get all` lists them (sources first): the descriptors' order. */
+export const KINDS: readonly KindReconciler[] = KIND_DESCRIPTORS.map((d) => {
+  const r = byKind.get(d.kind);
+  if (!r) throw new Error(`kind ${d.kind} has a descriptor (shared/kinds/descriptors.ts) and no reconciler in shared/kinds/registry.ts`);
+  return r;
+});
+if (reconcilers.length !== KINDS.length) throw new Error('shared/kinds/registry.ts lists a reconciler whose kind has no descriptor in shared/kinds/descriptors.ts');
 
 /** The reconciler of `kind`, if Fluxless knows the kind. */
 export function kindReconciler(kind: string): KindReconciler | undefined {
   return byKind.get(kind);
 }
 
-/** True when Fluxless knows `kind`. */
-export function isKnownKind(kind: string): boolean {
-  return byKind.has(kind);
-}
-
 /** The kind a CLI word names (`ks`, `kustomization`, `source git`, `hr`), if any. */
 export function kindByWord(word: string): KindReconciler | undefined {
-  return byWord.get(word.toLowerCase().trim());
-}
-
-/** Kinds the scheduler runs on their interval. */
-export function scheduledKinds(): KindReconciler[] {
-  return KINDS.filter((k) => k.schedule);
+  const d = descriptorByWord(word);
+  return d && byKind.get(d.kind);
 }

@@ -1,9 +1,11 @@
 /**
  * The reconciler contract: what every Flux kind implements to be reconciled by Fluxless.
  *
- * A kind is one folder under `shared/kinds/` exporting a `KindReconciler`, and one line in
- * `shared/kinds/registry.ts`. The worker, the scheduler and the CLI only talk to kinds
- * through this contract: they never name a kind.
+ * A kind is one folder under `shared/kinds/` exporting a `KindDescriptor` (descriptor.ts:
+ * what the kind is called and how it is scheduled, light enough for every function) and a
+ * `KindReconciler` built on it (reconciler.ts: the work), with one line for each in
+ * `shared/kinds/descriptors.ts` and `shared/kinds/registry.ts`. The worker, the scheduler
+ * and the CLI only talk to kinds through this contract: they never name a kind.
  *
  * A reconcile runs once per queue message. It reads the object's record (given), does its
  * work, writes the status through `shared/reconcile/status.ts`, and says which objects to
@@ -13,6 +15,7 @@
  * server or a store unreachable) is returned as `transientError`, so the queue redelivers
  * the message and, after N tries, dead-letters it.
  */
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { ArtifactCache } from '../artifacts/cache.js';
 import type { ArtifactStore } from '../artifacts/store.js';
 import type { KubeClient } from '../kube/client.js';
@@ -48,6 +51,8 @@ export interface ReconcileServices {
   artifactCache: ArtifactCache;
   /** The management cluster. */
   client: KubeClient;
+  /** The kubeconfig `client` was made from, for tools run as child processes (helm). */
+  kubeConfig?: KubeConfig;
   /** Discovery of the management cluster, shared by the reconciles of this process. */
   mapper: RestMapper;
   /** Secrets on the management cluster (secretRef), decoded, briefly cached. */
@@ -120,8 +125,12 @@ export interface ApiVersions {
   removed?: Record<string, string>;
 }
 
-/** One Flux kind, reconciled by Fluxless. */
-export interface KindReconciler {
+/**
+ * What a kind is, without what it does: its names, API versions and schedule. Every
+ * function loads these (the scheduler, the webhook); only the worker and the CLI load the
+ * reconcilers, so the functions that never reconcile do not carry the apply engine.
+ */
+export interface KindDescriptor {
   kind: string;
   /** API group, e.g. `kustomize.toolkit.fluxcd.io`. */
   group: string;
@@ -132,6 +141,12 @@ export interface KindReconciler {
    * remote) or `drift` (appliers: re-apply and correct drift). Undefined: never scheduled.
    */
   schedule?: 'poll' | 'drift';
+  /** Runs on every scheduler tick (cheap checks such as watched ConfigMaps); returns objects to wake. */
+  tick?(svc: ReconcileServices): Promise<Wake[]>;
+}
+
+/** One Flux kind, reconciled by Fluxless: its descriptor and the work. */
+export interface KindReconciler extends KindDescriptor {
   /** Reconcile the object's current definition. */
   reconcile(svc: ReconcileServices, req: ReconcileRequest): Promise<ReconcileResult>;
   /** The definition left Git: undo what the object did (prune, uninstall, delete artifacts) and drop the record. */
@@ -144,8 +159,6 @@ export interface KindReconciler {
   sourceOf?(record: ObjectRecord): ObjectKey | undefined;
   /** Checks a definition without reconciling it (`fluxless check`); throws a ValidationError naming the field. */
   validate?(obj: KubeObject): void;
-  /** Runs on every scheduler tick (cheap checks such as watched ConfigMaps); returns objects to wake. */
-  tick?(svc: ReconcileServices): Promise<Wake[]>;
 }
 
 /** A managed object as `tree` lists it. */

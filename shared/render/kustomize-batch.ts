@@ -31,7 +31,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { EnvironmentError } from '../util/errors.js';
 import { log } from '../util/log.js';
+import { configuredBatcherOptions, type KustomizeBatcherOptions } from './kustomize-batch-options.js';
 import { kustomizeBuild, type KustomizeOptions } from './kustomize-run.js';
+
+export { configureKustomizeBatching, type KustomizeBatcherOptions } from './kustomize-batch-options.js';
 
 /** Kinds whose namespaced references kustomize may rewrite across builds at the top level. */
 const CROSS_BUILD_REFERRERS = /^kind:\s*["']?(RoleBinding|ClusterRoleBinding|MutatingWebhookConfiguration|ValidatingWebhookConfiguration|APIService|CustomResourceDefinition)["']?\s*$/m;
@@ -45,18 +48,6 @@ interface Pending {
   reject(err: unknown): void;
 }
 
-/** How a batcher shares kubectl processes. */
-export interface KustomizeBatcherOptions {
-  /** kubectl processes at once for batched builds (default: half the CPUs, at least 1). */
-  maxProcs?: number;
-  /** Builds per kubectl process at most (default 32). */
-  maxBatch?: number;
-  /**
-   * How long a request may wait for others to share its process when one is free (ms,
-   * default 50): a little latency for far fewer kubectl starts when builds trickle in.
-   */
-  gatherMs?: number;
-}
 
 /** Runs concurrent batch-safe builds together in shared kubectl processes. */
 export class KustomizeBatcher {
@@ -218,15 +209,6 @@ export function splitAtSentinels(text: string, n: number, sentinel: (i: number) 
 }
 
 const batchers = new Map<string, KustomizeBatcher>();
-let configured: KustomizeBatcherOptions | undefined;
-
-/**
- * Options for the batchers made from now on (the runtime's `render.kustomizeGatherMs`); a
- * batcher already made keeps its own.
- */
-export function configureKustomizeBatching(opts: KustomizeBatcherOptions): void {
-  configured = opts;
-}
 
 /**
  * The process-wide batcher for one kubectl binary. `opts` apply when it is first made
@@ -235,13 +217,7 @@ export function configureKustomizeBatching(opts: KustomizeBatcherOptions): void 
 export function kustomizeBatcher(kubectl: string, opts?: KustomizeBatcherOptions): KustomizeBatcher {
   let b = batchers.get(kubectl);
   if (!b) {
-    let o = opts ?? configured;
-    if (!o) {
-      // FLUXLESS_KUSTOMIZE_GATHER_MS: how long a build waits for company.
-      const gather = Number(process.env.FLUXLESS_KUSTOMIZE_GATHER_MS);
-      o = Number.isFinite(gather) && gather >= 0 ? { gatherMs: gather } : {};
-    }
-    b = new KustomizeBatcher(kubectl, o);
+    b = new KustomizeBatcher(kubectl, opts ?? configuredBatcherOptions());
     batchers.set(kubectl, b);
   }
   return b;

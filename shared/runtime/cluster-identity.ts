@@ -5,7 +5,7 @@
  * HelmRelease, ...) is marked "not known to be applied" and reconciled at once, instead of
  * showing Ready over an empty cluster until its next drift check.
  */
-import { kindReconciler, KINDS } from '../kinds/registry.js';
+import { isKnownKind, KIND_DESCRIPTORS } from '../kinds/descriptors.js';
 import type { ObjectKey } from '../kube/object.js';
 import { applyStatus } from '../reconcile/status.js';
 import { listRecords, type ObjectRecord } from '../state/records.js';
@@ -43,7 +43,7 @@ export async function checkClusterIdentity(rt: Runtime): Promise<IdentityCheck |
   }
   if (!uid) return undefined;
   const prev = (await rt.state.get<Identity>(IDENTITY_KEY))?.value;
-  const appliers = KINDS.filter((k) => k.schedule === 'drift');
+  const appliers = KIND_DESCRIPTORS.filter((k) => k.schedule === 'drift');
   let changed = Boolean(prev && prev.uid !== uid);
   if (!prev) {
     // A store from before identities were kept: changed if it has applied anything.
@@ -63,7 +63,7 @@ export async function checkClusterIdentity(rt: Runtime): Promise<IdentityCheck |
         const next = applyStatus(cur, { ready: 'Unknown', reason: 'Progressing', message, reconciling: 'Progressing' }, rt.now());
         return next ? { ...next, applied: undefined } : undefined;
       });
-      if (kindReconciler(read.key.kind)) await enqueue(rt, read.key, 'cluster-changed', { dedupKey });
+      if (isKnownKind(read.key.kind)) await enqueue(rt, read.key, 'cluster-changed', { dedupKey });
       requeued++;
     }
   }

@@ -7,19 +7,18 @@ import { ArtifactCache } from '../artifacts/cache.js';
 import { FsArtifactStore } from '../artifacts/fs-store.js';
 import { S3ArtifactStore } from '../artifacts/s3-store.js';
 import type { FluxlessConfig } from '../config/config.js';
-import { isKnownKind, kindReconciler } from '../kinds/registry.js';
+import { isKnownKind } from '../kinds/descriptors.js';
 import { createKubeClient, type KubeClient } from '../kube/client.js';
 import { closeTargetClusters } from '../kube/targets.js';
 import type { TenancySettings } from '../kube/tenancy.js';
 import { kubeConfigFor } from '../kube/kubeconfig.js';
-import { registerHelmKubeConfig } from '../kinds/helmrelease/runner.js';
 import { RestMapper } from '../kube/mapper.js';
 import { createSecretReader } from '../kube/secrets.js';
 import { notificationSink } from '../notify/sink.js';
 import { LocalWorkQueue, SqsWorkQueue } from '../queue/index.js';
 import type { ReconcileSettings } from '../reconcile/contract.js';
 import { registerEventSink } from '../reconcile/events.js';
-import { configureKustomizeBatching } from '../render/kustomize-batch.js';
+import { configureKustomizeBatching } from '../render/kustomize-batch-options.js';
 import { FsStateStore, S3StateStore } from '../state/index.js';
 import { parseDuration } from '../util/duration.js';
 import type { Runtime } from './runtime.js';
@@ -50,8 +49,6 @@ export function createRuntime(cfg: FluxlessConfig, opts: { kubeConfig?: KubeConf
   // Closing the management client also closes the remote cluster clients resolved through it.
   const kubeConfig = opts.kubeConfig ?? kubeConfigFor(cfg);
   const client: KubeClient = createKubeClient(kubeConfig, { onClose: () => closeTargetClusters(client) });
-  // helm runs with the same credentials as our own client (the local control plane, Lambda's kubeconfig, ...).
-  registerHelmKubeConfig(client, kubeConfig);
   const awsOpts = { region: cfg.aws.region ?? 'us-east-1', ...(cfg.aws.endpoint ? { endpoint: cfg.aws.endpoint } : {}) };
   let state: Runtime['state'];
   let artifacts: Runtime['artifacts'];
@@ -74,12 +71,13 @@ export function createRuntime(cfg: FluxlessConfig, opts: { kubeConfig?: KubeConf
     artifactCache: new ArtifactCache({ fetch: (a) => store.get(a.key, a.digest) }),
     queue,
     client,
+    // helm runs with the same credentials as our own client (the local control plane, Lambda's kubeconfig, ...).
+    kubeConfig,
     mapper: new RestMapper(client, { maxAgeMs: 60_000 }),
     secrets: createSecretReader(client),
     fieldManager: 'fluxless',
     settings: reconcileSettings(cfg),
     isKnownKind,
-    reconcilerOf: kindReconciler,
     now: () => new Date(),
   };
   // Every new event a reconciler records becomes a notify message per matching Alert (shared/notify).

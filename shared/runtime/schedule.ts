@@ -5,7 +5,7 @@
  * one full scan enqueues what is due, new or being finalized, and refiles the rest.
  */
 import { fmtRef, type ObjectKey } from '../kube/object.js';
-import { kindReconciler, scheduledKinds } from '../kinds/registry.js';
+import { kindDescriptor, scheduledKinds } from '../kinds/descriptors.js';
 import { bucketOf, dueSince, scheduleDue } from '../state/due-index.js';
 import { corruptMessage, listRecords } from '../state/records.js';
 import { log } from '../util/log.js';
@@ -50,7 +50,7 @@ export async function scheduleTick(rt: Runtime): Promise<TickResult> {
     }
   } else {
     for (const key of scan.due) {
-      const kind = kindReconciler(key.kind);
+      const kind = kindDescriptor(key.kind);
       if (!kind?.schedule) continue;
       // One message per due bucket: ticks before the worker gets to it collapse.
       await push(key, kind.schedule, `due-${bucketOf(now.getTime())}`);

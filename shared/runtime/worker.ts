@@ -59,7 +59,9 @@ async function reconcileTarget(rt: Runtime, message: ReconcileMessage, receiveCo
   }
   const req: ReconcileRequest = { key: t, record: rec, reason: message.reason, revision: message.revision, signal, log: logger };
   const started = Date.now();
-  const result = rec.deleted ? await kind.finalize(rt, req) : await kind.reconcile(rt, req);
+  // The reconcilers reach each other through the services (a Kustomization reconciles the definitions it waits for).
+  const svc: Runtime = rt.reconcilerOf ? rt : { ...rt, reconcilerOf: kindReconciler };
+  const result = rec.deleted ? await kind.finalize(svc, req) : await kind.reconcile(svc, req);
   const durationMs = Date.now() - started;
   for (const w of result.wake) await enqueue(rt, w.key, w.reason, { dedupKey: w.dedupKey, revision: w.revision });
   // Flux's "Reconciliation finished" event (commit status `success`) goes to the notification pipeline only.

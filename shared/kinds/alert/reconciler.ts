@@ -5,6 +5,7 @@
  * `fluxless get alerts` shows whether it can work. Matching and delivery: shared/notify.
  */
 import type { KindReconciler, ReconcileRequest, ReconcileResult, ReconcileServices } from '../../reconcile/contract.js';
+import { alertDescriptor } from './descriptor.js';
 import { writeStatus } from '../../reconcile/status.js';
 import { failureKey } from '../../notify/records.js';
 import { NOTIFICATION_GROUP, parseAlert } from '../../notify/spec.js';
@@ -28,10 +29,7 @@ export async function reconcileAlert(svc: ReconcileServices, req: ReconcileReque
 
 /** The Alert kind. */
 export const alertKind: KindReconciler = {
-  kind: 'Alert',
-  group: NOTIFICATION_GROUP,
-  versions: { served: ['v1beta3'], removed: { v1beta1: 'v1beta3', v1beta2: 'v1beta3' } },
-  names: { singular: 'alert', plural: 'alerts', aliases: ['alert'] },
+  ...alertDescriptor,
   reconcile: reconcileAlert,
   finalize: async (svc, req) => {
     await svc.state.delete(failureKey(req.key));

@@ -25,6 +25,7 @@ import { buildArtifact } from '../../artifacts/build.js';
 import type { KubeObject, ObjectKey } from '../../kube/object.js';
 import { ANNOTATION_REVISION } from '../../oci/media-types.js';
 import type { KindReconciler, ReconcileRequest, ReconcileResult, ReconcileServices, Wake } from '../../reconcile/contract.js';
+import { artifactGeneratorDescriptor } from './descriptor.js';
 import { transientCause } from '../../reconcile/failure.js';
 import { sourceUsers } from '../../reconcile/source-users.js';
 import { writeStatus, type StatusUpdate } from '../../reconcile/status.js';
@@ -346,11 +347,7 @@ export async function finalizeArtifactGenerator(svc: ReconcileServices, req: Rec
 
 /** The ArtifactGenerator kind. */
 export const artifactGeneratorKind: KindReconciler = {
-  kind: 'ArtifactGenerator',
-  group: AG_GROUP,
-  versions: { served: ['v1beta1'] },
-  names: { singular: 'artifactgenerator', plural: 'artifactgenerators', aliases: ['ag', 'artifactgenerator'] },
-  schedule: 'poll',
+  ...artifactGeneratorDescriptor,
   reconcile: reconcileArtifactGenerator,
   finalize: finalizeArtifactGenerator,
   validate: (obj) => void parseArtifactGenerator(obj),

@@ -8,6 +8,7 @@
  * its record and its users index.
  */
 import type { KindReconciler, ReconcileRequest, ReconcileResult, ReconcileServices } from '../../reconcile/contract.js';
+import { externalArtifactDescriptor } from './descriptor.js';
 import { dropIndex } from '../../reconcile/reverse-index.js';
 import { writeStatus } from '../../reconcile/status.js';
 import { getCondition } from '../../state/records.js';
@@ -48,10 +49,7 @@ export async function finalizeExternalArtifact(svc: ReconcileServices, req: Reco
 
 /** The ExternalArtifact kind. */
 export const externalArtifactKind: KindReconciler = {
-  kind: EA_KIND,
-  group: EA_GROUP,
-  versions: { served: ['v1'] },
-  names: { singular: 'source external', plural: 'sources external', aliases: ['externalartifact', 'externalartifacts', 'ea'], source: true },
+  ...externalArtifactDescriptor,
   reconcile: reconcileExternalArtifact,
   finalize: finalizeExternalArtifact,
   summary: (rec) => ({ revision: rec.status.artifact?.revision ?? '' }),

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { buildArtifact } from '../../artifacts/build.js';
 import type { KindReconciler, ReconcileRequest, ReconcileResult, ReconcileServices } from '../../reconcile/contract.js';
+import { gitRepositoryDescriptor } from './descriptor.js';
 import { transientCause } from '../../reconcile/failure.js';
 import { dropIndex } from '../../reconcile/reverse-index.js';
 import { sourceUsers } from '../../reconcile/source-users.js';
@@ -115,11 +116,7 @@ export async function finalizeGitRepository(svc: ReconcileServices, req: Reconci
 
 /** The GitRepository kind. */
 export const gitRepositoryKind: KindReconciler = {
-  kind: 'GitRepository',
-  group: 'source.toolkit.fluxcd.io',
-  versions: { served: ['v1'], removed: { v1beta1: 'v1', v1beta2: 'v1' } },
-  names: { singular: 'source git', plural: 'sources git', aliases: ['gitrepository', 'gitrepositories', 'git', 'source'], source: true },
-  schedule: 'poll',
+  ...gitRepositoryDescriptor,
   reconcile: reconcileGitRepository,
   finalize: finalizeGitRepository,
   summary: (rec) => ({ revision: rec.status.artifact?.revision ?? '' }),

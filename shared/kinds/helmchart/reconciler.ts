@@ -12,6 +12,7 @@ import { parseHelmChart, type HelmChart } from '../../helm/chart-spec.js';
 import { ChartBuildError, RepositoryError } from '../../helm/errors.js';
 import { OciError } from '../../oci/index.js';
 import type { KindReconciler, ReconcileRequest, ReconcileResult, ReconcileServices, Wake } from '../../reconcile/contract.js';
+import { helmChartDescriptor } from './descriptor.js';
 import { transientCause } from '../../reconcile/failure.js';
 import { dropIndex } from '../../reconcile/reverse-index.js';
 import { registerSourceUser, sourceUsers } from '../../reconcile/source-users.js';
@@ -142,11 +143,7 @@ export async function finalizeHelmChart(svc: ReconcileServices, req: ReconcileRe
 
 /** The HelmChart kind. */
 export const helmChartKind: KindReconciler = {
-  kind: 'HelmChart',
-  group: 'source.toolkit.fluxcd.io',
-  versions: { served: ['v1'], removed: { v1beta1: 'v1', v1beta2: 'v1' } },
-  names: { singular: 'source chart', plural: 'sources chart', aliases: ['helmchart', 'helmcharts', 'chart'], source: true },
-  schedule: 'poll',
+  ...helmChartDescriptor,
   reconcile: reconcileHelmChart,
   finalize: finalizeHelmChart,
   summary: (rec: ObjectRecord) => ({ revision: rec.status.artifact?.revision ?? '' }),

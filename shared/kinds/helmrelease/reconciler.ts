@@ -17,6 +17,7 @@ import { valuesDigest } from '../../helm/values.js';
 import { parseInventoryId, sameKey, type ObjectKey } from '../../kube/object.js';
 import type { Target } from '../../kube/targets.js';
 import type { KindReconciler, ReconcileRequest, ReconcileResult, ReconcileServices, Wake } from '../../reconcile/contract.js';
+import { helmReleaseDescriptor } from './descriptor.js';
 import { ReconcileFailure, transientCause } from '../../reconcile/failure.js';
 import { readRecord, type ObjectRecord } from '../../state/records.js';
 import { FluxlessError, errorMessage } from '../../util/errors.js';
@@ -268,11 +269,7 @@ function summary(rec: ObjectRecord): { revision: string } {
 
 /** The HelmRelease kind. */
 export const helmReleaseKind: KindReconciler = {
-  kind: 'HelmRelease',
-  group: HELMRELEASE_GROUP,
-  versions: { served: ['v2'], removed: { v2beta1: 'v2', v2beta2: 'v2' } },
-  names: { singular: 'helmrelease', plural: 'helmreleases', aliases: ['hr'] },
-  schedule: 'drift',
+  ...helmReleaseDescriptor,
   reconcile: reconcileHelmRelease,
   finalize: finalizeHelmRelease,
   summary,

@@ -14,6 +14,7 @@ import { fetchRepositoryIndex, humanSize, loadRepositoryAccess, type SecretLooku
 import { RepositoryError, SpecError } from '../../helm/errors.js';
 import { parseHelmRepository, type HelmRepository } from '../../helm/repository-spec.js';
 import type { KindReconciler, ReconcileRequest, ReconcileResult, ReconcileServices } from '../../reconcile/contract.js';
+import { helmRepositoryDescriptor } from './descriptor.js';
 import { transientCause } from '../../reconcile/failure.js';
 import { dropIndex } from '../../reconcile/reverse-index.js';
 import { sourceUsers } from '../../reconcile/source-users.js';
@@ -154,11 +155,7 @@ export async function finalizeHelmRepository(svc: ReconcileServices, req: Reconc
 
 /** The HelmRepository kind. */
 export const helmRepositoryKind: KindReconciler = {
-  kind: 'HelmRepository',
-  group: 'source.toolkit.fluxcd.io',
-  versions: { served: ['v1'], removed: { v1beta1: 'v1', v1beta2: 'v1' } },
-  names: { singular: 'source helm', plural: 'sources helm', aliases: ['helmrepository', 'helmrepositories', 'helm'], source: true },
-  schedule: 'poll',
+  ...helmRepositoryDescriptor,
   reconcile: reconcileHelmRepository,
   finalize: finalizeHelmRepository,
   summary: (rec) => ({ revision: rec.status.artifact?.revision ?? '' }),

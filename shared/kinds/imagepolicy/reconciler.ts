@@ -8,6 +8,7 @@
  * `policySelector` selects this policy.
  */
 import type { KindReconciler, ReconcileRequest, ReconcileResult, ReconcileServices, Wake } from '../../reconcile/contract.js';
+import { imagePolicyDescriptor } from './descriptor.js';
 import { transientCause } from '../../reconcile/failure.js';
 import { liveMembers, registerMember } from '../../reconcile/reverse-index.js';
 import { writeStatus, type StatusUpdate } from '../../reconcile/status.js';
@@ -209,11 +210,7 @@ export async function finalizeImagePolicy(svc: ReconcileServices, req: Reconcile
 
 /** The ImagePolicy kind. */
 export const imagePolicyKind: KindReconciler = {
-  kind: KIND,
-  group: 'image.toolkit.fluxcd.io',
-  versions: { served: ['v1'], removed: { v1beta1: 'v1', v1beta2: 'v1' } },
-  names: { singular: 'image policy', plural: 'images policy', aliases: ['imagepolicy', 'imagepolicies', 'imgpol'] },
-  schedule: 'poll',
+  ...imagePolicyDescriptor,
   reconcile: reconcileImagePolicy,
   finalize: finalizeImagePolicy,
   summary: (rec: ObjectRecord) => {

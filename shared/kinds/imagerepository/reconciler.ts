@@ -9,6 +9,7 @@
  * image-source index, so ECR events find it by repository.
  */
 import type { KindReconciler, ReconcileRequest, ReconcileResult, ReconcileServices, Wake } from '../../reconcile/contract.js';
+import { imageRepositoryDescriptor } from './descriptor.js';
 import { transientCause } from '../../reconcile/failure.js';
 import { dropIndex, liveMembers } from '../../reconcile/reverse-index.js';
 import { writeStatus, type StatusUpdate } from '../../reconcile/status.js';
@@ -164,11 +165,7 @@ function summary(rec: ObjectRecord): { revision: string } {
 
 /** The ImageRepository kind. */
 export const imageRepositoryKind: KindReconciler = {
-  kind: KIND,
-  group: 'image.toolkit.fluxcd.io',
-  versions: { served: ['v1'], removed: { v1beta1: 'v1', v1beta2: 'v1' } },
-  names: { singular: 'image repository', plural: 'images repository', aliases: ['imagerepository', 'imagerepositories', 'imagerepo', 'imgrepo'] },
-  schedule: 'poll',
+  ...imageRepositoryDescriptor,
   reconcile: reconcileImageRepository,
   finalize: finalizeImageRepository,
   summary,

@@ -14,6 +14,7 @@
  * InvalidPolicySelector, InvalidUpdateStrategy, RemovedTemplateField).
  */
 import type { KindReconciler, ReconcileRequest, ReconcileResult, ReconcileServices, Wake } from '../../reconcile/contract.js';
+import { imageUpdateAutomationDescriptor } from './descriptor.js';
 import { transientCause } from '../../reconcile/failure.js';
 import { registerMember } from '../../reconcile/reverse-index.js';
 import { writeStatus, type StatusUpdate } from '../../reconcile/status.js';
@@ -235,11 +236,7 @@ export async function finalizeImageUpdateAutomation(svc: ReconcileServices, req:
 
 /** The ImageUpdateAutomation kind. */
 export const imageUpdateAutomationKind: KindReconciler = {
-  kind: KIND,
-  group: 'image.toolkit.fluxcd.io',
-  versions: { served: ['v1'], removed: { v1beta1: 'v1', v1beta2: 'v1' } },
-  names: { singular: 'image update', plural: 'images update', aliases: ['imageupdateautomation', 'imageupdateautomations', 'imageupdate'] },
-  schedule: 'poll',
+  ...imageUpdateAutomationDescriptor,
   reconcile: reconcileImageUpdateAutomation,
   finalize: finalizeImageUpdateAutomation,
   summary: (rec: ObjectRecord) => ({ revision: (rec.status.lastPushCommit as string | undefined) ?? (rec.status.observedSourceRevision as string | undefined) ?? '' }),

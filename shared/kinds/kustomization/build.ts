@@ -29,6 +29,7 @@ import type { ArtifactInfo } from '../../state/records.js';
 import { FluxlessError, errorMessage } from '../../util/errors.js';
 import { gatesOf } from './gates.js';
 import type { KustomizationSpec } from './spec.js';
+import { WATCH_ENABLED, WATCH_LABEL, type ConfigVersion } from './watch.js';
 
 /** A built Kustomization and the work directory to release when done. */
 export interface Built {
@@ -39,21 +40,6 @@ export interface Built {
   digest: string;
   release(): Promise<void>;
 }
-
-/** A `substituteFrom` ConfigMap/Secret as a build read it. */
-export interface ConfigVersion {
-  kind: 'ConfigMap' | 'Secret';
-  name: string;
-  /** Its resourceVersion; '' when it does not exist (an optional reference). */
-  resourceVersion: string;
-  /** Labelled `reconcile.fluxcd.io/watch: Enabled`: a change reconciles the Kustomization without waiting for its interval. */
-  watched: boolean;
-}
-
-/** Label that opts a ConfigMap/Secret into change notifications (Flux 2.7 `--watch-configs-label-selector` default). */
-export const WATCH_LABEL = 'reconcile.fluxcd.io/watch';
-/** The value of WATCH_LABEL that enables it. */
-export const WATCH_ENABLED = 'Enabled';
 
 /** Build options beyond the spec. */
 export interface BuildOptions {

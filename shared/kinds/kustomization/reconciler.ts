@@ -12,6 +12,7 @@ import type { ChangeEntry } from '../../apply/engine.js';
 import { parseInventoryId, type ObjectKey } from '../../kube/object.js';
 import { ANNOTATION_REVISION } from '../../oci/media-types.js';
 import type { KindReconciler, ReconcileRequest, ReconcileResult, ReconcileServices, Wake } from '../../reconcile/contract.js';
+import { kustomizationDescriptor } from './descriptor.js';
 import { ReconcileFailure, transientCause } from '../../reconcile/failure.js';
 import { liveMembers } from '../../reconcile/reverse-index.js';
 import { writeStatus } from '../../reconcile/status.js';
@@ -21,7 +22,6 @@ import { jitter } from '../../util/time.js';
 import { applyObjects, countActions, engineFor, inventoryOf, stampsOf } from './apply.js';
 import { buildFromArtifact } from './build.js';
 import { withoutFluxComponents } from './components.js';
-import { watchedConfigWakes } from './watch.js';
 import { assertKnownKinds, isFluxObject, syncDefinitions } from './definitions.js';
 import { checkDependencies } from './dependencies.js';
 import { finalizeKustomization } from './finalize.js';
@@ -238,12 +238,7 @@ async function dependentsToWake(svc: ReconcileServices, self: ObjectKey, spec: K
 
 /** The Kustomization kind. */
 export const kustomizationKind: KindReconciler = {
-  kind: 'Kustomization',
-  group: KUSTOMIZATION_GROUP,
-  versions: { served: ['v1'], removed: { v1beta1: 'v1', v1beta2: 'v1' } },
-  names: { singular: 'kustomization', plural: 'kustomizations', aliases: ['ks', 'kustomization'] },
-  schedule: 'drift',
-  tick: watchedConfigWakes,
+  ...kustomizationDescriptor,
   reconcile: reconcileKustomization,
   finalize: finalizeKustomization,
   summary: (rec) => ({ revision: rec.status.lastAppliedRevision ?? '' }),

@@ -21,7 +21,21 @@ import type { ReconcileServices, Wake } from '../../reconcile/contract.js';
 import { readRecordSafe } from '../../state/records.js';
 import { errorMessage } from '../../util/errors.js';
 import { log } from '../../util/log.js';
-import { WATCH_ENABLED, WATCH_LABEL, type ConfigVersion } from './build.js';
+
+/** A `substituteFrom` ConfigMap/Secret as a build read it. */
+export interface ConfigVersion {
+  kind: 'ConfigMap' | 'Secret';
+  name: string;
+  /** Its resourceVersion; '' when it does not exist (an optional reference). */
+  resourceVersion: string;
+  /** Labelled `reconcile.fluxcd.io/watch: Enabled`: a change reconciles the Kustomization without waiting for its interval. */
+  watched: boolean;
+}
+
+/** Label that opts a ConfigMap/Secret into change notifications (Flux 2.7 `--watch-configs-label-selector` default). */
+export const WATCH_LABEL = 'reconcile.fluxcd.io/watch';
+/** The value of WATCH_LABEL that enables it. */
+export const WATCH_ENABLED = 'Enabled';
 
 /** Kind of the index records (one per namespace). */
 export const CONFIG_WATCH_INDEX = 'ConfigWatchIndex';

@@ -19,6 +19,7 @@ import {
   type OciRepository,
 } from '../../oci/index.js';
 import type { KindReconciler, ReconcileRequest, ReconcileResult, ReconcileServices } from '../../reconcile/contract.js';
+import { ociRepositoryDescriptor } from './descriptor.js';
 import { transientCause } from '../../reconcile/failure.js';
 import { dropIndex } from '../../reconcile/reverse-index.js';
 import { sourceUsers } from '../../reconcile/source-users.js';
@@ -181,11 +182,7 @@ function summary(rec: ObjectRecord): { revision: string } {
 
 /** The OCIRepository kind. */
 export const ociRepositoryKind: KindReconciler = {
-  kind: 'OCIRepository',
-  group: 'source.toolkit.fluxcd.io',
-  versions: { served: ['v1'], removed: { v1beta2: 'v1' } },
-  names: { singular: 'source oci', plural: 'sources oci', aliases: ['ocirepository', 'ocirepositories', 'oci'], source: true },
-  schedule: 'poll',
+  ...ociRepositoryDescriptor,
   reconcile: reconcileOciRepository,
   finalize: finalizeOciRepository,
   summary,

@@ -6,6 +6,7 @@
  * sent (shared/notify), as notification-controller does.
  */
 import type { KindReconciler, ReconcileRequest, ReconcileResult, ReconcileServices } from '../../reconcile/contract.js';
+import { providerDescriptor } from './descriptor.js';
 import { writeStatus } from '../../reconcile/status.js';
 import { ensureProviderUid } from '../../notify/records.js';
 import { NOTIFICATION_GROUP, parseProvider } from '../../notify/spec.js';
@@ -29,10 +30,7 @@ export async function reconcileProvider(svc: ReconcileServices, req: ReconcileRe
 
 /** The Provider kind. */
 export const providerKind: KindReconciler = {
-  kind: 'Provider',
-  group: NOTIFICATION_GROUP,
-  versions: { served: ['v1beta3'], removed: { v1beta1: 'v1beta3', v1beta2: 'v1beta3' } },
-  names: { singular: 'alert-provider', plural: 'alert-providers', aliases: ['provider', 'providers', 'alertprovider', 'alertproviders'] },
+  ...providerDescriptor,
   reconcile: reconcileProvider,
   finalize: async (svc, req) => {
     await svc.state.delete(req.key);

@@ -4,6 +4,7 @@
  * function serves every Ready Receiver (shared/runtime/webhook.ts).
  */
 import type { KindReconciler, ReconcileRequest, ReconcileResult, ReconcileServices } from '../../reconcile/contract.js';
+import { receiverDescriptor } from './descriptor.js';
 import { transientCause } from '../../reconcile/failure.js';
 import { writeStatus } from '../../reconcile/status.js';
 import { webhookPath } from '../../receivers/signature.js';
@@ -38,11 +39,7 @@ export async function reconcileReceiver(svc: ReconcileServices, req: ReconcileRe
 
 /** The Receiver kind. */
 export const receiverKind: KindReconciler = {
-  kind: 'Receiver',
-  group: 'notification.toolkit.fluxcd.io',
-  versions: { served: ['v1'], removed: { v1beta1: 'v1', v1beta2: 'v1' } },
-  names: { singular: 'receiver', plural: 'receivers', aliases: ['receiver', 'rcv'] },
-  schedule: 'drift',
+  ...receiverDescriptor,
   reconcile: reconcileReceiver,
   finalize: async (svc, req) => {
     await svc.state.delete(req.key);

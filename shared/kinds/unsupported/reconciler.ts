@@ -3,17 +3,15 @@
  * show in `fluxless get all` with Ready=False, reason NotSupported, a Warning event and
  * Stalled (nothing happens until Fluxless supports the kind), never only a log line.
  */
-import type { KindReconciler, ReconcileResult, ReconcileServices, ReconcileRequest } from '../../reconcile/contract.js';
+import type { KindDescriptor, KindReconciler, ReconcileResult, ReconcileServices, ReconcileRequest } from '../../reconcile/contract.js';
 import { writeStatus } from '../../reconcile/status.js';
 import { ValidationError } from '../../util/errors.js';
 
-/** A kind that is recognised, kept and reported, but not reconciled. */
-export function unsupportedKind(kind: string, group: string, served: string[], names: KindReconciler['names'], what: string): KindReconciler {
+/** A kind that is recognised, kept and reported, but not reconciled; `what` names it in the messages. */
+export function unsupportedKind(descriptor: KindDescriptor, what: string): KindReconciler {
+  const kind = descriptor.kind;
   return {
-    kind,
-    group,
-    versions: { served },
-    names,
+    ...descriptor,
     reconcile: async (svc: ReconcileServices, req: ReconcileRequest): Promise<ReconcileResult> => {
       const message = `${kind} is not supported yet by Fluxless (${what}): the definition is kept but not reconciled`;
       const cur = req.record.status.conditions?.find((c) => c.type === 'Ready');
