@@ -22,12 +22,11 @@ import { promisify } from 'node:util';
 import { parseAllDocuments, stringify as toYaml } from 'yaml';
 import { extractArtifact } from '../artifacts/extract.js';
 import { renderDiff } from '../apply/diff.js';
-import { buildKustomization } from '../kinds/kustomization/build.js';
+import { buildKustomization, buildSettings } from '../kinds/kustomization/build.js';
 import { isFluxGroup, isFluxObject } from '../kinds/kustomization/definitions.js';
 import { engineFor } from '../kinds/kustomization/apply.js';
 import { parseKustomization, type KustomizationSpec } from '../kinds/kustomization/spec.js';
 import { targetOf } from '../kinds/kustomization/target.js';
-import { tenancyOf } from '../kube/tenancy.js';
 import type { KubeClient } from '../kube/client.js';
 import { fmtRef, inventoryId, parseInventoryId, type KubeObject } from '../kube/object.js';
 import { materializeBuildTree } from '../render/materialize.js';
@@ -130,8 +129,7 @@ async function renderFor(
       if (!a) throw new FluxlessError('ArtifactFailed', `the source of Kustomization ${ns}/${name} has no artifact yet`, { hint: 'reconcile the source first, or give --path' });
       await extractArtifact(await rt.artifacts.get(a.key, a.digest), dest);
     }
-    const t = tenancyOf(rt.settings);
-    const build = { allowRemoteBases: rt.settings.allowRemoteBases && !t.noRemoteBases, kms: t.sopsKms };
+    const build = buildSettings(rt.settings);
     let objects: KubeObject[];
     if (spec.decryption && opts.dryRun) {
       process.stderr.write('note: --dry-run: SOPS-encrypted values are not decrypted (the key Secret is not read)\n');

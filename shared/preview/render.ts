@@ -23,8 +23,9 @@ import path from 'node:path';
 import { ValidationFailedError } from '../apply/errors.js';
 import { fieldDiff, renderDiff } from '../apply/diff.js';
 import { engineFor } from '../kinds/kustomization/apply.js';
-import { buildKustomization } from '../kinds/kustomization/build.js';
+import { buildKustomization, buildSettings } from '../kinds/kustomization/build.js';
 import { withoutFluxComponents } from '../kinds/kustomization/components.js';
+import { gatesOf } from '../kinds/kustomization/gates.js';
 import { isFluxGroup, isFluxObject } from '../kinds/kustomization/definitions.js';
 import { parseKustomization, type KustomizationSpec } from '../kinds/kustomization/spec.js';
 import { fmtObject, fmtRef, inventoryId, parseInventoryId, refOf, type KubeObject, type ObjectKey } from '../kube/object.js';
@@ -148,7 +149,7 @@ async function previewOne(rt: Runtime, src: PreviewSource, c: Candidate, head: s
   let objects: KubeObject[];
   try {
     await materializeBuildTree(head, spec.path ?? '', spec.render.components ?? [], dest);
-    objects = await buildKustomization(rt.client, spec, dest, { signal });
+    objects = await buildKustomization(rt.client, spec, dest, { ...buildSettings(rt.settings), strict: gatesOf(rt.settings).strictPostBuildSubstitutions, signal });
   } catch (err) {
     const t = transientCause(err);
     if (t) throw t;

@@ -78,15 +78,7 @@ export async function buildFromArtifact(svc: ReconcileServices, spec: Kustomizat
     let objects: KubeObject[];
     const configs: ConfigVersion[] = [];
     try {
-      const t = tenancyOf(svc.settings);
-      objects = await buildKustomization(svc.client, spec, root, {
-        strict: gatesOf(svc.settings).strictPostBuildSubstitutions,
-        configs,
-        signal,
-        allowRemoteBases: svc.settings.allowRemoteBases && !t.noRemoteBases,
-        memoryLimitMiB: svc.settings.toolMemoryMiB || undefined,
-        kms: t.sopsKms,
-      });
+      objects = await buildKustomization(svc.client, spec, root, { ...buildSettings(svc.settings), strict: gatesOf(svc.settings).strictPostBuildSubstitutions, configs, signal });
     } catch (err) {
       throw new ReconcileFailure('BuildFailed', errorMessage(err), { retryMs: spec.retryIntervalMs, cause: err });
     }
@@ -106,6 +98,21 @@ export function buildDigest(objects: readonly KubeObject[]): string {
   const h = createHash('sha256');
   for (const o of objects) h.update(JSON.stringify(o)).update('\n');
   return `sha256:${h.digest('hex')}`;
+}
+
+/**
+ * The build options the runtime's settings give (remote bases and the lockdown, the tool's
+ * memory limit, SOPS KMS): every build of a Kustomization uses them, the reconcile's, a pull
+ * request preview's and the CLI's alike. Strict substitution is the reconcile's (the feature
+ * gate); `fluxless build` and `diff` keep `flux build`'s default (not strict).
+ */
+export function buildSettings(settings: ReconcileServices['settings']): Pick<BuildOptions, 'allowRemoteBases' | 'memoryLimitMiB' | 'kms'> {
+  const t = tenancyOf(settings);
+  return {
+    allowRemoteBases: settings.allowRemoteBases && !t.noRemoteBases,
+    ...(settings.toolMemoryMiB ? { memoryLimitMiB: settings.toolMemoryMiB } : {}),
+    ...(t.sopsKms ? { kms: t.sopsKms } : {}),
+  };
 }
 
 /**
