@@ -2,7 +2,7 @@
  * npm run bench:cold — the Lambda bundles' cold start: size of each dist/functions/<name>.mjs
  * (and its source map), what it carries (from its esbuild metafile), and its module init time
  * (a fresh `node` importing the bundle, as Lambda's init phase does), with and without
- * serverless.yml's NODE_OPTIONS=--enable-source-maps. Builds the bundles first (`--no-build`
+ * NODE_OPTIONS=--enable-source-maps (which serverless.yml leaves off for this cost). Builds the bundles first (`--no-build`
  * to keep dist/ as it is). Ends with `RESULT <fn>_mb=<size> <fn>_init_ms=<median> ...`.
  * Targets (issue 17): at most 1.5 MB and 150 ms per function.
  */

@@ -21,8 +21,7 @@ import { kustomizationKind } from './kustomization/reconciler.js';
 import { ociRepositoryKind } from './ocirepository/reconciler.js';
 import { providerKind } from './provider/reconciler.js';
 import { receiverKind } from './receiver/reconciler.js';
-import { bucketDescriptor } from './unsupported/descriptor.js';
-import { unsupportedKind } from './unsupported/reconciler.js';
+import { bucketKind } from './unsupported/reconciler.js';
 
 export { isKnownKind, scheduledKinds } from './descriptors.js';
 
@@ -31,7 +30,7 @@ const reconcilers: readonly KindReconciler[] = [
   ociRepositoryKind,
   helmRepositoryKind,
   helmChartKind,
-  unsupportedKind(bucketDescriptor, 'Bucket sources'),
+  bucketKind,
   externalArtifactKind,
   artifactGeneratorKind,
   kustomizationKind,

@@ -62,7 +62,7 @@ export interface ReconcileServices {
   /** True when a reconciler exists for `kind` (fleet recursion asks before storing definitions). */
   isKnownKind(kind: string): boolean;
   /** The reconciler of a kind, for a reconcile that runs another object's inline (a Kustomization waiting on its definitions). */
-  reconcilerOf?(kind: string): KindReconciler | undefined;
+  reconcilerOf?(kind: string): Promise<KindReconciler | undefined>;
   now(): Date;
 }
 

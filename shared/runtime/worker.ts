@@ -12,10 +12,10 @@ import type { ReceivedMessage } from '../queue/index.js';
 import type { ReconcileMessage } from '../queue/message.js';
 import { deadLetteredNotification, deliverNotification, NOTIFY_TARGET_KIND } from '../notify/deliver.js';
 import { emitFinished } from '../notify/finished.js';
-import { deadLetteredPreview, PREVIEW_TARGET_KIND, runPreview } from '../preview/run.js';
+import { PREVIEW_TARGET_KIND } from '../preview/enqueue.js';
 import type { ReconcileRequest } from '../reconcile/contract.js';
 import { writeStatus } from '../reconcile/status.js';
-import { kindReconciler } from '../kinds/registry.js';
+import { loadReconciler } from '../kinds/load.js';
 import { corruptMessage, readRecordSafe } from '../state/records.js';
 import { parseDuration } from '../util/duration.js';
 import { errorMessage } from '../util/errors.js';
@@ -28,7 +28,8 @@ import { removedVersionMessage } from './versions.js';
 export async function handleMessage(rt: Runtime, msg: ReceivedMessage, signal?: AbortSignal): Promise<void> {
   const m = msg.message;
   if (m.type === 'notify') return deliverNotification(rt, m, { attempt: msg.receiveCount, signal });
-  if (m.type === 'preview') return runPreview(rt, m, { attempt: msg.receiveCount, signal });
+  // Previews (and the renderer they carry) are loaded by the first preview message.
+  if (m.type === 'preview') return (await import('../preview/run.js')).runPreview(rt, m, { attempt: msg.receiveCount, signal });
   return reconcileTarget(rt, m, msg.receiveCount, signal);
 }
 
@@ -44,7 +45,7 @@ async function reconcileTarget(rt: Runtime, message: ReconcileMessage, receiveCo
   }
   const rec = read.record;
   if (!rec?.object) return; // finalized already, or never defined
-  const kind = kindReconciler(t.kind);
+  const kind = await loadReconciler(t.kind);
   if (!kind) {
     if (rec.deleted) await rt.state.delete(t);
     else logger.warn(`${t.kind} is not a kind Fluxless knows: the definition is kept but not reconciled`);
@@ -60,7 +61,7 @@ async function reconcileTarget(rt: Runtime, message: ReconcileMessage, receiveCo
   const req: ReconcileRequest = { key: t, record: rec, reason: message.reason, revision: message.revision, signal, log: logger };
   const started = Date.now();
   // The reconcilers reach each other through the services (a Kustomization reconciles the definitions it waits for).
-  const svc: Runtime = rt.reconcilerOf ? rt : { ...rt, reconcilerOf: kindReconciler };
+  const svc: Runtime = rt.reconcilerOf ? rt : { ...rt, reconcilerOf: loadReconciler };
   const result = rec.deleted ? await kind.finalize(svc, req) : await kind.reconcile(svc, req);
   const durationMs = Date.now() - started;
   for (const w of result.wake) await enqueue(rt, w.key, w.reason, { dedupKey: w.dedupKey, revision: w.revision });
@@ -78,7 +79,7 @@ async function reconcileTarget(rt: Runtime, message: ReconcileMessage, receiveCo
  */
 export async function deadLettered(rt: Runtime, target: ObjectKey, reason: string): Promise<void> {
   if (target.kind === NOTIFY_TARGET_KIND) return deadLetteredNotification(rt, target, reason);
-  if (target.kind === PREVIEW_TARGET_KIND) return deadLetteredPreview(rt, target, reason);
+  if (target.kind === PREVIEW_TARGET_KIND) return (await import('../preview/run.js')).deadLetteredPreview(rt, target, reason);
   try {
     const read = await readRecordSafe(rt.state, target);
     const rec = read.record;

@@ -87,7 +87,7 @@ export async function reconcileChangedDefinitions(
     let progress = false;
     for (const w of [...pending]) {
       if (opts.signal?.aborted) break;
-      const kind = svc.reconcilerOf(w.key.kind);
+      const kind = await svc.reconcilerOf(w.key.kind);
       const rec = kind ? await readRecord(svc.state, w.key) : undefined;
       if (!kind || !rec?.object || rec.deleted) {
         pending.splice(pending.indexOf(w), 1);

@@ -3,6 +3,7 @@
  * show in `fluxless get all` with Ready=False, reason NotSupported, a Warning event and
  * Stalled (nothing happens until Fluxless supports the kind), never only a log line.
  */
+import { bucketDescriptor } from './descriptor.js';
 import type { KindDescriptor, KindReconciler, ReconcileResult, ReconcileServices, ReconcileRequest } from '../../reconcile/contract.js';
 import { writeStatus } from '../../reconcile/status.js';
 import { ValidationError } from '../../util/errors.js';
@@ -31,3 +32,6 @@ export function unsupportedKind(descriptor: KindDescriptor, what: string): KindR
     },
   };
 }
+
+/** Bucket: recognised, reported NotSupported. */
+export const bucketKind: KindReconciler = unsupportedKind(bucketDescriptor, 'Bucket sources');
