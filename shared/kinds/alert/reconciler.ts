@@ -8,7 +8,7 @@ import type { KindReconciler, ReconcileRequest, ReconcileResult, ReconcileServic
 import { alertDescriptor } from './descriptor.js';
 import { writeStatus } from '../../reconcile/status.js';
 import { failureKey } from '../../notify/records.js';
-import { NOTIFICATION_GROUP, parseAlert } from '../../notify/spec.js';
+import { parseAlert } from '../../notify/spec.js';
 import { errorMessage } from '../../util/errors.js';
 
 /** Validates one Alert and records the outcome. */

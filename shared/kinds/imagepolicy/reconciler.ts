@@ -27,7 +27,6 @@ import { ImagePolicySpecError, parseImagePolicy, type ImagePolicySpec } from './
 
 /** Flux's --requeue-dependency default. */
 const DEPENDENCY_RETRY_MS = 30_000;
-const KIND = 'ImagePolicy';
 
 /** A failure with Flux's reason, whether it is Stalled, and when to retry. */
 class PolicyFailure extends FluxlessError {

@@ -26,7 +26,6 @@ import { ScanError, scanRepository, shouldScan, type ScanResult, type ScanState 
 import { ImageRepositorySpecError, parseImageRepository, type ImageRepositorySpec } from './spec.js';
 
 const DEFAULT_RETRY_MS = 60_000;
-const KIND = 'ImageRepository';
 
 /** True when an ImagePolicy spec's `imageRepositoryRef` names `repo`. */
 export function policyUsesRepository(spec: unknown, policyNamespace: string, repo: ObjectKey): boolean {

@@ -34,7 +34,6 @@ import { AutomationSpecError, parseImageUpdateAutomation, type AutomationSpec } 
 
 /** Flux's Ready message when nothing had to be pushed. */
 export const READY_MESSAGE = 'repository up-to-date';
-const KIND = 'ImageUpdateAutomation';
 const RETRY_MS = 60_000;
 
 /** A failure with Flux's reason. */

@@ -30,7 +30,7 @@ import { reconcileChangedDefinitions } from './health-definitions.js';
 import { prune } from './prune.js';
 import { sourceArtifact } from './source.js';
 import { recordWatchedConfigs } from './watch.js';
-import { FEATURE_GATE_DISABLED, INVALID_CEL, KUSTOMIZATION_GROUP, parseKustomization, type KustomizationSpec } from './spec.js';
+import { FEATURE_GATE_DISABLED, INVALID_CEL, parseKustomization, type KustomizationSpec } from './spec.js';
 import { targetOf } from './target.js';
 import { authorizeDefinitions } from './authorize.js';
 import { unreachableCluster, type Target } from '../../kube/targets.js';

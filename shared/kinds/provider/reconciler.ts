@@ -9,7 +9,7 @@ import type { KindReconciler, ReconcileRequest, ReconcileResult, ReconcileServic
 import { providerDescriptor } from './descriptor.js';
 import { writeStatus } from '../../reconcile/status.js';
 import { ensureProviderUid } from '../../notify/records.js';
-import { NOTIFICATION_GROUP, parseProvider } from '../../notify/spec.js';
+import { parseProvider } from '../../notify/spec.js';
 import { errorMessage } from '../../util/errors.js';
 
 /** Validates one Provider and records the outcome. */
