@@ -3,6 +3,12 @@
  * forwarded unchanged and counted, by API class, at the endpoint (the most honest count: it
  * sees retries, HEADs and batch calls as AWS would bill them). One listener per caller
  * (worker, webhook, schedule, bench) so the counts say who sent what.
+ *
+ * fauxqs ignores S3's conditional writes (If-Match, If-None-Match on PutObject and
+ * DeleteObject), which the S3 state store relies on when containers race on one record.
+ * The proxies enforce them as S3 does, atomically per object across every caller: a HEAD
+ * upstream (not counted: S3 checks internally) under a per-object lock, 412
+ * PreconditionFailed when the condition does not hold, else the request is forwarded.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -57,6 +63,50 @@ function batchEntries(action: string, body: Buffer): number {
   }
 }
 
+/** Per S3 object path: the tail of the conditional writes queued on it (shared by every proxy of this process). */
+const objectLocks = new Map<string, Promise<void>>();
+
+/** Runs `fn` after every earlier holder of `path`'s lock; the lock is released when `fn`'s promise settles. */
+async function withObjectLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
+  const prev = objectLocks.get(path) ?? Promise.resolve();
+  let release!: () => void;
+  const mine = new Promise<void>((r) => (release = r));
+  const tail = prev.then(() => mine);
+  objectLocks.set(path, tail);
+  await prev;
+  try {
+    return await fn();
+  } finally {
+    release();
+    if (objectLocks.get(path) === tail) objectLocks.delete(path);
+  }
+}
+
+/** The object's ETag upstream, undefined when it does not exist. */
+function headEtag(up: URL, path: string, agent: http.Agent, headers: http.IncomingHttpHeaders): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const auth = headers.authorization ? { authorization: headers.authorization } : {};
+    const r = http.request({ host: up.hostname, port: up.port, method: 'HEAD', path, headers: { host: headers.host ?? up.host, ...auth }, agent }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode === 200 ? String(res.headers.etag ?? '') : undefined));
+    });
+    r.on('error', reject);
+    r.end();
+  });
+}
+
+/** Whether S3 would accept a write with these conditional headers on an object whose ETag is `etag`. */
+function conditionHolds(headers: http.IncomingHttpHeaders, etag: string | undefined): boolean {
+  const ifMatch = headers['if-match'];
+  const ifNoneMatch = headers['if-none-match'];
+  if (ifNoneMatch === '*' && etag !== undefined) return false;
+  if (typeof ifMatch === 'string' && (etag === undefined || ifMatch.replace(/"/g, '') !== etag.replace(/"/g, ''))) return false;
+  return true;
+}
+
+const PRECONDITION_FAILED =
+  '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>';
+
 /** Starts a proxy to `upstream` (fauxqs) counting into a fresh `counts`. */
 export async function startCountingProxy(upstream: string, label: string): Promise<CountingProxy> {
   const up = new URL(upstream);
@@ -76,31 +126,58 @@ export async function startCountingProxy(upstream: string, label: string): Promi
         add(`sqs:${action}`);
         if (action.endsWith('Batch')) add(`sqs:${action}:entries`, batchEntries(action, body));
       } else add(s3Class(req.method ?? 'GET', url));
-      const fwd = http.request(
-        { host: up.hostname, port: up.port, method: req.method, path: req.url, headers: req.headers, agent },
-        (upRes) => {
-          if (action === 'ReceiveMessage') {
-            // Empty receives (long polls that found nothing) are billed too: count them apart.
-            const out: Buffer[] = [];
-            upRes.on('data', (c: Buffer) => out.push(c));
-            upRes.on('end', () => {
-              const text = Buffer.concat(out);
-              if (!/"MessageId"|<MessageId>/.test(text.toString('utf8'))) add('sqs:ReceiveMessage:empty');
-              res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-              res.end(text);
-            });
+      const conditional =
+        !action && (req.method === 'PUT' || req.method === 'DELETE') && url.pathname.split('/').length > 2 && (req.headers['if-match'] !== undefined || req.headers['if-none-match'] !== undefined);
+      if (conditional) {
+        void withObjectLock(url.pathname, async () => {
+          const etag = await headEtag(up, req.url ?? '/', agent, req.headers);
+          if (!conditionHolds(req.headers, etag)) {
+            add('s3:PreconditionFailed');
+            res.writeHead(412, { 'content-type': 'application/xml' });
+            res.end(PRECONDITION_FAILED);
             return;
           }
-          res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-          upRes.pipe(res);
-        },
-      );
-      fwd.on('error', (err) => {
-        add('proxy:error');
-        if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
-        res.end(`proxy: ${err.message}`);
-      });
-      fwd.end(body);
+          await new Promise<void>((done) => {
+            forward(() => done());
+          });
+        }).catch((err: Error) => {
+          add('proxy:error');
+          if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
+          res.end(`proxy: ${err.message}`);
+        });
+        return;
+      }
+      forward(() => undefined);
+
+      function forward(finished: () => void): void {
+        const fwd = http.request(
+          { host: up.hostname, port: up.port, method: req.method, path: req.url, headers: req.headers, agent },
+          (upRes) => {
+            if (action === 'ReceiveMessage') {
+              // Empty receives (long polls that found nothing) are billed too: count them apart.
+              const out: Buffer[] = [];
+              upRes.on('data', (c: Buffer) => out.push(c));
+              upRes.on('end', () => {
+                const text = Buffer.concat(out);
+                if (!/"MessageId"|<MessageId>/.test(text.toString('utf8'))) add('sqs:ReceiveMessage:empty');
+                res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+                res.end(text);
+              });
+              return;
+            }
+            res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+            upRes.pipe(res);
+            upRes.on('end', finished);
+          },
+        );
+        fwd.on('error', (err) => {
+          add('proxy:error');
+          if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
+          res.end(`proxy: ${err.message}`);
+          finished();
+        });
+        fwd.end(body);
+      }
     });
   });
   server.keepAliveTimeout = 60_000;
