@@ -31,7 +31,7 @@ export async function handler(event: ScheduledEvent = {}, context?: LambdaContex
   // The scheduler never talks to the cluster: it needs no kubeconfig.
   const { rt, cfg } = await lambdaRuntime({ cluster: false });
   const bootstrapped = await bootstrap(rt, cfg);
-  const tick = await scheduleTick(rt);
+  const tick = await scheduleTick(rt, { noCluster: true });
   const enqueued = [...tick.enqueued];
   // A changed (not new) bootstrap object is not due by the tick's rules: reconcile it now.
   for (const key of bootstrapped) {

@@ -143,6 +143,11 @@ export interface KindDescriptor {
   schedule?: 'poll' | 'drift';
   /** Runs on every scheduler tick (cheap checks such as watched ConfigMaps); returns objects to wake. */
   tick?(svc: ReconcileServices): Promise<Wake[]>;
+  /**
+   * Whether `tick` has anything to check, from the state store alone: a scheduler without a
+   * cluster (Lambda's) hands the tick to the worker only when it has. Undefined: always.
+   */
+  tickWanted?(state: StateStore): Promise<boolean>;
 }
 
 /** One Flux kind, reconciled by Fluxless: its descriptor and the work. */

@@ -21,8 +21,38 @@ export interface TickResult {
   rescanned: boolean;
 }
 
+/**
+ * The target of a message that runs a kind's tick in the worker (its name is the kind): the
+ * Lambda scheduler has no cluster, and checks such as the config watch list ConfigMaps.
+ */
+export const TICK_TARGET_KIND = 'SchedulerTick';
+const TICK_NAMESPACE = 'fluxless';
+
+/** Options of scheduleTick. */
+export interface ScheduleOptions {
+  /**
+   * The scheduler cannot reach the cluster (the Lambda schedule function): each kind's tick
+   * that has something to check is enqueued for the worker instead of run here.
+   */
+  noCluster?: boolean;
+}
+
+/** Runs `kind`'s tick and enqueues what it wakes (in the scheduler, or in the worker for a TICK_TARGET_KIND message). */
+export async function runKindTick(rt: Runtime, kind: string): Promise<Wake[]> {
+  const d = kindDescriptor(kind);
+  if (!d?.tick) return [];
+  let wakes: Wake[] = [];
+  try {
+    wakes = await d.tick(rt);
+  } catch (err) {
+    log.warn('scheduler check of a kind failed', { kind, error: errorMessage(err) });
+  }
+  for (const w of wakes) await enqueue(rt, w.key, w.reason, { dedupKey: w.dedupKey });
+  return wakes;
+}
+
 /** Runs one scheduler tick. */
-export async function scheduleTick(rt: Runtime): Promise<TickResult> {
+export async function scheduleTick(rt: Runtime, opts: ScheduleOptions = {}): Promise<TickResult> {
   const now = rt.now();
   const enqueued: TickResult['enqueued'] = [];
   const scan = await dueSince(rt.state, now.getTime());
@@ -59,13 +89,12 @@ export async function scheduleTick(rt: Runtime): Promise<TickResult> {
   // Kinds with their own cheap checks (e.g. ConfigMaps labelled reconcile.fluxcd.io/watch).
   for (const k of scheduledKinds()) {
     if (!k.tick) continue;
-    let wakes: Wake[] = [];
-    try {
-      wakes = await k.tick(rt);
-    } catch (err) {
-      log.warn('scheduler check of a kind failed', { kind: k.kind, error: errorMessage(err) });
+    if (opts.noCluster) {
+      if (!(await k.tickWanted?.(rt.state).catch(() => true) ?? true)) continue;
+      await push({ kind: TICK_TARGET_KIND, namespace: TICK_NAMESPACE, name: k.kind }, 'tick', `tick-${bucketOf(now.getTime())}`);
+      continue;
     }
-    for (const w of wakes) await push(w.key, w.reason, w.dedupKey);
+    for (const w of await runKindTick(rt, k.kind)) enqueued.push({ ...w.key, reason: w.reason });
   }
   await scan.commit();
   if (enqueued.length) log.debug('scheduler enqueued', { objects: enqueued.map((e) => fmtRef(e)) });

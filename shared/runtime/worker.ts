@@ -22,6 +22,7 @@ import { errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { enqueue } from './enqueue.js';
 import type { Runtime } from './runtime.js';
+import { runKindTick, TICK_TARGET_KIND } from './schedule.js';
 import { removedVersionMessage } from './versions.js';
 
 /** Handles one message: a reconcile (or finalize) of its target, a notification delivery, or a preview. */
@@ -30,6 +31,7 @@ export async function handleMessage(rt: Runtime, msg: ReceivedMessage, signal?: 
   if (m.type === 'notify') return deliverNotification(rt, m, { attempt: msg.receiveCount, signal });
   // Previews (and the renderer they carry) are loaded by the first preview message.
   if (m.type === 'preview') return (await import('../preview/run.js')).runPreview(rt, m, { attempt: msg.receiveCount, signal });
+  if (m.target.kind === TICK_TARGET_KIND) return void (await runKindTick(rt, m.target.name));
   return reconcileTarget(rt, m, msg.receiveCount, signal);
 }
 

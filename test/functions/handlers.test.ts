@@ -151,7 +151,29 @@ test('Lambda handlers: schedule bootstraps, the worker applies and dead-letters 
   // The fleet: a Receiver (token in a Secret on the management cluster) and an apps Kustomization.
   const token = randomBytes(16).toString('hex');
   await kube.request('POST', `/api/v1/namespaces/${ns}/secrets`, { body: { metadata: { name: 'webhook-token' }, stringData: { token } } });
-  await repo.commit(fleet(ns, { 'a.yaml': configMap('a', { v: '1' }) }), 'first');
+  // A Kustomization that substitutes from a ConfigMap labelled for the config watch, on an hour's interval.
+  await kube.request('POST', `/api/v1/namespaces/${ns}/configmaps`, { body: { metadata: { name: 'vars', labels: { 'reconcile.fluxcd.io/watch': 'Enabled' } }, data: { v: 'one' } } });
+  const watched = [
+    'apiVersion: kustomize.toolkit.fluxcd.io/v1',
+    'kind: Kustomization',
+    'metadata:',
+    '  name: watched',
+    `  namespace: ${ns}`,
+    'spec:',
+    '  interval: 1h',
+    '  prune: true',
+    '  path: ./watched',
+    `  targetNamespace: ${ns}`,
+    '  sourceRef:',
+    '    kind: GitRepository',
+    '    name: flux-system',
+    '  postBuild:',
+    '    substituteFrom:',
+    '      - kind: ConfigMap',
+    '        name: vars',
+    '',
+  ].join('\n');
+  await repo.commit(fleet(ns, { 'a.yaml': configMap('a', { v: '1' }) }, { 'clusters/dev/watched.yaml': watched, 'watched/w.yaml': configMap('w', { v: '${v}' }) }), 'first');
   await repo.push();
 
   // AWS side: a bucket with the kubeconfig object, the FIFO queue and its DLQ.
@@ -310,5 +332,22 @@ test('Lambda handlers: schedule bootstraps, the worker applies and dead-letters 
 
     const rev2 = `main@sha1:${head}`;
     await until('apps applied at the pushed revision', async () => (await record('Kustomization', 'apps'))?.status.lastAppliedRevision === rev2 && (await configMapValue('a')) === '2');
+  });
+
+  await t.test('schedule: the scheduler (no cluster) hands the config watch to the worker, which reconciles the Kustomization whose watched ConfigMap changed', async () => {
+    await until('watched applied with the first value', async () => (await configMapValue('w')) === 'one');
+    await kube.request('PATCH', `/api/v1/namespaces/${ns}/configmaps/vars`, { body: { data: { v: 'two' } }, contentType: 'application/merge-patch+json' });
+    const summary = await schedule.handler(scheduledEvent(), lambdaContext('fluxless-test-schedule'));
+    assert.ok(
+      summary.enqueued.some((e) => e.kind === 'SchedulerTick' && e.name === 'Kustomization' && e.reason === 'tick'),
+      `the tick of the Kustomization kind is enqueued: ${JSON.stringify(summary.enqueued)}`,
+    );
+    const before = responses.length;
+    await until('the watched Kustomization applied with the new value', async () => (await configMapValue('w')) === 'two');
+    const bodies = responses.slice(before).flatMap((r) => r.event.Records.map((x) => JSON.parse(x.body) as { reason?: string; target: { kind: string; name: string } }));
+    assert.ok(
+      bodies.some((b) => b.target.kind === 'Kustomization' && b.target.name === 'watched' && b.reason === 'config'),
+      `the worker's check woke the Kustomization for its config: ${JSON.stringify(bodies.map((b) => [b.target.kind, b.target.name, b.reason]))}`,
+    );
   });
 });

@@ -1,6 +1,6 @@
 /** The Kustomization kind's descriptor: its names, API versions and schedule (shared/reconcile/contract.ts). */
 import type { KindDescriptor } from '../../reconcile/contract.js';
-import { watchedConfigWakes } from './watch.js';
+import { hasWatchedConfigs, watchedConfigWakes } from './watch.js';
 
 /** What the Kustomization kind is, without the reconciler (light: loaded by every function). */
 export const kustomizationDescriptor: KindDescriptor = {
@@ -10,4 +10,5 @@ export const kustomizationDescriptor: KindDescriptor = {
   names: { singular: 'kustomization', plural: 'kustomizations', aliases: ['ks', 'kustomization'] },
   schedule: 'drift',
   tick: watchedConfigWakes,
+  tickWanted: hasWatchedConfigs,
 };

@@ -18,6 +18,7 @@
 import type { KubeClient } from '../../kube/client.js';
 import type { ObjectKey } from '../../kube/object.js';
 import type { ReconcileServices, Wake } from '../../reconcile/contract.js';
+import type { StateStore } from '../../state/store.js';
 import { readRecordSafe } from '../../state/records.js';
 import { errorMessage } from '../../util/errors.js';
 import { log } from '../../util/log.js';
@@ -105,6 +106,11 @@ async function labelledVersions(client: KubeClient, namespace: string, kind: 'Co
 function stillReads(spec: unknown, config: Member['configs'][number]): boolean {
   const from = ((spec ?? {}) as { postBuild?: { substituteFrom?: Array<{ kind?: string; name?: string }> } }).postBuild?.substituteFrom ?? [];
   return from.some((f) => f.kind === config.kind && f.name === config.name);
+}
+
+/** True when some Kustomization reads a watched ConfigMap or Secret (one state LIST). */
+export async function hasWatchedConfigs(state: StateStore): Promise<boolean> {
+  return (await state.list({ kind: CONFIG_WATCH_INDEX })).length > 0;
 }
 
 /**
