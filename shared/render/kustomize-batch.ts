@@ -48,7 +48,6 @@ interface Pending {
   reject(err: unknown): void;
 }
 
-
 /** Runs concurrent batch-safe builds together in shared kubectl processes. */
 export class KustomizeBatcher {
   private readonly queue: Pending[] = [];
