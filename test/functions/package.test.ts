@@ -4,7 +4,7 @@
  * designed, each function gets only the permissions it needs on this bucket and these
  * queues, and each function zip ships its bundle with the handler export.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -123,8 +123,26 @@ function stringsIn(v: unknown, out: string[] = []): string[] {
   return out;
 }
 
-/** `osls package` into `<tmp>/package` with `params` (name=value), offline and without credentials; the template. */
-async function packageTemplate(t: { diagnostic(msg: string): void }, tmp: string, params: Record<string, string> = {}): Promise<Template> {
+/** A packaging run: its template, its temp dir (removed after the test) and the package dir in it. */
+interface Packaged {
+  tpl: Template;
+  tmp: string;
+  out: string;
+}
+
+/**
+ * `osls package` of serverless.yml with `params` (name=value) into a temp dir, offline and
+ * without credentials, after making sure the bundles are built; undefined (the test skipped)
+ * when osls is not installed.
+ */
+async function packaged(t: TestContext, params: Record<string, string> = {}): Promise<Packaged | undefined> {
+  if (!existsSync(OSLS)) {
+    t.skip('osls is not installed (npm install --save-dev osls@3); cannot package serverless.yml');
+    return undefined;
+  }
+  await ensureBundles(t);
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'fluxless-sls-'));
+  t.after(() => rm(tmp, { recursive: true, force: true }));
   const out = path.join(tmp, 'package');
   const home = path.join(tmp, 'home');
   await mkdir(home, { recursive: true });
@@ -140,7 +158,7 @@ async function packageTemplate(t: { diagnostic(msg: string): void }, tmp: string
     assert.fail(`osls package failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
   }
   t.diagnostic(`osls package: ${(stdout + stderr).trim().split('\n').filter(Boolean).join(' | ')}`);
-  return JSON.parse(await readFile(path.join(out, 'cloudformation-template-update-stack.json'), 'utf8')) as Template;
+  return { tpl: JSON.parse(await readFile(path.join(out, 'cloudformation-template-update-stack.json'), 'utf8')) as Template, tmp, out };
 }
 
 /** A template's Conditions, evaluated (they compare literals: the params are substituted at packaging). */
@@ -181,15 +199,9 @@ function roleStatements(tpl: Template, roleId: string): Statement[] {
 }
 
 test('osls package: offline, least-privilege roles, FIFO queues, bucket, schedule, layer, bundles', { timeout: 300_000 }, async (t) => {
-  if (!existsSync(OSLS)) {
-    t.skip('osls is not installed (npm install --save-dev osls@3); cannot package serverless.yml');
-    return;
-  }
-  await ensureBundles(t);
-  const tmp = await mkdtemp(path.join(os.tmpdir(), 'fluxless-sls-'));
-  t.after(() => rm(tmp, { recursive: true, force: true }));
-  const out = path.join(tmp, 'package');
-  const tpl = await packageTemplate(t, tmp);
+  const p = await packaged(t);
+  if (!p) return;
+  const { tpl, tmp, out } = p;
   const R = tpl.Resources;
   const res = (id: string): CfnResource => {
     assert.ok(R[id], `resource ${id} missing; have ${Object.keys(R).join(', ')}`);
@@ -381,17 +393,12 @@ test('osls package: offline, least-privilege roles, FIFO queues, bucket, schedul
 });
 
 test('osls package with sopsKmsKeyArns, ecrRepositoryArns and eksClusterArns: the worker alone gets kms, ecr and eks on exactly those ARNs', { timeout: 300_000 }, async (t) => {
-  if (!existsSync(OSLS)) {
-    t.skip('osls is not installed (npm install --save-dev osls@3); cannot package serverless.yml');
-    return;
-  }
-  await ensureBundles(t);
-  const tmp = await mkdtemp(path.join(os.tmpdir(), 'fluxless-sls-'));
-  t.after(() => rm(tmp, { recursive: true, force: true }));
   const kms = ['arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab', 'arn:aws:kms:eu-west-1:111122223333:key/5678'];
   const ecr = ['arn:aws:ecr:us-east-1:111122223333:repository/apps/*'];
   const eks = ['arn:aws:eks:us-east-1:111122223333:cluster/edge-1'];
-  const tpl = await packageTemplate(t, tmp, { sopsKmsKeyArns: kms.join(','), ecrRepositoryArns: ecr.join(','), eksClusterArns: eks.join(',') });
+  const p = await packaged(t, { sopsKmsKeyArns: kms.join(','), ecrRepositoryArns: ecr.join(','), eksClusterArns: eks.join(',') });
+  if (!p) return;
+  const { tpl } = p;
   const resolve = (r: unknown): string[] => {
     // Fn::Split of a literal list, as the template has it.
     const split = (r as Json)['Fn::Split'] as [string, string] | undefined;
