@@ -10,10 +10,10 @@
  *   with rsa-sha2-512).
  *
  * Both go into the commit's `gpgsig` header, where git (`git verify-commit`) finds them.
+ * openpgp and ssh2 are loaded when a signing key is first read.
  */
 import { createHash } from 'node:crypto';
-import * as openpgp from 'openpgp';
-import ssh2 from 'ssh2';
+import type * as openpgp from 'openpgp';
 import type { ParsedKey } from 'ssh2';
 import { FluxlessError, errorMessage } from '../util/errors.js';
 
@@ -41,6 +41,7 @@ export async function commitSigner(data: Record<string, string>, type: SigningKe
 }
 
 async function gpgSigner(armored: string, passphrase: string | undefined, secretName: string): Promise<CommitSigner> {
+  const openpgp = await import('openpgp');
   let key: openpgp.PrivateKey;
   try {
     key = await openpgp.readPrivateKey({ armoredKey: armored });
@@ -94,6 +95,7 @@ function armorSsh(blob: Buffer): string {
 }
 
 async function sshSigner(identity: string, password: string | undefined, secretName: string): Promise<CommitSigner> {
+  const { default: ssh2 } = await import('ssh2');
   const parsed = ssh2.utils.parseKey(identity, password);
   if (parsed instanceof Error) throw new SigningKeyError(`failed to read the SSH signing key in secret '${secretName}': ${parsed.message}`, { cause: parsed });
   const key: ParsedKey = Array.isArray(parsed) ? parsed[0] : parsed;

@@ -12,7 +12,7 @@
  * - the token base64-decodes to `AWS:<password>`; it is cached like Flux's token cache:
  *   for 80% of its remaining lifetime, at most one hour.
  */
-import { ECRClient, GetAuthorizationTokenCommand, type ECRClientConfig } from '@aws-sdk/client-ecr';
+import type { ECRClientConfig } from '@aws-sdk/client-ecr';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Hash } from '@smithy/hash-node';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
@@ -104,6 +104,8 @@ function credentialsKey(c: EcrOptions['credentials']): string {
 }
 
 async function privateToken(region: string, opts: EcrOptions): Promise<{ token: string; expiresAt: number }> {
+  // Loaded on first use: only a repository with provider aws needs the ECR client.
+  const { ECRClient, GetAuthorizationTokenCommand } = await import('@aws-sdk/client-ecr');
   const client = new ECRClient({ region, ...(opts.endpoint ? { endpoint: opts.endpoint } : {}), ...(opts.credentials ? { credentials: opts.credentials } : {}), maxAttempts: 2 });
   try {
     const out = await client.send(new GetAuthorizationTokenCommand({}), { abortSignal: opts.signal });

@@ -3,9 +3,10 @@
  * handling): the data key is KMS `Decrypt` of the base64 `enc`, with `KeyId` = the key's ARN,
  * the file's encryption context, in the region named by the ARN, after AssumeRole when the key
  * has a `role`. Credentials are the `sops.aws-kms` Secret entry when present, otherwise the
- * function's own (the SDK's default chain, or what the caller passes).
+ * function's own (the SDK's default chain, or what the caller passes). The KMS client is
+ * loaded on first use: a worker that decrypts nothing with KMS never parses it.
  */
-import { DecryptCommand, KMSClient } from '@aws-sdk/client-kms';
+import type { KMSClient } from '@aws-sdk/client-kms';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { parse as parseYaml } from 'yaml';
 import { assumeRole } from './aws-sts.js';
@@ -78,10 +79,13 @@ export class KmsDecrypter {
     private readonly secretCredentials?: AwsCredentialIdentity,
   ) {}
 
-  private client(region: string, credentials: AwsCredentialIdentity | AwsCredentialIdentityProvider | undefined, id: string): KMSClient {
+  private async client(region: string, credentials: AwsCredentialIdentity | AwsCredentialIdentityProvider | undefined, id: string): Promise<KMSClient> {
     const k = `${region}\0${id}`;
     let c = this.clients.get(k);
     if (!c) {
+      const { KMSClient } = await import('@aws-sdk/client-kms');
+      c = this.clients.get(k);
+      if (c) return c;
       c = new KMSClient({
         region,
         ...(credentials ? { credentials } : {}),
@@ -115,7 +119,8 @@ export class KmsDecrypter {
       id = `role:${key.role}:${id}`;
     }
     try {
-      const out = await this.client(region, credentials, id).send(new DecryptCommand({
+      const { DecryptCommand } = await import('@aws-sdk/client-kms');
+      const out = await (await this.client(region, credentials, id)).send(new DecryptCommand({
         KeyId: key.arn,
         CiphertextBlob: blob,
         EncryptionContext: key.context,

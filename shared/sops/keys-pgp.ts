@@ -2,9 +2,10 @@
  * OpenPGP master keys (getsops/sops `pgp/keysource.go`; Flux imports `*.asc` entries into a
  * private GnuPG home). Here the `openpgp` package reads the keys and decrypts the armored
  * PGP MESSAGE holding the data key. As in Flux, keys must have no passphrase; public-only
- * keys are accepted on import (gpg accepts them) but cannot decrypt.
+ * keys are accepted on import (gpg accepts them) but cannot decrypt. `openpgp` (a third of a
+ * megabyte) is loaded on first use, so a function that never meets a PGP key never parses it.
  */
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
 
 /** Keys imported from one or more `*.asc` entries. */
 export interface PgpKeyring {
@@ -24,6 +25,7 @@ const CONFIG: openpgp.PartialConfig = { minRSABits: 1024 };
 export async function importPgpKeys(data: Uint8Array, ring: PgpKeyring): Promise<void> {
   const text = Buffer.from(data).toString('utf8');
   const armored = text.includes('-----BEGIN PGP');
+  const openpgp = await import('openpgp');
   let keys: openpgp.Key[];
   try {
     keys = armored
@@ -51,6 +53,7 @@ export async function decryptPgpDataKey(enc: string, fingerprint: string, ring: 
     const locked = ring.locked.includes(fp) ? `; the key ${fp} is protected by a passphrase, which Flux does not support` : '';
     throw new Error(`could not decrypt data key with PGP key: no private key in the decryption Secret's *.asc entries${locked}`);
   }
+  const openpgp = await import('openpgp');
   let message: openpgp.Message<Uint8Array>;
   try {
     message = await openpgp.readMessage({ armoredMessage: enc, config: CONFIG }) as unknown as openpgp.Message<Uint8Array>;

@@ -21,7 +21,6 @@ import { ValidationError, errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { GitAuthError, GitOperationError, GitRefNotFoundError, GitTimeoutError } from './git-errors.js';
 import { redactUrl } from './git-spec.js';
-import { openSshRemote } from './git-ssh.js';
 import { FLUSH_PKT, PktLineFormatError, pktLine, pktText, readPkt } from './git-ssh-pktline.js';
 import { isSshUrl } from './git-ssh-url.js';
 import type { GitCredentials, GitRepositorySpec } from './types.js';
@@ -87,8 +86,10 @@ interface PushSession {
   close(): void;
 }
 
-function openSession(spec: GitRepositorySpec, auth: GitCredentials | undefined, signal: AbortSignal): PushSession {
+async function openSession(spec: GitRepositorySpec, auth: GitCredentials | undefined, signal: AbortSignal): Promise<PushSession> {
   if (isSshUrl(spec.url)) {
+    // The SSH transport (ssh2) is loaded only for ssh:// remotes.
+    const { openSshRemote } = await import('./git-ssh.js');
     const r = openSshRemote(spec, auth, signal);
     return { url: r.url, gitUrl: r.gitUrl, http: r.http, headers: {}, close: r.close };
   }
@@ -218,7 +219,7 @@ async function advertisement(s: PushSession): Promise<ReceivePackAdvertisement> 
  */
 export async function listPushRefs(spec: GitRepositorySpec, auth: GitCredentials | undefined, opts: { signal?: AbortSignal } = {}): Promise<ReceivePackAdvertisement> {
   return withTimeout(spec, opts.signal, async (signal) => {
-    const s = openSession(spec, auth, signal);
+    const s = await openSession(spec, auth, signal);
     try {
       return await advertisement(s);
     } finally {
@@ -254,7 +255,7 @@ async function withTimeout<T>(spec: GitRepositorySpec, external: AbortSignal | u
 export async function pushRefs(spec: GitRepositorySpec, auth: GitCredentials | undefined, updates: RefUpdate[], opts: PushOptions): Promise<void> {
   if (updates.length === 0) return;
   return withTimeout(spec, opts.signal, async (signal) => {
-    const s = openSession(spec, auth, signal);
+    const s = await openSession(spec, auth, signal);
     try {
       const adv = await advertisement(s);
       for (const u of updates) {

@@ -24,7 +24,6 @@ import { log } from '../util/log.js';
 import { GitAuthError, GitHostKeyError, GitOperationError, GitRefNotFoundError, GitTimeoutError } from './git-errors.js';
 import { pickSemverTag, parseSemverConstraint } from './git-semver.js';
 import { formatRevision, normalizeRevision, redactUrl } from './git-spec.js';
-import { openSshRemote } from './git-ssh.js';
 import { pktLine, pktText, splitPkts, type Pkt } from './git-ssh-pktline.js';
 import { isSshUrl } from './git-ssh-url.js';
 import type { GitCredentials, GitFetchOptions, GitFetchResult, GitRef, GitRepositorySpec, ResolvedGitRevision } from './types.js';
@@ -167,8 +166,10 @@ function describeRef(ref: GitRef): string {
   }
 }
 
-function makeSession(spec: GitRepositorySpec, auth: GitCredentials | undefined, signal: AbortSignal): Session {
+async function makeSession(spec: GitRepositorySpec, auth: GitCredentials | undefined, signal: AbortSignal): Promise<Session> {
   if (isSshUrl(spec.url)) {
+    // The SSH transport (ssh2) is loaded only for ssh:// remotes.
+    const { openSshRemote } = await import('./git-ssh.js');
     const r = openSshRemote(spec, auth, signal);
     return { spec, url: r.url, gitUrl: r.gitUrl, headers: {}, credentialSource: 'secret', http: withUnbornHeadFix(r.http), signal, cache: {}, close: r.close };
   }
@@ -338,7 +339,7 @@ async function resolveWith(s: Session): Promise<ResolvedGitRevision> {
  */
 export async function resolveRemote(spec: GitRepositorySpec, auth?: GitCredentials, opts: { signal?: AbortSignal } = {}): Promise<ResolvedGitRevision> {
   return withTimeout(spec, opts.signal, 'resolving', async (signal) => {
-    const s = makeSession(spec, auth, signal);
+    const s = await makeSession(spec, auth, signal);
     try {
       const resolved = await resolveWith(s);
       log.debug('git remote resolved', { url: s.url, revision: resolved.revision });
@@ -432,7 +433,7 @@ async function fetchCommit(s: Session, dir: string, ref: Extract<GitRef, { kind:
 export async function fetchGitRepository(spec: GitRepositorySpec, auth: GitCredentials | undefined, opts: GitFetchOptions): Promise<GitFetchResult> {
   const dir = path.resolve(opts.dir);
   return withTimeout(spec, opts.signal, 'fetching', async (signal) => {
-    const s = makeSession(spec, auth, signal);
+    const s = await makeSession(spec, auth, signal);
     try {
       return await fetchWith(s, dir, opts.lastRevision);
     } finally {
