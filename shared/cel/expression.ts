@@ -18,6 +18,7 @@ import type { StaticType } from './checker.js';
 import { CelEvaluationError, CelExpressionError } from './errors.js';
 import type { CelPosition } from './errors.js';
 import { EXTENSION_FUNCTIONS } from './functions.js';
+import { registerCel } from './load.js';
 import { fromCelValue, toCelInput } from './values.js';
 import type { NumberMode } from './values.js';
 
@@ -221,3 +222,5 @@ function parseError(expression: string, err: unknown): CelExpressionError {
 export function compileCelBoolean(expression: string, variables: readonly string[]): CelProgram {
   return compileCel(expression, { variables, outputType: 'bool' });
 }
+
+registerCel({ compileCel, compileCelBoolean, toCelInput });

@@ -11,6 +11,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import { readRecord } from '../state/records.js';
 import { FluxlessError, NotFoundError } from '../util/errors.js';
 import { runningServer } from './context.js';
+import { withCel } from '../cel/load.js';
 
 /** A delivery: where to post, the headers, the body. */
 export interface TestDelivery {
@@ -61,7 +62,7 @@ export function curlLine(d: TestDelivery): string {
 export async function webhookCmd(rt: Runtime, cfg: FluxlessConfig, dataDir: string, ns: string, name: string, send: boolean): Promise<{ code: number; text: string }> {
   const rec = await readRecord(rt.state, { kind: 'Receiver', namespace: ns, name });
   if (!rec?.object || rec.deleted) throw new NotFoundError(`Receiver ${ns}/${name} not found`, { hint: "list Receivers with 'fluxless get receivers -A'" });
-  const { spec } = parseReceiverObject(rec.object);
+  const { spec } = await withCel(() => parseReceiverObject(rec.object));
   if (!('secretRef' in spec) || !spec.secretRef) throw new FluxlessError('Usage', `Receiver ${ns}/${name} (${spec.type}) has no token Secret to sign with`);
   const token = (await rt.secrets.get(ns, spec.secretRef.name)).token;
   if (!token) throw new FluxlessError('NoToken', `Secret ${ns}/${spec.secretRef.name} has no 'token' key`);

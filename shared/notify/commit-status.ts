@@ -5,7 +5,7 @@
  * the revision, and the description made of the reason.
  */
 import { CelEvaluationError } from '../cel/errors.js';
-import { compileCel } from '../cel/expression.js';
+import { cel } from '../cel/load.js';
 import type { KubeObject } from '../kube/object.js';
 import { META, type NotificationEvent } from './event.js';
 import { PermanentDeliveryError } from './errors.js';
@@ -22,8 +22,9 @@ export function defaultCommitStatus(providerUid: string, e: NotificationEvent): 
  * WithOutputType(StringType) makes it.
  */
 export function evalCommitStatus(expr: string, e: NotificationEvent, provider: KubeObject, alert: KubeObject): string {
+  const api = cel(); // outside the try: not loading CEL is a caller's bug, not a delivery failure
   try {
-    const out = compileCel(expr, { variables: COMMIT_STATUS_VARIABLES }).evaluate({ event: e, provider, alert });
+    const out = api.compileCel(expr, { variables: COMMIT_STATUS_VARIABLES }).evaluate({ event: e, provider, alert });
     if (typeof out !== 'string') throw new Error(`the result must be a string, got ${out === null ? 'null' : typeof out}`);
     return out;
   } catch (err) {

@@ -31,6 +31,7 @@ import { combineEventMetadata, METADATA_CONFLICT_MESSAGE } from './metadata.js';
 import { createNotifier, type ProviderEndpoints } from './providers/index.js';
 import { ensureProviderUid, recordDelivery, rememberFailure, takeFailure, type DeliveryEntry } from './records.js';
 import { CHANGE_REQUEST_TYPES, COMMIT_STATUS_TYPES, parseAlert, parseProvider, type AlertSpec, type ProviderSpec } from './spec.js';
+import { loadCel, withCel } from '../cel/load.js';
 
 /** The pseudo-kind of notify message targets (`Notification/<alert ns>/<alert name>`). */
 export const NOTIFY_TARGET_KIND = 'Notification';
@@ -79,7 +80,7 @@ export async function deliverNotification(rt: Runtime, msg: NotifyMessage, ctx: 
   }
   let alert: AlertSpec;
   try {
-    alert = parseAlert(alertRec.object);
+    alert = await withCel(() => parseAlert(alertRec.object));
   } catch (err) {
     logger.warn('notification dropped: the Alert is invalid', { error: errorMessage(err) });
     return;
@@ -95,7 +96,7 @@ export async function deliverNotification(rt: Runtime, msg: NotifyMessage, ctx: 
     }
     let provider: ProviderSpec;
     try {
-      provider = parseProvider(providerRec.object);
+      provider = await withCel(() => parseProvider(providerRec.object));
     } catch (err) {
       throw new PermanentDeliveryError(`failed to read provider: ${errorMessage(err)}`, { cause: err });
     }
@@ -115,6 +116,7 @@ export async function deliverNotification(rt: Runtime, msg: NotifyMessage, ctx: 
     let commitStatus = '';
     if (COMMIT_STATUS_TYPES.includes(provider.type)) {
       const providerObj: KubeObject = { ...providerRec.object, metadata: { ...providerRec.object.metadata, uid } };
+      if (provider.commitStatusExpr) await loadCel();
       commitStatus = provider.commitStatusExpr ? evalCommitStatus(provider.commitStatusExpr, event, providerObj, alertRec.object) : defaultCommitStatus(uid, event);
     }
     const cred = await providerCredentials(rt.secrets, provider);

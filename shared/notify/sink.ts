@@ -28,6 +28,7 @@ import { NOTIFY_TARGET_KIND, providerSkips } from './deliver.js';
 import { cleanupMetadata, EVENT_SOURCE_KINDS, rateLimitKey, shapeEvent, withoutToken, type NotificationEvent } from './event.js';
 import { matchAlerts } from './match.js';
 import { parseAlert, parseProvider, type AlertSpec } from './spec.js';
+import { withCel } from '../cel/load.js';
 
 /** What dispatchEvent did, for tests and logs. */
 export interface DispatchResult {
@@ -41,7 +42,7 @@ async function alertsOf(rt: Runtime): Promise<AlertSpec[]> {
     const rec = read.record;
     if (!rec?.object || rec.deleted || rec.suspended) continue;
     try {
-      out.push(parseAlert(rec.object));
+      out.push(await withCel(() => parseAlert(rec.object)));
     } catch {
       /* an invalid Alert is reported by its own reconcile */
     }
@@ -69,7 +70,7 @@ export async function dispatchEvent(rt: Runtime, shaped: NotificationEvent, labe
     const prec = await providers.get(id)!;
     if (prec?.object && !prec.deleted) {
       try {
-        const p = parseProvider(prec.object);
+        const p = await withCel(() => parseProvider(prec.object));
         if (p.suspend || prec.suspended || providerSkips(p.type, e)) continue;
       } catch {
         /* the delivery reports an invalid Provider on the Alert */

@@ -4,7 +4,7 @@
  * api/v1/reference_types.go), with messages that name the field.
  */
 import { CelExpressionError } from '../cel/errors.js';
-import { compileCel } from '../cel/expression.js';
+import { cel } from '../cel/load.js';
 import type { KubeObject } from '../kube/object.js';
 import { parseDuration } from '../util/duration.js';
 import { ValidationError } from '../util/errors.js';
@@ -214,7 +214,7 @@ export function parseProvider(obj: KubeObject | undefined): ProviderSpec {
       fail(what, 'spec.commitStatusExpr', `is only supported for the 'github', 'gitlab', 'gitea', 'bitbucketserver', 'bitbucket', 'azuredevops' provider types`);
     }
     try {
-      compileCel(commitStatusExpr, { variables: COMMIT_STATUS_VARIABLES });
+      cel().compileCel(commitStatusExpr, { variables: COMMIT_STATUS_VARIABLES });
     } catch (err) {
       if (err instanceof CelExpressionError) fail(what, 'spec.commitStatusExpr', `is not a valid CEL expression: ${err.message}`);
       throw err;

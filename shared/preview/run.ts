@@ -34,6 +34,7 @@ import { completeCheckRun, startCheckRun, upsertNote } from './publish.js';
 import { previewSource } from './render.js';
 import { buildReport, truncate, type PreviewReport, type SourcePreview } from './report.js';
 import { baseCommit, changedFiles, checkoutTree, previewSources, type PreviewSource } from './sources.js';
+import { withCel } from '../cel/load.js';
 
 export { PREVIEW_TARGET_KIND } from './enqueue.js';
 
@@ -63,7 +64,7 @@ async function setup(rt: Runtime, target: { namespace: string; name: string }, r
   const { receiver } = parsePreviewTarget(target);
   const rec = await readRecord(rt.state, { kind: 'Receiver', namespace: receiver.namespace, name: receiver.name });
   if (!rec?.object || rec.deleted) return undefined;
-  const parsed = parseReceiverObject(rec.object);
+  const parsed = await withCel(() => parseReceiverObject(rec.object));
   const secret = parsed.spec.secretRef.name ? await rt.secrets.get(receiver.namespace, parsed.spec.secretRef.name) : {};
   const targets: ResourceSelector[] = parsed.spec.resources;
   const sources = await previewSources(rt, receiver.namespace, targets, req);

@@ -9,6 +9,7 @@ import type { ReceiverFilters } from './filter.js';
 import { hasSecret } from './spec.js';
 import type { ParsedReceiver, ReceiverSpec, ResourceSelector } from './spec.js';
 import { webhookDigest } from './signature.js';
+import { withCel } from '../cel/load.js';
 
 /** One Receiver with its token already resolved from `spec.secretRef` (Secret key `token`). */
 export interface ReceiverEntry {
@@ -190,7 +191,7 @@ export class ReceiverIndex {
       }
       let filters: ReceiverFilters | undefined;
       try {
-        filters = compileReceiverFilters(entry.spec);
+        filters = await withCel(() => compileReceiverFilters(entry.spec));
       } catch (err) {
         this.logger?.warn('receiver has an invalid CEL filter; its webhook is disabled', { receiver: id, error: errorMessage(err) });
         continue;

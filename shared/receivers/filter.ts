@@ -7,9 +7,8 @@
  * `claims` = the verified token claims. The body is converted once and shared by every
  * evaluation of a request.
  */
-import { compileCelBoolean } from '../cel/expression.js';
+import { cel } from '../cel/load.js';
 import type { CelProgram } from '../cel/expression.js';
-import { toCelInput } from '../cel/values.js';
 import { FILTER_VARIABLES } from './spec.js';
 import type { ReceiverSpec } from './spec.js';
 
@@ -36,8 +35,8 @@ export interface ReceiverFilters {
 /** Compile a Receiver's filters (cached by expression), or undefined when it has none. */
 export function compileReceiverFilters(spec: ReceiverSpec): ReceiverFilters | undefined {
   const vars = spec.type === 'generic-oidc' ? [...FILTER_VARIABLES, 'claims'] : [...FILTER_VARIABLES];
-  const top = spec.resourceFilter ? compileCelBoolean(spec.resourceFilter, vars) : undefined;
-  const perResource = spec.resources.map((r) => (r.filter ? compileCelBoolean(r.filter, vars) : undefined));
+  const top = spec.resourceFilter ? cel().compileCelBoolean(spec.resourceFilter, vars) : undefined;
+  const perResource = spec.resources.map((r) => (r.filter ? cel().compileCelBoolean(r.filter, vars) : undefined));
   if (top === undefined && perResource.every((p) => p === undefined)) return undefined;
   return { top, perResource };
 }
@@ -52,8 +51,8 @@ export function filterDecision(
   req: Record<string, unknown>,
   claims: Record<string, unknown> | undefined,
 ): (targetIndex: number, res: FilterResource) => boolean {
-  const base: Record<string, unknown> = { req: toCelInput(req, 'struct') };
-  if (claims !== undefined) base.claims = toCelInput(claims, 'struct');
+  const base: Record<string, unknown> = { req: cel().toCelInput(req, 'struct') };
+  if (claims !== undefined) base.claims = cel().toCelInput(claims, 'struct');
   return (targetIndex, res) => {
     const vars = { ...base, res };
     if (filters.top && !filters.top.evaluateBoolean(vars)) return false;

@@ -17,7 +17,7 @@
  */
 import { compactVerify, createRemoteJWKSet, decodeJwt, errors as joseErrors } from 'jose';
 import type { JWSAlgorithm, RemoteJWKSet } from 'jose';
-import { compileCel, compileCelBoolean } from '../cel/expression.js';
+import { cel, loadCel } from '../cel/load.js';
 import { errorMessage } from '../util/errors.js';
 import { OIDC_CLAIM_VARIABLES } from './spec.js';
 import type { OidcProvider } from './spec.js';
@@ -145,6 +145,7 @@ export class OidcVerifier {
     const bad = this.checkClaims(claims, provider);
     if (bad !== undefined) return { ok: false, status: 401, reason: `failed to verify OIDC token: ${bad}` };
 
+    await loadCel();
     const denied = evaluateClaimRules(provider, claims);
     if (denied !== undefined) return { ok: false, status: 403, reason: denied };
     return { ok: true, claims };
@@ -210,7 +211,7 @@ export function evaluateClaimRules(provider: OidcProvider, claims: Record<string
   const vars: Record<string, unknown> = {};
   for (const v of provider.variables) {
     try {
-      vars[v.name] = compileCel(v.expression, { variables: OIDC_CLAIM_VARIABLES }).evaluate({ claims, vars });
+      vars[v.name] = cel().compileCel(v.expression, { variables: OIDC_CLAIM_VARIABLES }).evaluate({ claims, vars });
     } catch (err) {
       return `failed to evaluate variable ${JSON.stringify(v.name)}: ${errorMessage(err)}`;
     }
@@ -218,7 +219,7 @@ export function evaluateClaimRules(provider: OidcProvider, claims: Record<string
   const failures: string[] = [];
   for (const v of provider.validations) {
     try {
-      if (!compileCelBoolean(v.expression, OIDC_CLAIM_VARIABLES).evaluateBoolean({ claims, vars })) failures.push(v.message);
+      if (!cel().compileCelBoolean(v.expression, OIDC_CLAIM_VARIABLES).evaluateBoolean({ claims, vars })) failures.push(v.message);
     } catch (err) {
       return `failed to evaluate validation: ${errorMessage(err)}`;
     }

@@ -10,7 +10,7 @@
  * own notifications.
  */
 import { CelExpressionError } from '../cel/errors.js';
-import { compileCel, compileCelBoolean } from '../cel/expression.js';
+import { cel } from '../cel/load.js';
 import { ValidationError } from '../util/errors.js';
 
 /** The only Receiver apiVersion Flux 2.9 serves. */
@@ -276,7 +276,7 @@ export function parseReceiverObject(obj: unknown): ParsedReceiver {
 /** Compile a filter (cached), naming the field in the error. */
 function compileFilter(expr: string, vars: readonly string[], context: string): void {
   try {
-    compileCelBoolean(expr, vars);
+    cel().compileCelBoolean(expr, vars);
   } catch (err) {
     if (!(err instanceof CelExpressionError)) throw err;
     const hint = /undeclared reference to 'claims'/.test(err.reason)
@@ -316,7 +316,7 @@ function parseOidcProviders(raw: unknown, fail: (field: string, msg: string, hin
         if (!CEL_IDENT.test(vo.name as string)) fail(`${vat}.name`, `${JSON.stringify(vo.name)} must be a CEL identifier (letters, digits, _)`);
         if (typeof vo.expression !== 'string' || vo.expression === '') fail(`${vat}.expression`, 'is required');
         try {
-          compileCel(vo.expression as string, { variables: OIDC_CLAIM_VARIABLES });
+          cel().compileCel(vo.expression as string, { variables: OIDC_CLAIM_VARIABLES });
         } catch (err) {
           throw err instanceof CelExpressionError ? err.withContext(`${id}: ${vat}.expression`) : err;
         }
@@ -334,7 +334,7 @@ function parseOidcProviders(raw: unknown, fail: (field: string, msg: string, hin
       if (typeof vo.expression !== 'string' || vo.expression === '') fail(`${vat}.expression`, 'is required');
       if (typeof vo.message !== 'string' || vo.message === '') fail(`${vat}.message`, 'is required');
       try {
-        compileCelBoolean(vo.expression as string, OIDC_CLAIM_VARIABLES);
+        cel().compileCelBoolean(vo.expression as string, OIDC_CLAIM_VARIABLES);
       } catch (err) {
         throw err instanceof CelExpressionError ? err.withContext(`${id}: ${vat}.expression`) : err;
       }

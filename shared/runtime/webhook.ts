@@ -17,6 +17,7 @@ import { log } from '../util/log.js';
 import { requestPreview } from '../preview/enqueue.js';
 import { enqueue } from './enqueue.js';
 import type { Runtime } from './runtime.js';
+import { withCel } from '../cel/load.js';
 
 /** The Receivers to serve: from the state store, with their tokens from Secrets. */
 export function stateReceiverDirectory(rt: Runtime): ReceiverDirectory {
@@ -31,7 +32,7 @@ export function stateReceiverDirectory(rt: Runtime): ReceiverDirectory {
         }
         if (!rec?.object || rec.deleted) continue;
         try {
-          const parsed = parseReceiverObject(rec.object);
+          const parsed = await withCel(() => parseReceiverObject(rec.object));
           out.push(await resolveReceiverEntry({ ...parsed, namespace: key.namespace, name: key.name }, (ns, n) => rt.secrets.get(ns, n)));
         } catch (err) {
           log.warn('receiver not served', { receiver: `${key.namespace}/${key.name}`, error: errorMessage(err) });

@@ -17,6 +17,8 @@ import { providerSkips } from '../../shared/notify/deliver.js';
 import { parseAlert, parseProvider, type AlertSpec } from '../../shared/notify/spec.js';
 import type { KubeObject } from '../../shared/kube/object.js';
 import type { ObjectRecord } from '../../shared/state/records.js';
+// The parsers and evalCommitStatus run CEL synchronously; the product's callers load it first (cel/load.ts).
+import '../../shared/cel/expression.js';
 
 const SHA = 'f'.repeat(40);
 const KS: KubeObject = {

@@ -3,6 +3,8 @@ import { createHash, createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Logger } from '../../shared/util/log.js';
 import { parseReceiverObject } from '../../shared/receivers/spec.js';
+// The parsers compile CEL synchronously; the product's callers load it with withCel (cel/load.ts).
+import '../../shared/cel/expression.js';
 import type { ReceiverDirectory, ReceiverEntry } from '../../shared/receivers/directory.js';
 import type { ReconcileRequestInfo, ReconcileRequester } from '../../shared/receivers/app.js';
 import type { ResourceSelector } from '../../shared/receivers/spec.js';

@@ -10,12 +10,13 @@ import { writeStatus } from '../../reconcile/status.js';
 import { failureKey } from '../../notify/records.js';
 import { parseAlert } from '../../notify/spec.js';
 import { errorMessage } from '../../util/errors.js';
+import { withCel } from '../../cel/load.js';
 
 /** Validates one Alert and records the outcome. */
 export async function reconcileAlert(svc: ReconcileServices, req: ReconcileRequest): Promise<ReconcileResult> {
   const { key, record: rec } = req;
   try {
-    const spec = parseAlert(rec.object);
+    const spec = await withCel(() => parseAlert(rec.object));
     const sources = spec.eventSources.map((s) => `${s.kind}/${s.namespace}/${s.name}`).join(', ');
     const message = spec.suspend || rec.suspended ? 'Alert is suspended' : `Alert sends ${spec.eventSeverity === 'error' ? 'error' : 'info and error'} events of ${sources} to Provider ${spec.providerRef}`;
     await writeStatus(svc.state, key, { ready: true, reason: 'Succeeded', message, handledRequest: rec.requestedAt }, svc.now());

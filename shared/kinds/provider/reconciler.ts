@@ -11,12 +11,13 @@ import { writeStatus } from '../../reconcile/status.js';
 import { ensureProviderUid } from '../../notify/records.js';
 import { parseProvider } from '../../notify/spec.js';
 import { errorMessage } from '../../util/errors.js';
+import { withCel } from '../../cel/load.js';
 
 /** Validates one Provider and records the outcome. */
 export async function reconcileProvider(svc: ReconcileServices, req: ReconcileRequest): Promise<ReconcileResult> {
   const { key, record: rec } = req;
   try {
-    const spec = parseProvider(rec.object);
+    const spec = await withCel(() => parseProvider(rec.object));
     await ensureProviderUid(svc.state, key, rec);
     const message = spec.suspend || rec.suspended ? 'Provider is suspended' : `Provider of type ${spec.type} is ready`;
     await writeStatus(svc.state, key, { ready: true, reason: 'Succeeded', message, handledRequest: rec.requestedAt }, svc.now());

@@ -10,6 +10,7 @@ import { writeStatus } from '../../reconcile/status.js';
 import { webhookPath } from '../../receivers/signature.js';
 import { parseReceiver, parseReceiverObject } from '../../receivers/spec.js';
 import { errorMessage } from '../../util/errors.js';
+import { withCel } from '../../cel/load.js';
 
 /** Flux requeues Receivers every 10 minutes (spec.interval default). */
 const RECEIVER_INTERVAL_MS = 10 * 60_000;
@@ -18,7 +19,7 @@ const RECEIVER_INTERVAL_MS = 10 * 60_000;
 export async function reconcileReceiver(svc: ReconcileServices, req: ReconcileRequest): Promise<ReconcileResult> {
   const { key, record: rec } = req;
   try {
-    const spec = parseReceiver(rec.object);
+    const spec = await withCel(() => parseReceiver(rec.object));
     const data = await svc.secrets.get(key.namespace, spec.secretRef.name);
     if (!data.token) throw new Error(`Secret '${key.namespace}/${spec.secretRef.name}' has no 'token' key`);
     const p = webhookPath(data.token, key.name, key.namespace);
