@@ -9,6 +9,7 @@
  * Kustomizations (Ready=False naming it, retried at the retry interval).
  */
 import type { ChangeEntry } from '../../apply/engine.js';
+import { stableJson } from '../../apply/hash.js';
 import { parseInventoryId, type ObjectKey } from '../../kube/object.js';
 import { ANNOTATION_REVISION } from '../../oci/media-types.js';
 import type { KindReconciler, ReconcileRequest, ReconcileResult, ReconcileServices, Wake } from '../../reconcile/contract.js';
@@ -117,7 +118,15 @@ export async function reconcileKustomization(svc: ReconcileServices, req: Reconc
     inventory.push(...pruned.kept);
     inventory.sort((a, b) => a.id.localeCompare(b.id));
     const applied = stampsOf(changes);
-    await svc.state.update<ObjectRecord>(key, (cur) => (cur ? { ...cur, applied, status: { ...cur.status, inventory: { entries: inventory }, lastAttemptedRevision: revision } } : undefined));
+    await svc.state.update<ObjectRecord>(key, (cur) => {
+      if (!cur) return undefined;
+      // Unchanged on a no-op reconcile: no write (on AWS one S3 PUT less per reconcile).
+      const same =
+        cur.status.lastAttemptedRevision === revision &&
+        stableJson(cur.applied ?? {}) === stableJson(applied) &&
+        stableJson(cur.status.inventory?.entries ?? []) === stableJson(inventory);
+      return same ? undefined : { ...cur, applied, status: { ...cur.status, inventory: { entries: inventory }, lastAttemptedRevision: revision } };
+    });
     if (pruned.failures.length) throw new ReconcileFailure('PruneFailed', pruned.failures.join('\n'), { retryMs: spec.retryIntervalMs });
     // The other definitions are synced; a corrupt record is named with what to do, and retried.
     if (defs.corrupt.length) throw new ReconcileFailure('StateCorrupt', defs.corrupt.join('\n'), { retryMs: spec.retryIntervalMs });
