@@ -22,3 +22,48 @@ export function heavyIn(meta) {
   }
   return out;
 }
+
+/** Modules a cold start should not parse unless an object needs them (loaded with import() on first use). */
+export const ON_DEMAND_MODULES = {
+  'node_modules/openpgp/': 'openpgp',
+  'node_modules/ssh2/': 'ssh2',
+  'node_modules/@aws-sdk/client-kms/': 'KMS client',
+  'node_modules/@aws-sdk/client-ecr/': 'ECR client',
+  'node_modules/@bufbuild/cel/': 'CEL',
+};
+
+/**
+ * The output files a bundle's module init loads: the entry `entry` (its path as the
+ * metafile names it, e.g. dist/functions/worker.mjs) and the chunks it imports statically,
+ * transitively; not the chunks behind import().
+ */
+export function initFiles(meta, entry) {
+  const seen = new Set();
+  const stack = [entry];
+  while (stack.length) {
+    const f = stack.pop();
+    if (seen.has(f) || !meta.outputs[f]) continue;
+    seen.add(f);
+    for (const i of meta.outputs[f].imports ?? []) if (i.kind === 'import-statement') stack.push(i.path);
+  }
+  return [...seen];
+}
+
+/** Bytes of `files` (output paths of the metafile), and which of `modules` (path fragment -> label) they carry. */
+export function filesCarry(meta, files, modules = HEAVY_MODULES) {
+  let bytes = 0;
+  const carries = {};
+  for (const f of files) {
+    const o = meta.outputs[f];
+    bytes += o.bytes;
+    for (const [p, v] of Object.entries(o.inputs)) {
+      for (const [frag, label] of Object.entries(modules)) if (p.includes(frag)) carries[label] = (carries[label] ?? 0) + v.bytesInOutput;
+    }
+  }
+  return { bytes, carries };
+}
+
+/** The output file of the metafile built from source `entryPoint` (e.g. shared/kinds/kustomization/reconciler.ts). */
+export function outputOf(meta, entryPoint) {
+  return Object.keys(meta.outputs).find((f) => meta.outputs[f].entryPoint === entryPoint);
+}

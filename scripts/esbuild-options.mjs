@@ -65,3 +65,22 @@ export const functionBundleOptions = {
   metafile: true,
   plugins: [functionDiet],
 };
+
+/**
+ * The build of function `name` (functions/<name>.ts) into `outdir`: `<name>.mjs`, the code its
+ * module init runs, and `<name>-chunks/*.mjs`, what it imports on first use (`import()`: the
+ * reconcilers, OpenPGP, SSH, the KMS and ECR clients, CEL), so a cold start parses only what
+ * the invocation needs. `absWorkingDir` is the repository root.
+ */
+export function functionBuild(name, outdir, absWorkingDir) {
+  return {
+    ...functionBundleOptions,
+    absWorkingDir,
+    entryPoints: { [name]: `functions/${name}.ts` },
+    outdir,
+    splitting: true,
+    entryNames: '[name]',
+    chunkNames: `${name}-chunks/[name]-[hash]`,
+    outExtension: { '.js': '.mjs' },
+  };
+}

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import yauzl from 'yauzl';
-import { bundleOptions } from '../../scripts/esbuild-options.mjs';
+import { functionBuild } from '../../scripts/esbuild-options.mjs';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -64,12 +64,8 @@ async function ensureBundles(t: { diagnostic(msg: string): void }): Promise<void
     t.diagnostic(`scripts/build.mjs failed (${(err as Error).message.split('\n').slice(0, 3).join(' ')}); building the function bundles alone`);
     const { build } = await import('esbuild');
     for (const f of FUNCTIONS) {
-      await build({
-        ...bundleOptions,
-        absWorkingDir: ROOT,
-        entryPoints: [`functions/${BUNDLE[f]}.ts`],
-        outfile: `dist/functions/${BUNDLE[f]}.mjs`,
-      });
+      await rm(path.join(ROOT, 'dist', 'functions', `${BUNDLE[f]}-chunks`), { recursive: true, force: true });
+      await build(functionBuild(BUNDLE[f], path.join(ROOT, 'dist', 'functions'), ROOT));
     }
   }
   for (const b of bundles) assert.ok(existsSync(b), `${b} was not built`);
@@ -379,16 +375,24 @@ test('osls package: offline, least-privilege roles, FIFO queues, bucket, schedul
     for (const p of expected[name].s3Prefixes) assert.ok(objectResources.includes(p), `${name}: needs ${p}`);
   }
 
-  // ---- function zips: the bundle (and its source map) only, with a `handler` export
+  // ---- function zips: the bundle, its chunks and source maps only, with a `handler` export
   for (const name of FUNCTIONS) {
     const entries = await zipEntries(path.join(out, `${name}.zip`));
     const b = BUNDLE[name];
-    assert.deepEqual([...entries.keys()].sort(), [`dist/functions/${b}.mjs`, `dist/functions/${b}.mjs.map`], `${name}.zip contents`);
-    const file = path.join(tmp, 'unzipped', name, `${b}.mjs`);
-    await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, entries.get(`dist/functions/${b}.mjs`)!);
+    // The bundle, its map and every chunk it loads on first use (and their maps), nothing else.
+    const chunkDir = path.join(ROOT, 'dist', 'functions', `${b}-chunks`);
+    const chunks = existsSync(chunkDir) ? readdirSync(chunkDir).map((f) => `dist/functions/${b}-chunks/${f}`) : [];
+    assert.deepEqual([...entries.keys()].sort(), [`dist/functions/${b}.mjs`, `dist/functions/${b}.mjs.map`, ...chunks].sort(), `${name}.zip contents`);
+    for (const [entryName, data] of entries) {
+      const f = path.join(tmp, 'unzipped', name, entryName);
+      await mkdir(path.dirname(f), { recursive: true });
+      await writeFile(f, data);
+    }
+    const file = path.join(tmp, 'unzipped', name, 'dist', 'functions', `${b}.mjs`);
     const mod = (await import(pathToFileURL(file).href)) as { handler?: unknown };
     assert.equal(typeof mod.handler, 'function', `${name}: the bundle exports handler`);
+    // Every chunk loads from the zip alone: what it imports was packaged with it.
+    for (const c of chunks.filter((f) => f.endsWith('.mjs'))) await import(pathToFileURL(path.join(tmp, 'unzipped', name, c)).href);
   }
 });
 
