@@ -13,6 +13,9 @@ import { assumeRole } from './aws-sts.js';
 import { decodeStdBase64 } from './base64.js';
 import { isRecord } from '../util/guards.js';
 
+/** The KMS client module, loaded on first use. */
+type KmsModule = typeof import('@aws-sdk/client-kms');
+
 const ARN_RE = /^arn:aws[\w-]*:kms:(.+):[0-9]+:(key|alias)\/.+$/;
 
 /** How KMS is reached. Everything is optional; production uses the defaults. */
@@ -79,14 +82,11 @@ export class KmsDecrypter {
     private readonly secretCredentials?: AwsCredentialIdentity,
   ) {}
 
-  private async client(region: string, credentials: AwsCredentialIdentity | AwsCredentialIdentityProvider | undefined, id: string): Promise<KMSClient> {
+  private client(kms: KmsModule, region: string, credentials: AwsCredentialIdentity | AwsCredentialIdentityProvider | undefined, id: string): KMSClient {
     const k = `${region}\0${id}`;
     let c = this.clients.get(k);
     if (!c) {
-      const { KMSClient } = await import('@aws-sdk/client-kms');
-      c = this.clients.get(k);
-      if (c) return c;
-      c = new KMSClient({
+      c = new kms.KMSClient({
         region,
         ...(credentials ? { credentials } : {}),
         ...(this.options.endpoint ? { endpoint: this.options.endpoint } : {}),
@@ -119,8 +119,8 @@ export class KmsDecrypter {
       id = `role:${key.role}:${id}`;
     }
     try {
-      const { DecryptCommand } = await import('@aws-sdk/client-kms');
-      const out = await (await this.client(region, credentials, id)).send(new DecryptCommand({
+      const kms = await import('@aws-sdk/client-kms');
+      const out = await this.client(kms, region, credentials, id).send(new kms.DecryptCommand({
         KeyId: key.arn,
         CiphertextBlob: blob,
         EncryptionContext: key.context,
