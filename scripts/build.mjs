@@ -5,6 +5,7 @@
 import { build } from 'esbuild';
 import { readdirSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { shippedBytes } from './bundle-contents.mjs';
 import { bundleOptions, functionBuild } from './esbuild-options.mjs';
 
 const functions = existsSync('functions')
@@ -22,7 +23,7 @@ await Promise.all([
     const res = await build(functionBuild(name, path.join('dist', 'functions'), process.cwd()));
     writeFileSync(path.join('dist', 'functions', `${name}.meta.json`), JSON.stringify(res.metafile));
     const out = res.metafile.outputs[outfile.split(path.sep).join('/')];
-    const all = Object.entries(res.metafile.outputs).filter(([f]) => f.endsWith('.mjs')).reduce((n, [, o]) => n + o.bytes, 0);
+    const all = shippedBytes(res.metafile);
     sizes.push(`${name} ${((out?.bytes ?? 0) / 1024 / 1024).toFixed(2)} MB + ${((all - (out?.bytes ?? 0)) / 1024 / 1024).toFixed(2)} MB on first use`);
   }),
   build({ ...bundleOptions, entryPoints: ['shared/cli/main.ts'], outfile: 'dist/cli.mjs' }),

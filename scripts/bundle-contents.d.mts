@@ -9,6 +9,7 @@ export interface Metafile {
 export declare const HEAVY_MODULES: Record<string, string>;
 export declare const ON_DEMAND_MODULES: Record<string, string>;
 export declare function heavyIn(meta: Metafile): Record<string, number>;
-export declare function initFiles(meta: Metafile, entry: string): string[];
+export declare function initFiles(meta: Metafile, ...entries: string[]): string[];
+export declare function shippedBytes(meta: Metafile): number;
 export declare function filesCarry(meta: Metafile, files: string[], modules?: Record<string, string>): { bytes: number; carries: Record<string, number> };
 export declare function outputOf(meta: Metafile, entryPoint: string): string | undefined;

@@ -14,13 +14,12 @@ export const HEAVY_MODULES = {
 
 /** The heavy modules a bundle's metafile shows, with their bytes in the output. */
 export function heavyIn(meta) {
-  const out = {};
-  for (const o of Object.values(meta.outputs)) {
-    for (const [p, v] of Object.entries(o.inputs)) {
-      for (const [frag, label] of Object.entries(HEAVY_MODULES)) if (p.includes(frag)) out[label] = (out[label] ?? 0) + v.bytesInOutput;
-    }
-  }
-  return out;
+  return filesCarry(meta, Object.keys(meta.outputs)).carries;
+}
+
+/** Bytes of the code files (`.mjs`, not source maps) a build wrote. */
+export function shippedBytes(meta) {
+  return Object.entries(meta.outputs).filter(([f]) => f.endsWith('.mjs')).reduce((n, [, o]) => n + o.bytes, 0);
 }
 
 /** Modules a cold start should not parse unless an object needs them (loaded with import() on first use). */
@@ -33,13 +32,13 @@ export const ON_DEMAND_MODULES = {
 };
 
 /**
- * The output files a bundle's module init loads: the entry `entry` (its path as the
- * metafile names it, e.g. dist/functions/worker.mjs) and the chunks it imports statically,
+ * The output files loading `entries` loads (paths as the metafile names them, e.g.
+ * dist/functions/worker.mjs): each of them and the chunks they import statically,
  * transitively; not the chunks behind import().
  */
-export function initFiles(meta, entry) {
+export function initFiles(meta, ...entries) {
   const seen = new Set();
-  const stack = [entry];
+  const stack = [...entries];
   while (stack.length) {
     const f = stack.pop();
     if (seen.has(f) || !meta.outputs[f]) continue;

@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { HEAVY_MODULES, ON_DEMAND_MODULES, filesCarry, heavyIn, initFiles, outputOf, type Metafile } from '../../scripts/bundle-contents.mjs';
+import { HEAVY_MODULES, ON_DEMAND_MODULES, filesCarry, heavyIn, initFiles, outputOf, shippedBytes, type Metafile } from '../../scripts/bundle-contents.mjs';
 import { functionBuild } from '../../scripts/esbuild-options.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -38,7 +38,7 @@ async function contents(name: string, dir: string): Promise<Contents> {
   assert.ok(entry, `the build of ${name} has its entry`);
   return {
     heavy: heavyIn(meta),
-    bytes: Object.values(meta.outputs).reduce((n, o) => n + o.bytes, 0),
+    bytes: shippedBytes(meta),
     atInit: filesCarry(meta, initFiles(meta, entry), ON_DEMAND_MODULES).carries,
     meta,
     entry,
@@ -67,7 +67,7 @@ test("the worker's cold start loads no on-demand module, its first Kustomization
   assert.deepEqual(worker.atInit, {}, `the worker's module init loads ${Object.keys(worker.atInit).join(', ')}`);
   const kinds = ['shared/kinds/gitrepository/reconciler.ts', 'shared/kinds/kustomization/reconciler.ts'].map((e) => outputOf(worker.meta, e));
   assert.ok(kinds.every((k) => k !== undefined), 'the two reconcilers are chunks of their own');
-  const first = [...new Set([...initFiles(worker.meta, worker.entry), ...kinds.flatMap((k) => initFiles(worker.meta, k!))])];
+  const first = initFiles(worker.meta, worker.entry, ...kinds.map((k) => k!));
   // Kustomization health checks (spec.healthCheckExprs) compile CEL while the spec is parsed.
   assert.deepEqual(Object.keys(filesCarry(worker.meta, first, ON_DEMAND_MODULES).carries), ['CEL']);
   // Every on-demand module is shipped, in a chunk loaded by import().
