@@ -6,7 +6,7 @@
  * function's own (the SDK's default chain, or what the caller passes). The KMS client is
  * loaded on first use: a worker that decrypts nothing with KMS never parses it.
  */
-import type { KMSClient } from '@aws-sdk/client-kms';
+import type * as KmsSdk from '@aws-sdk/client-kms';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { parse as parseYaml } from 'yaml';
 import { assumeRole } from './aws-sts.js';
@@ -14,7 +14,7 @@ import { decodeStdBase64 } from './base64.js';
 import { isRecord } from '../util/guards.js';
 
 /** The KMS client module, loaded on first use. */
-type KmsModule = typeof import('@aws-sdk/client-kms');
+type KmsModule = typeof KmsSdk;
 
 const ARN_RE = /^arn:aws[\w-]*:kms:(.+):[0-9]+:(key|alias)\/.+$/;
 
@@ -73,7 +73,7 @@ export interface KmsKeyRef {
 
 /** Decrypts KMS data keys, caching one client per region and credentials. */
 export class KmsDecrypter {
-  private readonly clients = new Map<string, KMSClient>();
+  private readonly clients = new Map<string, KmsSdk.KMSClient>();
   private readonly roleCreds = new Map<string, Promise<AwsCredentialIdentity>>();
 
   constructor(
@@ -82,7 +82,7 @@ export class KmsDecrypter {
     private readonly secretCredentials?: AwsCredentialIdentity,
   ) {}
 
-  private client(kms: KmsModule, region: string, credentials: AwsCredentialIdentity | AwsCredentialIdentityProvider | undefined, id: string): KMSClient {
+  private client(kms: KmsModule, region: string, credentials: AwsCredentialIdentity | AwsCredentialIdentityProvider | undefined, id: string): KmsSdk.KMSClient {
     const k = `${region}\0${id}`;
     let c = this.clients.get(k);
     if (!c) {
