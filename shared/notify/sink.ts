@@ -9,7 +9,8 @@
  *    origin revision and token) is the queue's deduplication id, so a repeat within the
  *    queue's 5-minute window (SQS FIFO and the on-disk queue alike, across processes and
  *    Lambda invocations) is dropped, as Flux's 1-per-5-minutes token bucket drops it;
- * 3. the token dropped, the Alerts listed from the state store and matched (match.ts),
+ * 3. the token dropped, the Alerts listed from the state store (the listing is reused
+ *    while the Alert generation marker stays put) and matched (match.ts),
  *    `InvalidConfig` recorded on an Alert whose list entry does not compile;
  * 4. per Alert, events its Provider would drop anyway (a Slack Provider never gets KS's
  *    commit-status update) are not enqueued; the delivery checks again.
@@ -21,7 +22,9 @@ import { groupIdFor, notifyMessage, toQueueId } from '../queue/message.js';
 import type { EventSink } from '../reconcile/events.js';
 import { recordEvent } from '../reconcile/status.js';
 import type { Runtime } from '../runtime/runtime.js';
+import { kindGeneration } from '../state/kind-generation.js';
 import { listRecords, readRecord, type ObjectRecord } from '../state/records.js';
+import type { StateStore } from '../state/store.js';
 import { errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { NOTIFY_TARGET_KIND, providerSkips } from './deliver.js';
@@ -36,7 +39,28 @@ export interface DispatchResult {
   enqueued: string[];
 }
 
+/** How long a listing of Alerts is reused without listing again, even when the generation did not move. */
+export const ALERT_LISTING_MAX_AGE_MS = 60_000;
+
+interface AlertListing {
+  generation: string;
+  /** rt.now() when it was listed, ms. */
+  at: number;
+  alerts: AlertSpec[];
+}
+
+const listings = new WeakMap<StateStore, AlertListing>();
+
+/**
+ * The Alerts to match, parsed. A store that tracks the Alert generation (the runtime's,
+ * state/kind-generation.ts) costs one GET per event while no Alert changed; the listing is
+ * taken again when one did, or after ALERT_LISTING_MAX_AGE_MS.
+ */
 async function alertsOf(rt: Runtime): Promise<AlertSpec[]> {
+  const generation = await kindGeneration(rt.state, 'Alert');
+  const now = rt.now().getTime();
+  const cached = listings.get(rt.state);
+  if (generation !== undefined && cached?.generation === generation && now - cached.at >= 0 && now - cached.at < ALERT_LISTING_MAX_AGE_MS) return cached.alerts;
   const out: AlertSpec[] = [];
   for (const read of await listRecords(rt.state, { kind: 'Alert' })) {
     const rec = read.record;
@@ -47,7 +71,14 @@ async function alertsOf(rt: Runtime): Promise<AlertSpec[]> {
       /* an invalid Alert is reported by its own reconcile */
     }
   }
+  if (generation !== undefined) listings.set(rt.state, { generation, at: now, alerts: out });
   return out;
+}
+
+/** What a listing of Alerts depends on in an Alert's record (its status and events do not count). */
+export function alertListingProjection(value: unknown): string {
+  const rec = value as ObjectRecord | undefined;
+  return rec ? JSON.stringify([rec.object ?? null, rec.deleted ?? false, rec.suspended ?? false]) : '';
 }
 
 /** Sends one event (already in Flux's shape) to the Alerts that match it; `labels` are the object's. */

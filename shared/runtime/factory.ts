@@ -14,12 +14,13 @@ import type { TenancySettings } from '../kube/tenancy.js';
 import { kubeConfigFor } from '../kube/kubeconfig.js';
 import { RestMapper } from '../kube/mapper.js';
 import { createSecretReader } from '../kube/secrets.js';
-import { notificationSink } from '../notify/sink.js';
+import { alertListingProjection, notificationSink } from '../notify/sink.js';
 import { LocalWorkQueue, SqsWorkQueue } from '../queue/index.js';
 import type { ReconcileSettings } from '../reconcile/contract.js';
 import { registerEventSink } from '../reconcile/events.js';
 import { configureKustomizeBatching } from '../render/kustomize-batch-options.js';
 import { FsStateStore, S3StateStore } from '../state/index.js';
+import { trackKindGenerations } from '../state/kind-generation.js';
 import { parseDuration } from '../util/duration.js';
 import type { Runtime } from './runtime.js';
 
@@ -42,7 +43,8 @@ export function reconcileSettings(cfg: FluxlessConfig): ReconcileSettings & Tena
 
 /**
  * The runtime of a configuration (the kubeconfig may be given, e.g. from Lambda's sources),
- * with the notification pipeline's event sink registered on its state store.
+ * with the notification pipeline's event sink registered on its state store, which tracks
+ * the Alert generation (state/kind-generation.ts).
  */
 export function createRuntime(cfg: FluxlessConfig, opts: { kubeConfig?: KubeConfig } = {}): Runtime {
   if (cfg.render.kustomizeGatherMs !== undefined) configureKustomizeBatching({ gatherMs: cfg.render.kustomizeGatherMs });
@@ -60,6 +62,8 @@ export function createRuntime(cfg: FluxlessConfig, opts: { kubeConfig?: KubeConf
     state = new FsStateStore(path.join(cfg.store.dir, 'state'));
     artifacts = new FsArtifactStore(path.join(cfg.store.dir, 'artifacts'));
   }
+  // The notification pipeline reuses its listing of Alerts while their generation stays put.
+  state = trackKindGenerations(state, { Alert: alertListingProjection });
   const queue =
     cfg.queue.type === 'sqs'
       ? new SqsWorkQueue({ client: new SQSClient(awsOpts), queueUrl: cfg.queue.url, dlqUrl: cfg.queue.dlqUrl })
