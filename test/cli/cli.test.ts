@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -159,6 +159,21 @@ test('the fluxless CLI: reconcile in-process, get, diff, build, suspend/resume, 
       assert.equal(o.metadata.labels?.['kustomize.toolkit.fluxcd.io/name'], 'apps');
       assert.equal(o.metadata.labels?.['kustomize.toolkit.fluxcd.io/namespace'], x.ns);
     }
+  });
+
+  await t.test("build: kustomize runs under the configuration's render.toolMemoryMiB", async () => {
+    // A 4 MB file in a ConfigMap generator: kustomize needs well over 64 MiB for it, far less than the default 1024.
+    const big = path.join(work, 'big');
+    await mkdir(big, { recursive: true });
+    await writeFile(path.join(big, 'kustomization.yaml'), 'configMapGenerator:\n  - name: big\n    files: [big.txt]\n');
+    await writeFile(path.join(big, 'big.txt'), (randomBytes(3_000_000).toString('base64').match(/.{1,100}/g) ?? []).join('\n'));
+    const args = ['--data-dir', x.dataDir, 'build', 'kustomization', 'apps', '-n', x.ns, '--path', big];
+    const low = await runCli(args, { cwd: x.dataDir, env: { ...env, FLUXLESS_TOOL_MEMORY_MIB: '64' } });
+    assert.notEqual(low.code, 0, show(low));
+    assert.match(low.stderr, /kustomize ran out of its memory limit \(64 MiB\)/, show(low));
+    const fine = await ok('build', 'kustomization', 'apps', '-n', x.ns, '--path', big);
+    assert.match(fine.stdout, /kind: ConfigMap/);
+    assert.match(fine.stdout, /name: big-/, 'the generated ConfigMap, with its hash suffix');
   });
 
   await t.test('suspend: shown, and a reconcile does nothing; resume restores', async () => {
