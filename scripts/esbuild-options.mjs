@@ -4,6 +4,11 @@ import path from 'node:path';
 export const bundleOptions = {
   bundle: true,
   platform: 'node',
+  // ESM builds first (esbuild's node default is main, then module). The AWS SDK's CommonJS
+  // builds require() every credential provider into the init graph; their ESM builds import()
+  // them, so esbuild puts them in chunks loaded on first use, and tree-shakes the rest: module
+  // init drops from 1.17 to 0.93 MB for the worker (bench:cold).
+  mainFields: ['module', 'main'],
   target: 'node20',
   format: 'esm',
   sourcemap: 'linked',
