@@ -8,26 +8,17 @@
  * bench:aws.
  * Anchor: Flux 2.6 needs 28 s for 100 and 2 min 2 s for 500 on a 16-core runner.
  */
-import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_CONCURRENCY, loadConfig } from '../shared/config/config.js';
-import { startGitServer } from '../shared/devenv/git-server.js';
-import { createKubeClient } from '../shared/kube/client.js';
-import { loadKubeConfig } from '../shared/kube/kubeconfig.js';
+import { DEFAULT_CONCURRENCY } from '../shared/config/config.js';
 import { getCondition, readRecord } from '../shared/state/records.js';
 import { kustomizeBatcher } from '../shared/render/kustomize-batch.js';
 import { ensureTools } from '../shared/render/tools.js';
-import { createRuntime } from '../shared/runtime/factory.js';
 import { enqueue } from '../shared/runtime/enqueue.js';
-import { startLocalRuntime } from '../shared/runtime/local.js';
 import { configureLogging } from '../shared/util/log.js';
-import { createTestRepo } from '../test/harness/git-server.js';
 import { sendGithubPush } from '../test/harness/github.js';
-import { benchCluster } from './common.js';
+import { benchCluster, startBenchFleet } from './common.js';
 
 const SIZES = (process.env.BENCH_SIZES ?? '100,500').split(',').map(Number);
 const CONCURRENCY = process.env.FLUXLESS_CONCURRENCY ?? String(DEFAULT_CONCURRENCY);
@@ -92,25 +83,7 @@ interface SizeResult {
 }
 
 async function runSize(kubeconfigPath: string, n: number): Promise<SizeResult> {
-  const kc = loadKubeConfig(kubeconfigPath);
-  const client = createKubeClient(kc);
-  const ns = `fleet-${n}-${Date.now().toString(36)}`;
-  await client.request('POST', '/api/v1/namespaces', { body: { metadata: { name: ns } } });
-  const token = randomBytes(16).toString('hex');
-  await client.request('POST', `/api/v1/namespaces/${ns}/secrets`, { body: { metadata: { name: 'webhook-token' }, stringData: { token } } });
-  const gitRoot = await mkdtemp(path.join(os.tmpdir(), 'fluxless-bench-git-'));
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'fluxless-bench-data-'));
-  const git = await startGitServer({ root: gitRoot });
-  const repo = await createTestRepo(git, { name: 'fleet' });
-  const receiver = `apiVersion: notification.toolkit.fluxcd.io/v1\nkind: Receiver\nmetadata:\n  name: github\n  namespace: ${ns}\nspec:\n  type: github\n  secretRef: {name: webhook-token}\n  resources: [{kind: GitRepository, name: flux-system}]\n`;
-  await repo.commit({ 'clusters/bench/receiver.yaml': receiver }, 'receiver');
-  await repo.push();
-  const cfg = loadConfig({
-    env: { FLUXLESS_SOURCE_URL: repo.url, FLUXLESS_SOURCE_BRANCH: 'main', FLUXLESS_PATH: './clusters/bench', FLUXLESS_NAMESPACE: ns, FLUXLESS_KUBECONFIG: kubeconfigPath, FLUXLESS_PORT: '0', FLUXLESS_CONCURRENCY: CONCURRENCY },
-    dataDir,
-  });
-  const rt = createRuntime(cfg, { kubeConfig: kc });
-  const local = await startLocalRuntime(rt, cfg);
+  const { ns, token, repo, rt, local, close } = await startBenchFleet(kubeconfigPath, `fleet-${n}`, CONCURRENCY);
   try {
     const wait = async (what: string, ok: () => Promise<boolean>, timeoutMs: number) => {
       const deadline = Date.now() + timeoutMs;
@@ -177,18 +150,7 @@ async function runSize(kubeconfigPath: string, n: number): Promise<SizeResult> {
     console.log(`  no-op re-reconcile of all ${n}: ${noopSeconds.toFixed(1)} s, API calls per Kustomization ${noopCalls.toFixed(2)} (4 objects each, of 4 kinds in one namespace)`);
     return { seconds: s, noopCalls, noopSeconds };
   } finally {
-    await local.stop();
-    await git.stop();
-    await client.request('DELETE', `/api/v1/namespaces/${ns}`).catch(() => undefined);
-    // Let the cluster finish deleting it, so the next size is not measured against that work.
-    for (const end = Date.now() + 180_000; Date.now() < end; ) {
-      const gone = await client.request('GET', `/api/v1/namespaces/${ns}`).then(() => false, () => true);
-      if (gone) break;
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-    client.close();
-    await rm(dataDir, { recursive: true, force: true });
-    await rm(gitRoot, { recursive: true, force: true });
+    await close();
   }
 }
 

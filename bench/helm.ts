@@ -15,14 +15,12 @@
 import { execFile } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { DEFAULT_CONCURRENCY, loadConfig } from '../shared/config/config.js';
-import { startGitServer } from '../shared/devenv/git-server.js';
+import { DEFAULT_CONCURRENCY } from '../shared/config/config.js';
 import { helperLauncher } from '../shared/helm/launcher.js';
 import { helmRunnerFor, registerHelmKubeConfig } from '../shared/kinds/helmrelease/runner.js';
 import { createKubeClient } from '../shared/kube/client.js';
@@ -30,13 +28,10 @@ import { loadKubeConfig } from '../shared/kube/kubeconfig.js';
 import { getCondition, readRecord } from '../shared/state/records.js';
 import { ensureTools } from '../shared/render/tools.js';
 import { enqueue } from '../shared/runtime/enqueue.js';
-import { createRuntime } from '../shared/runtime/factory.js';
-import { startLocalRuntime } from '../shared/runtime/local.js';
 import { configureLogging } from '../shared/util/log.js';
-import { createTestRepo } from '../test/harness/git-server.js';
 import { sendGithubPush } from '../test/harness/github.js';
 import { startRegistry } from '../test/harness/registry.js';
-import { benchCluster } from './common.js';
+import { benchCluster, startBenchFleet } from './common.js';
 
 const run = promisify(execFile);
 const SIZES = (process.env.BENCH_SIZES ?? '100,500').split(',').map(Number);
@@ -225,26 +220,7 @@ async function helmBaseline(kubeconfigPath: string, chartTgz: string, n: number)
 }
 
 async function runSize(kubeconfigPath: string, n: number, s: Sources): Promise<{ readyS: number; noopS: number; noopHelm: number }> {
-  const kc = loadKubeConfig(kubeconfigPath);
-  const client = createKubeClient(kc);
-  const ns = `hbench-${n}-${Date.now().toString(36)}`;
-  await client.request('POST', '/api/v1/namespaces', { body: { metadata: { name: ns } } });
-  const token = randomBytes(16).toString('hex');
-  await client.request('POST', `/api/v1/namespaces/${ns}/secrets`, { body: { metadata: { name: 'webhook-token' }, stringData: { token } } });
-  const gitRoot = await mkdtemp(path.join(os.tmpdir(), 'fluxless-bench-git-'));
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'fluxless-bench-data-'));
-  const git = await startGitServer({ root: gitRoot });
-  const repo = await createTestRepo(git, { name: 'fleet' });
-  const receiver = `apiVersion: notification.toolkit.fluxcd.io/v1\nkind: Receiver\nmetadata:\n  name: github\n  namespace: ${ns}\nspec:\n  type: github\n  secretRef: {name: webhook-token}\n  resources: [{kind: GitRepository, name: flux-system}]\n`;
-  await repo.commit({ 'clusters/bench/receiver.yaml': receiver }, 'receiver');
-  await repo.push();
-  const cfg = loadConfig({
-    env: { FLUXLESS_SOURCE_URL: repo.url, FLUXLESS_SOURCE_BRANCH: 'main', FLUXLESS_PATH: './clusters/bench', FLUXLESS_NAMESPACE: ns, FLUXLESS_KUBECONFIG: kubeconfigPath, FLUXLESS_PORT: '0', FLUXLESS_CONCURRENCY: CONCURRENCY },
-    dataDir,
-  });
-  const rt = createRuntime(cfg, { kubeConfig: kc });
-  registerHelmKubeConfig(rt.client, kc);
-  const local = await startLocalRuntime(rt, cfg);
+  const { ns, token, repo, rt, local, close } = await startBenchFleet(kubeconfigPath, `hbench-${n}`, CONCURRENCY, (r, kc) => registerHelmKubeConfig(r.client, kc));
   try {
     const root = () => readRecord(rt.state, { kind: 'Kustomization', namespace: ns, name: 'flux-system' });
     await waitFor('the empty fleet', async () => getCondition(await root(), 'Ready')?.status === 'True', 120_000);
@@ -316,17 +292,7 @@ async function runSize(kubeconfigPath: string, n: number, s: Sources): Promise<{
     console.log(`  no-op re-reconcile of ${n}: ${noopS.toFixed(1)} s, helm commands: ${helmCalls.length}`);
     return { readyS, noopS, noopHelm: helmCalls.length };
   } finally {
-    await local.stop();
-    await git.stop();
-    await client.request('DELETE', `/api/v1/namespaces/${ns}`).catch(() => undefined);
-    for (const end = Date.now() + 180_000; Date.now() < end; ) {
-      const gone = await client.request('GET', `/api/v1/namespaces/${ns}`).then(() => false, () => true);
-      if (gone) break;
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-    client.close();
-    await rm(dataDir, { recursive: true, force: true });
-    await rm(gitRoot, { recursive: true, force: true });
+    await close();
   }
 }
 

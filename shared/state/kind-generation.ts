@@ -11,8 +11,9 @@
  * the new record too (S3 and the filesystem are read-after-write consistent). A reader that
  * finds no marker (a store written before markers existed) lists, then creates the marker
  * only if it is still absent; a tracked write that raced it moves the marker past the
- * listing. Writers that do not track (an older version on the same bucket) are covered by
- * the reader's maximum cache age only.
+ * listing. Writers that do not track (an older version on the same bucket), and a record
+ * written whose marker write then failed (the error reaches the writer, whose retry finds
+ * nothing left to change), are covered by the reader's maximum cache age only.
  */
 import type { ObjectKey } from './key.js';
 import { ConflictError } from '../util/errors.js';
