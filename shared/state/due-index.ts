@@ -10,9 +10,8 @@
  * reconcile, never a missed one. Without a cursor (a new store, or a scheduler that was
  * away longer than MAX_GAP_MS) the caller does one full scan and the index starts over.
  */
-import { createHash } from 'node:crypto';
 import type { ObjectKey } from '../kube/object.js';
-import { isValidSegment } from './key.js';
+import { keyAsSegment, keyFromSegment } from './key.js';
 import type { StateStore } from './store.js';
 
 /** Width of one bucket. A due object runs at most this much (plus one tick) late. */
@@ -38,23 +37,8 @@ export function bucketOf(at: string | number): number {
   return Math.floor(ms / BUCKET_MS);
 }
 
-function markerName(key: ObjectKey): string {
-  const plain = `${key.kind}.${key.namespace || '_'}.${key.name}`;
-  if (plain.length <= 253 && isValidSegment(plain)) return plain;
-  return `h.${createHash('sha256').update(JSON.stringify(key)).digest('hex')}`;
-}
-
-function parseMarkerName(name: string): ObjectKey | undefined {
-  if (name.startsWith('h.')) return undefined;
-  const i = name.indexOf('.');
-  const j = name.indexOf('.', i + 1);
-  if (i < 0 || j < 0) return undefined;
-  const ns = name.slice(i + 1, j);
-  return { kind: name.slice(0, i), namespace: ns === '_' ? '' : ns, name: name.slice(j + 1) };
-}
-
 function markerKey(bucket: number, key: ObjectKey): ObjectKey {
-  return { kind: MARKER_KIND, namespace: `b${bucket}`, name: markerName(key) };
+  return { kind: MARKER_KIND, namespace: `b${bucket}`, name: keyAsSegment(key) };
 }
 
 /** Files `key` as due at `at`, removing its marker for `previous` (when in another bucket). */
@@ -92,7 +76,7 @@ export async function dueSince(state: StateStore, now: number): Promise<DueScan>
   for (let b = from; b < nowBucket; b++) {
     for (const mk of await state.list({ kind: MARKER_KIND, namespace: `b${b}` })) {
       markers.push(mk);
-      const key = parseMarkerName(mk.name) ?? (await state.get<Marker>(mk))?.value.key;
+      const key = keyFromSegment(mk.name) ?? (await state.get<Marker>(mk))?.value.key;
       if (key) due.push(key);
     }
   }

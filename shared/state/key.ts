@@ -4,6 +4,7 @@
  * part is validated: a part that could climb out of its directory or collide with another
  * object's key is refused.
  */
+import { createHash } from 'node:crypto';
 import { fmtRef, type ObjectKey } from '../kube/object.js';
 import { ValidationError } from '../util/errors.js';
 
@@ -71,4 +72,25 @@ export function compareKeys(a: ObjectKey, b: ObjectKey): number {
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * A whole key as one segment, `<Kind>.<namespace or _>.<name>`, for records named after
+ * another object (index entries, due markers); a key too long for that becomes `h.<sha256>`,
+ * which keyFromSegment cannot read back (keep the key in the record's value too).
+ */
+export function keyAsSegment(key: ObjectKey): string {
+  const plain = `${key.kind}.${key.namespace || CLUSTER_SCOPE_SEGMENT}.${key.name}`;
+  if (plain.length <= 253 && isValidSegment(plain)) return plain;
+  return `h.${createHash('sha256').update(JSON.stringify(key)).digest('hex')}`;
+}
+
+/** The key of a keyAsSegment segment; undefined for a hashed one. */
+export function keyFromSegment(segment: string): ObjectKey | undefined {
+  if (segment.startsWith('h.')) return undefined;
+  const i = segment.indexOf('.');
+  const j = segment.indexOf('.', i + 1);
+  if (i < 0 || j < 0) return undefined;
+  const ns = segment.slice(i + 1, j);
+  return { kind: segment.slice(0, i), namespace: ns === CLUSTER_SCOPE_SEGMENT ? '' : ns, name: segment.slice(j + 1) };
 }

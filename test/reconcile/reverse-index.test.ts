@@ -12,9 +12,10 @@ interface NamespacedName {
   namespace: string;
   name: string;
 }
-const DEPENDENTS_INDEX_KIND = 'DependentsIndex';
+const ENTRY_KIND = 'DependentsIndexEntry';
 const ks = (n: NamespacedName) => ({ kind: 'Kustomization', namespace: n.namespace, name: n.name });
-const indexName = (n: NamespacedName) => `Kustomization.${n.name}`;
+const segment = (n: NamespacedName) => `Kustomization.${n.namespace}.${n.name}`;
+const entryKey = (dep: NamespacedName, d: NamespacedName) => ({ kind: ENTRY_KIND, namespace: segment(dep), name: segment(d) });
 const registerDependent = (s: StateStore, dep: NamespacedName, d: NamespacedName) => registerMember(s, 'DependentsIndex', ks(dep), ks(d));
 const registeredDependents = async (s: StateStore, dep: NamespacedName) =>
   (await registeredMembers(s, 'DependentsIndex', ks(dep))).map((m) => ({ namespace: m.namespace, name: m.name }));
@@ -51,13 +52,13 @@ describe('dependents index', () => {
   test('nothing registered: no dependents, and no record', async (t) => {
     const state = store(t);
     assert.deepEqual(await registeredDependents(state, infra), []);
-    assert.deepEqual(await state.list({ kind: DEPENDENTS_INDEX_KIND }), []);
+    assert.deepEqual(await state.list({ kind: ENTRY_KIND }), []);
   });
 
   test('register is idempotent: two registrations leave one entry, and the second does not write', async (t) => {
     const state = store(t);
     await registerDependent(state, infra, apps);
-    const key = { kind: DEPENDENTS_INDEX_KIND, namespace: infra.namespace, name: indexName(infra) };
+    const key = entryKey(infra, apps);
     const v1 = (await state.get(key))?.version;
     assert.ok(v1);
     const { state: counted, calls } = counting(state);
@@ -67,7 +68,7 @@ describe('dependents index', () => {
     assert.equal((await state.get(key))?.version, v1, 'the record was not rewritten');
   });
 
-  test('registeredDependents lists every dependent of that dependency only, in registration order', async (t) => {
+  test('registeredDependents lists every dependent of that dependency only, sorted', async (t) => {
     const state = store(t);
     await registerDependent(state, infra, apps);
     await registerDependent(state, infra, web);
@@ -75,7 +76,12 @@ describe('dependents index', () => {
     // Same name in another namespace is another dependent.
     await registerDependent(state, infra, { namespace: 'team-b', name: 'web' });
     assert.deepEqual(await registeredDependents(state, infra), [apps, web, { namespace: 'team-b', name: 'web' }]);
-    assert.deepEqual(await registeredDependents(state, apps), [api]);
+    // Names with dots and names too long for one segment come back whole.
+    const dotted = { namespace: 'team-c', name: 'web.example.com' };
+    const long = { namespace: 'team-c', name: 'x'.repeat(250) };
+    await registerDependent(state, apps, dotted);
+    await registerDependent(state, apps, long);
+    assert.deepEqual(sorted(await registeredDependents(state, apps)), sorted([api, dotted, long]));
     assert.deepEqual(await registeredDependents(state, web), []);
   });
 
@@ -92,13 +98,16 @@ describe('dependents index', () => {
     assert.deepEqual(sorted(await registeredDependents(state, infra)), sorted(many));
   });
 
-  test('hundreds of concurrent registrations on one dependency are all kept (no retries exhausted)', async (t) => {
+  test('hundreds of concurrent registrations on one dependency are all kept, each one write that cannot conflict', async (t) => {
     const state = store(t);
     const many = Array.from({ length: 400 }, (_, i) => ({ namespace: 'team', name: `k${String(i).padStart(3, '0')}` }));
     const { state: counted, calls } = counting(state);
-    await Promise.all(many.map((d) => registerDependent(counted, infra, d)));
+    // Two stores on one directory stand for two processes (Lambda containers) registering at once.
+    const other = new FsStateStore(state.rootDir, { durable: false });
+    await Promise.all(many.map((d, i) => registerDependent(i % 2 ? counted : other, infra, d)));
     assert.deepEqual(sorted(await registeredDependents(state, infra)), sorted(many));
-    assert.ok((calls.update ?? 0) < many.length, `registrations written together (${calls.update} updates for ${many.length})`);
+    assert.equal(calls.update, undefined, 'no read-modify-write of a shared record');
+    assert.equal(calls.put, many.length / 2, 'one write per registration');
   });
 
   test('unregisterDependents removes only the named ones', async (t) => {
@@ -113,7 +122,7 @@ describe('dependents index', () => {
     await unregisterDependents(state, infra, []);
     await unregisterDependents(state, web, [api]);
     assert.deepEqual(await registeredDependents(state, infra), [apps, api]);
-    assert.equal(await state.get({ kind: DEPENDENTS_INDEX_KIND, namespace: web.namespace, name: indexName(web) }), undefined);
+    assert.deepEqual(await state.list({ kind: ENTRY_KIND, namespace: segment(web) }), []);
     // All of them.
     await unregisterDependents(state, infra, [apps, api]);
     assert.deepEqual(await registeredDependents(state, infra), []);
@@ -129,8 +138,7 @@ describe('dependents index', () => {
     await registerDependent(state, apps, web);
     await dropDependentsIndex(state, infra);
     assert.deepEqual(await registeredDependents(state, infra), []);
-    assert.equal(await state.get({ kind: DEPENDENTS_INDEX_KIND, namespace: infra.namespace, name: indexName(infra) }), undefined);
-    assert.deepEqual(await state.list({ kind: DEPENDENTS_INDEX_KIND }), [{ kind: DEPENDENTS_INDEX_KIND, namespace: apps.namespace, name: indexName(apps) }]);
+    assert.deepEqual(await state.list({ kind: ENTRY_KIND }), [entryKey(apps, web)]);
     assert.deepEqual(await registeredDependents(state, apps), [web]);
     await dropDependentsIndex(state, infra); // already gone: fine
   });
@@ -148,8 +156,23 @@ describe('dependents index', () => {
     const { state: counted, calls } = counting(state);
     const live = await liveMembers(counted, 'DependentsIndex', ks(infra), (rec) => ((rec.object?.spec?.dependsOn as NamespacedName[]) ?? []).some((d) => d.name === infra.name));
     assert.deepEqual(live.map((l) => l.key.name), ['apps']);
-    assert.equal(calls.list, undefined, 'no listing of all Kustomizations');
-    assert.ok((calls.get ?? 0) <= 4, `reads the index and the 3 members only (got ${calls.get})`);
+    assert.equal(calls.list, 1, "one listing: infra's index entries, not all Kustomizations");
+    assert.ok((calls.get ?? 0) <= 4, `reads the 3 members (and the old single-record index) only (got ${calls.get})`);
     assert.deepEqual(await registeredDependents(state, infra), [apps], 'entries that no longer hold are dropped');
+  });
+
+  test("an earlier version's single index record is still read, pruned and dropped", async (t) => {
+    const state = store(t);
+    const legacy = { kind: 'DependentsIndex', namespace: infra.namespace, name: `Kustomization.${infra.name}` };
+    await state.put(legacy, { members: [ks(apps), ks(web)] });
+    await registerDependent(state, infra, api);
+    await registerDependent(state, infra, apps); // in both: listed once
+    assert.deepEqual(sorted(await registeredDependents(state, infra)), sorted([apps, web, api]));
+    await unregisterDependents(state, infra, [web]);
+    assert.deepEqual((await state.get<{ members: unknown[] }>(legacy))?.value.members, [ks(apps)]);
+    assert.deepEqual(sorted(await registeredDependents(state, infra)), sorted([apps, api]));
+    await dropDependentsIndex(state, infra);
+    assert.equal(await state.get(legacy), undefined);
+    assert.deepEqual(await registeredDependents(state, infra), []);
   });
 });
