@@ -8,7 +8,7 @@ import { cel } from '../cel/load.js';
 import type { KubeObject } from '../kube/object.js';
 import { parseDuration } from '../util/duration.js';
 import { ValidationError } from '../util/errors.js';
-import { EVENT_SOURCE_KINDS } from './event.js';
+import { EVENT_SOURCE_KINDS, THIRD_PARTY_EVENT_SOURCE_KINDS } from './event.js';
 
 /** The group of Alert and Provider. */
 export const NOTIFICATION_GROUP = 'notification.toolkit.fluxcd.io';
@@ -29,14 +29,20 @@ export const SUPPORTED_PROVIDER_TYPES = [
   'gitea',
   'bitbucket',
   'githubpullrequestcomment',
+  'alertmanager',
+  'rocket',
+  'grafana',
+  'opsgenie',
+  'webex',
+  'matrix',
 ] as const;
 /** A supported `spec.type`. */
 export type ProviderType = (typeof SUPPORTED_PROVIDER_TYPES)[number];
 
 /** Flux's other provider types: valid in Flux, refused here with a clear message. */
 const OTHER_FLUX_TYPES = [
-  'rocket', 'giteapullrequestcomment', 'bitbucketserver', 'azuredevops', 'googlepubsub', 'webex', 'sentry', 'azureeventhub', 'lark', 'matrix',
-  'opsgenie', 'alertmanager', 'grafana', 'githubdispatch', 'gitlabmergerequestcomment', 'pagerduty', 'datadog', 'nats', 'zulip', 'otel', 'zoom', 'incident.io',
+  'giteapullrequestcomment', 'bitbucketserver', 'azuredevops', 'googlepubsub', 'sentry', 'azureeventhub', 'lark',
+  'githubdispatch', 'gitlabmergerequestcomment', 'pagerduty', 'datadog', 'nats', 'zulip', 'otel', 'zoom', 'incident.io',
 ];
 
 /** Commit-status provider types (provider_commit_status.go; the ones Fluxless sends to). */
@@ -163,7 +169,9 @@ export function parseAlert(obj: KubeObject | undefined): AlertSpec {
     const f = `spec.eventSources[${i}]`;
     if (!isObj(s)) fail(what, f, 'must be an object {kind, name, namespace?, matchLabels?}');
     const kind = str(s, 'kind', what, { required: true, field: `${f}.kind` });
-    if (!(kind in EVENT_SOURCE_KINDS)) fail(what, `${f}.kind`, `must be one of ${Object.keys(EVENT_SOURCE_KINDS).join(', ')}, got ${JSON.stringify(kind)}`);
+    if (!(kind in EVENT_SOURCE_KINDS) && !THIRD_PARTY_EVENT_SOURCE_KINDS.includes(kind)) {
+      fail(what, `${f}.kind`, `must be one of ${Object.keys(EVENT_SOURCE_KINDS).join(', ')} (or ${THIRD_PARTY_EVENT_SOURCE_KINDS.join(', ')} of Flux-compatible controllers), got ${JSON.stringify(kind)}`);
+    }
     const n = str(s, 'name', what, { required: true, max: 253, field: `${f}.name` });
     const ns = str(s, 'namespace', what, { max: 63, field: `${f}.namespace` });
     const src: EventSource = { kind, name: n, namespace: ns || namespace };

@@ -135,6 +135,89 @@ describe('chat and webhook providers', () => {
     assert.throws(() => createNotifier(opts({ type: 'telegram', url: '', token: 't' })), /empty Telegram channel/);
   });
 
+  test('alertmanager: one firing alert, metadata as labels, summary as an annotation, Go zero endsAt; bearer or basic auth', async () => {
+    rec.requests.length = 0;
+    await createNotifier(opts({ type: 'alertmanager', url: `${rec.url}/api/v2/alerts/`, token: 'am-token' }))(event);
+    const [r] = rec.requests;
+    assert.equal(r.method, 'POST');
+    assert.equal(r.url, '/api/v2/alerts/');
+    assert.equal(r.headers['content-type'], 'application/json');
+    assert.equal(r.headers.authorization, 'Bearer am-token');
+    assert.equal(
+      r.body,
+      `[{"status":"firing","labels":{"alertname":"FluxKustomizationHealthcheckfailed","kind":"Kustomization","name":"web","namespace":"apps","reason":"HealthCheckFailed","reportingcontroller":"kustomize-controller","revision":"main@sha1:${SHA}","severity":"error"},"annotations":{"message":"${MSG_HTML}","summary":"prod"},"startsAt":"2026-01-02T03:04:05Z","endsAt":"0001-01-01T00:00:00Z"}]`,
+    );
+    rec.requests.length = 0;
+    await createNotifier(opts({ type: 'alertmanager', url: `${rec.url}/api/v2/alerts`, token: 'am-token', username: 'am', password: 'pw' }))({ ...event, metadata: undefined, reason: 'install failed' });
+    assert.equal(rec.requests[0].headers.authorization, `Basic ${Buffer.from('am:pw').toString('base64')}`);
+    const [alert] = rec.requests[0].json<Array<{ labels: Record<string, string>; annotations: Record<string, string> }>>();
+    assert.equal(alert.labels.alertname, 'FluxKustomizationInstall Failed');
+    assert.deepEqual(alert.annotations, { message: event.message });
+    assert.throws(() => createNotifier(opts({ type: 'alertmanager', url: 'not a url' })), /invalid Alertmanager URL not a url/);
+  });
+
+  test('rocket: the Slack payload with Rocket colors and no default username', async () => {
+    rec.requests.length = 0;
+    await createNotifier(opts({ type: 'rocket', url: `${rec.url}/hooks/abc`, channel: 'ops', token: 'ignored' }))(event);
+    const [r] = rec.requests;
+    assert.equal(r.headers.authorization, undefined);
+    assert.equal(
+      r.body,
+      `{"channel":"ops","username":"","icon_url":"","icon_emoji":"","attachments":[{"fallback":"","color":"#FF0000","author_name":"kustomization/web.apps","text":"${MSG_HTML}","mrkdwn_in":["text"],"fields":[{"title":"revision","value":"main@sha1:${SHA}","short":false},{"title":"summary","value":"prod","short":false}]}]}`,
+    );
+    rec.requests.length = 0;
+    await createNotifier(opts({ type: 'rocket', url: `${rec.url}/hooks/abc`, username: 'flux' }))({ ...event, severity: 'info' });
+    const body = rec.requests[0].json<{ username: string; attachments: Array<{ color: string }> }>();
+    assert.equal(body.username, 'flux');
+    assert.equal(body.attachments[0].color, '#0076D7');
+  });
+
+  test('grafana: a Graphite annotation with Unix seconds and tags; token wins over basic auth', async () => {
+    rec.requests.length = 0;
+    await createNotifier(opts({ type: 'grafana', url: `${rec.url}/api/annotations/graphite`, token: 'g-token', username: 'u', password: 'p' }))(event);
+    const [r] = rec.requests;
+    assert.equal(r.headers.authorization, 'Bearer g-token');
+    assert.equal(
+      r.body,
+      `{"when":1767323045,"text":"kustomization/web.apps","tags":["flux","kustomize-controller","revision: main@sha1|${SHA}","summary: prod","kind: Kustomization","name: web","namespace: apps"]}`,
+    );
+    rec.requests.length = 0;
+    await createNotifier(opts({ type: 'grafana', url: `${rec.url}/api/annotations/graphite`, username: 'u', password: 'p' }))(event);
+    assert.equal(rec.requests[0].headers.authorization, `Basic ${Buffer.from('u:p').toString('base64')}`);
+  });
+
+  test('opsgenie: message Kind/name, the event as description, metadata and severity as details, GenieKey auth; a key is required', async () => {
+    rec.requests.length = 0;
+    await createNotifier(opts({ type: 'opsgenie', url: `${rec.url}/v2/alerts`, token: 'genie' }))(event);
+    const [r] = rec.requests;
+    assert.equal(r.headers.authorization, 'GenieKey genie');
+    assert.equal(r.body, `{"message":"Kustomization/web","description":"${MSG_HTML}","details":{"revision":"main@sha1:${SHA}","severity":"error","summary":"prod"}}`);
+    assert.throws(() => createNotifier(opts({ type: 'opsgenie', url: `${rec.url}/v2/alerts` })), /empty Opsgenie apikey\/token/);
+  });
+
+  test('webex: Markdown in the room given by channel, bearer token', async () => {
+    rec.requests.length = 0;
+    await createNotifier(opts({ type: 'webex', url: `${rec.url}/v1/messages`, channel: 'room-1', token: 'bot' }))(event);
+    const [r] = rec.requests;
+    assert.equal(r.headers.authorization, 'Bearer bot');
+    assert.equal(
+      r.body,
+      `{"roomId":"room-1","markdown":"💣 **kustomization/web.apps**\\n${MSG_HTML}\\n\\u003e**revision**: main@sha1:${SHA}\\n\\u003e**summary**: prod\\n"}`,
+    );
+  });
+
+  test('matrix: PUT to the room with the SHA-1 of the event JSON as transaction id', async () => {
+    rec.requests.length = 0;
+    await createNotifier(opts({ type: 'matrix', url: rec.url, channel: '!room:example.org', token: 'mx' }))(event);
+    const [r] = rec.requests;
+    assert.equal(r.method, 'PUT');
+    // The transaction id hashes the event exactly as the generic provider sends it (asserted above).
+    const eventJson = `{"involvedObject":{"kind":"Kustomization","namespace":"apps","name":"web","apiVersion":"kustomize.toolkit.fluxcd.io/v1"},"severity":"error","timestamp":"2026-01-02T03:04:05Z","message":"${MSG_HTML}","reason":"HealthCheckFailed","metadata":{"revision":"main@sha1:${SHA}","summary":"prod"},"reportingController":"kustomize-controller","reportingInstance":"host-1"}`;
+    assert.equal(r.url, `/_matrix/client/r0/rooms/!room:example.org/send/m.room.message/${createHash('sha1').update(eventJson).digest('hex')}`);
+    assert.equal(r.headers.authorization, 'Bearer mx');
+    assert.equal(r.body, `{"body":"🚨 kustomization/web.apps\\n${MSG_HTML}\\n- revision: main@sha1:${SHA}\\n- summary: prod\\n","msgtype":"m.text"}`);
+  });
+
   test('a 500 is retryable, a 404 is not, a refused connection is retryable', async () => {
     rec.handle(() => ({ status: 500, body: 'down' }));
     await assert.rejects(createNotifier(opts({ type: 'slack', url: `${rec.url}/x` }))(event), (e: unknown) => e instanceof TransientDeliveryError && /status code 500: down/.test((e as Error).message));

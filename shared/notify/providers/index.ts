@@ -1,16 +1,21 @@
 /** The notifier of each supported Provider type (notifier/factory.go). */
 import type { ProviderType } from '../spec.js';
+import { alertmanagerNotifier } from './alertmanager.js';
 import { bitbucketNotifier } from './bitbucket.js';
 import type { Notifier, ProviderOptions } from './common.js';
-import { discordNotifier, slackNotifier } from './slack.js';
+import { discordNotifier, rocketNotifier, slackNotifier } from './slack.js';
 import { genericNotifier } from './generic.js';
 import { giteaNotifier } from './gitea.js';
 import { githubNotifier } from './github.js';
 import { githubPrCommentNotifier } from './github-pr-comment.js';
 import { gitlabNotifier } from './gitlab.js';
 import { googleChatNotifier } from './googlechat.js';
+import { grafanaNotifier } from './grafana.js';
+import { matrixNotifier } from './matrix.js';
+import { opsgenieNotifier } from './opsgenie.js';
 import { teamsNotifier } from './teams.js';
 import { telegramNotifier } from './telegram.js';
+import { webexNotifier } from './webex.js';
 
 /** Types of Provider notifiers: the sender, a resolved Provider's options, and overridable endpoints. */
 export type { Notifier, ProviderEndpoints, ProviderOptions } from './common.js';
@@ -28,6 +33,12 @@ const FACTORIES: Readonly<Record<ProviderType, (o: ProviderOptions) => Notifier>
   gitlab: (o) => gitlabNotifier(o),
   gitea: giteaNotifier,
   bitbucket: bitbucketNotifier,
+  alertmanager: alertmanagerNotifier,
+  rocket: rocketNotifier,
+  grafana: grafanaNotifier,
+  opsgenie: opsgenieNotifier,
+  webex: webexNotifier,
+  matrix: matrixNotifier,
 };
 
 /** The notifier for `o.type`; throws a PermanentDeliveryError when the options cannot work (bad address, no token). */

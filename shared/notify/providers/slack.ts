@@ -1,7 +1,8 @@
 /**
- * `slack` (notifier/slack.go) and `discord` (notifier/discord.go, Slack-compatible
- * webhook at `<address>/slack`): one attachment with the object, the message, a color
- * from the severity and a field per metadata entry.
+ * `slack` (notifier/slack.go), `discord` (notifier/discord.go, Slack-compatible webhook at
+ * `<address>/slack`) and `rocket` (notifier/rocket.go, Rocket.Chat's Slack-compatible
+ * incoming webhook): one attachment with the object, the message, a color from the
+ * severity and a field per metadata entry.
  */
 import type { NotificationEvent } from '../event.js';
 import { PermanentDeliveryError } from '../errors.js';
@@ -12,11 +13,15 @@ import { metadataEntries, objName, postMessage, requireRequestUri, type Notifier
 export const SLACK_API_URL = 'https://slack.com/api/chat.postMessage';
 
 /** The SlackPayload of an event. */
-export function slackPayload(e: NotificationEvent, o: { channel: string; username: string; fallback: boolean }): GoStruct {
+export function slackPayload(
+  e: NotificationEvent,
+  o: { channel: string; username: string; fallback: boolean; colors?: { info: string; error: string }; noDefaultUsername?: boolean },
+): GoStruct {
   const author = objName(e);
+  const colors = o.colors ?? { info: 'good', error: 'danger' };
   return S([
     ['channel', o.channel],
-    ['username', o.username || e.reportingController],
+    ['username', o.noDefaultUsername ? o.username : o.username || e.reportingController],
     ['icon_url', ''],
     ['icon_emoji', ''],
     ['text', omitEmpty('')],
@@ -25,7 +30,7 @@ export function slackPayload(e: NotificationEvent, o: { channel: string; usernam
       [
         S([
           ['fallback', o.fallback ? `${author}: ${e.message.split('\n')[0]}` : ''],
-          ['color', e.severity === 'error' ? 'danger' : 'good'],
+          ['color', e.severity === 'error' ? colors.error : colors.info],
           ['author_name', author],
           ['text', e.message],
           ['mrkdwn_in', ['text']],
@@ -66,5 +71,17 @@ export function discordNotifier(o: ProviderOptions): Notifier {
   const url = discordUrl(o.url);
   return async (e) => {
     await postMessage({ signal: o.signal, transport: { proxy: o.transport.proxy } }, url, slackPayload(e, { channel: '', username: o.username, fallback: false }));
+  };
+}
+
+/** The Rocket.Chat notifier: Rocket's colors, the Provider's username as is (no default), no token. */
+export function rocketNotifier(o: ProviderOptions): Notifier {
+  try {
+    new URL(o.url);
+  } catch {
+    throw new PermanentDeliveryError(`invalid Rocket hook URL ${o.url}: 'parse "${o.url}": invalid URI for request'`);
+  }
+  return async (e) => {
+    await postMessage(o, o.url, slackPayload(e, { channel: o.channel, username: o.username, fallback: false, colors: { info: '#0076D7', error: '#FF0000' }, noDefaultUsername: true }));
   };
 }
