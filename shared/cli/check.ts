@@ -13,6 +13,7 @@ import path from 'node:path';
 import { extractArtifact } from '../artifacts/extract.js';
 import type { FluxlessConfig } from '../config/config.js';
 import { isFluxComponent } from '../kinds/kustomization/components.js';
+import { THIRD_PARTY_EVENT_SOURCE_KINDS } from '../notify/event.js';
 import { buildKustomization } from '../kinds/kustomization/build.js';
 import { isFluxObject } from '../kinds/kustomization/definitions.js';
 import { parseKustomization, type KustomizationSpec } from '../kinds/kustomization/spec.js';
@@ -78,6 +79,8 @@ async function checkRepository(cfg: FluxlessConfig, tree: string, startPath: str
   const kinds = new Map<string, KindCount>();
   let skipped = 0;
   let clusterObjects = 0;
+  /** Alerts per event-source kind of another controller (they match no event here). */
+  const inertSources = new Map<string, number>();
   const count = (key: string, problem?: string) => {
     const k = kinds.get(key) ?? { total: 0, problems: new Map() };
     k.total++;
@@ -130,6 +133,11 @@ async function checkRepository(cfg: FluxlessConfig, tree: string, startPath: str
           problem = errorMessage(err).replace(/^\S+ [^:]+: /, '');
         }
         count(label, problem);
+        if (obj.kind === 'Alert' && !problem) {
+          for (const k of new Set(((obj.spec?.eventSources ?? []) as Array<{ kind?: unknown }>).map((e) => e.kind))) {
+            if (typeof k === 'string' && THIRD_PARTY_EVENT_SOURCE_KINDS.includes(k)) inertSources.set(k, (inertSources.get(k) ?? 0) + 1);
+          }
+        }
         // The bootstrap pair from gotk-sync.yaml: merged with the configuration.
         const isBootstrap = [source, root].find((b) => b.kind === obj.kind && b.metadata.name === obj.metadata.name && (obj.metadata.namespace ?? spec.namespace) === b.metadata.namespace);
         if (isBootstrap) {
@@ -151,6 +159,9 @@ async function checkRepository(cfg: FluxlessConfig, tree: string, startPath: str
   }
   out.push({ ok: true, text: `${clusterObjects} Kubernetes object(s) to apply from ${seen.size} Kustomization path(s)` });
   if (skipped) out.push({ ok: true, warning: true, text: `${skipped} object(s) of Flux's own components (gotk-components.yaml) are left out: Fluxless replaces Flux's controllers (set applyFluxComponents: true to apply them)` });
+  for (const [k, n] of inertSources) {
+    out.push({ ok: true, warning: true, text: `${n} Alert(s) name event sources of kind ${k}: they match no event, as Fluxless reconciles no ${k} objects; their other sources are forwarded` });
+  }
   for (const [label, k] of [...kinds.entries()].sort()) {
     const bad = [...k.problems.values()].reduce((a, b) => a + b, 0);
     if (!bad) out.push({ ok: true, text: `${label}: ${k.total} supported` });

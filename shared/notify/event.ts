@@ -54,6 +54,13 @@ export const EVENT_SOURCE_KINDS: Readonly<Record<string, string>> = {
   ImageUpdateAutomation: 'image.toolkit.fluxcd.io',
 };
 
+/**
+ * Kinds of Flux-compatible controllers that users add to the Alert CRD's eventSources enum
+ * (Flux Operator's, as its distribution does, and tofu-controller's, as Flux's docs show):
+ * accepted in an Alert, though no Fluxless object has these kinds, so they match no event.
+ */
+export const THIRD_PARTY_EVENT_SOURCE_KINDS: readonly string[] = ['FluxInstance', 'FluxReport', 'ResourceSet', 'ResourceSetInputProvider', 'Terraform'];
+
 /** The name the Flux controller that owns `kind` reports events with. */
 export function reportingController(kind: string, group: string): string {
   if (group === 'kustomize.toolkit.fluxcd.io') return 'kustomize-controller';

@@ -45,6 +45,10 @@ test('Alert and Provider: validated, Ready or Stalled with the field, Provider U
   assert.equal(ok.res.ready, true);
   assert.equal(getCondition(ok.rec, 'Ready')?.message, `Alert sends error events of Kustomization/${NS}/*, HelmRelease/apps/web to Provider slack`);
 
+  // Flux Operator's kinds (its distribution patches the CRD enum to allow them) are accepted: they match no event here.
+  const operator = await run(alerts, obj('Alert', 'operator', { providerRef: { name: 'slack' }, eventSources: [{ kind: 'FluxInstance', name: '*' }, { kind: 'Kustomization', name: '*' }] }));
+  assert.equal(operator.res.ready, true, JSON.stringify(operator.rec.status));
+
   const bad = await run(alerts, obj('Alert', 'bad', { providerRef: { name: 'slack' }, eventSources: [{ kind: 'Deployment', name: 'x' }] }));
   assert.equal(bad.res.ready, false);
   assert.equal(getCondition(bad.rec, 'Stalled')?.status, 'True');
