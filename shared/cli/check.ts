@@ -7,11 +7,14 @@
  * controllers already run there.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { extractArtifact } from '../artifacts/extract.js';
 import type { FluxlessConfig } from '../config/config.js';
+import { applyCopyOperations } from '../kinds/artifactgenerator/copy.js';
+import { artifactRequests } from '../kinds/artifactgenerator/pathpattern.js';
+import { parseArtifactGenerator, type ArtifactGeneratorSpec } from '../kinds/artifactgenerator/spec.js';
 import { isFluxComponent } from '../kinds/kustomization/components.js';
 import { THIRD_PARTY_EVENT_SOURCE_KINDS } from '../notify/event.js';
 import { buildKustomization } from '../kinds/kustomization/build.js';
@@ -89,24 +92,39 @@ async function checkRepository(cfg: FluxlessConfig, tree: string, startPath: str
   };
   const [source, root] = bootstrapObjects(cfg);
   const seen = new Set<string>();
-  const queue: Array<{ name: string; namespace: string; path: string; spec?: KustomizationSpec }> = [
-    { name: root.metadata.name, namespace: root.metadata.namespace!, path: startPath },
-  ];
-  while (queue.length) {
+  type Item = { name: string; namespace: string; path: string; spec?: KustomizationSpec; tree: string; via?: string };
+  const queue: Item[] = [{ name: root.metadata.name, namespace: root.metadata.namespace!, path: startPath, tree }];
+  /** ExternalArtifacts generated from this repository (`<namespace>/<name>` -> their tree). */
+  const generated = new Map<string, string>();
+  /** Kustomizations on an ExternalArtifact not generated (yet) when they were found. */
+  let waiting: Item[] = [];
+  /** Kustomizations on other sources: checked when Fluxless fetches those. */
+  const elsewhere: string[] = [];
+  const genWork = await mkdtemp(path.join(os.tmpdir(), 'fluxless-check-gen-'));
+  const isOurs = (kind: string, name: string, namespace: string) => kind === 'GitRepository' && name === source.metadata.name && namespace === source.metadata.namespace;
+  for (;;) {
+    if (!queue.length) {
+      // Kustomizations waiting for an ExternalArtifact that a later build generated.
+      const ready = waiting.filter((w) => generated.has(`${w.spec!.sourceRef.namespace}/${w.spec!.sourceRef.name}`));
+      if (!ready.length) break;
+      waiting = waiting.filter((w) => !ready.includes(w));
+      for (const w of ready) queue.push({ ...w, tree: generated.get(`${w.spec!.sourceRef.namespace}/${w.spec!.sourceRef.name}`)! });
+    }
     const item = queue.shift()!;
-    if (seen.has(item.path)) continue;
-    seen.add(item.path);
+    const seenKey = `${item.tree}\0${item.path}`;
+    if (seen.has(seenKey)) continue;
+    seen.add(seenKey);
     const work = await mkdtemp(path.join(os.tmpdir(), 'fluxless-check-'));
     try {
       const spec: KustomizationSpec =
         item.spec ?? parseKustomization({ ...root, metadata: { ...root.metadata, name: item.name, namespace: item.namespace }, spec: { ...(root.spec ?? {}), path: item.path } });
       const dest = path.join(work, 'src');
-      await materializeBuildTree(tree, spec.path, spec.render.components ?? [], dest);
+      await materializeBuildTree(item.tree, spec.path, spec.render.components ?? [], dest);
       let objects: KubeObject[];
       try {
         objects = await buildKustomization(OFFLINE, { ...spec, postBuild: spec.postBuild ? { ...spec.postBuild, substituteFrom: [] } : undefined }, dest);
       } catch (err) {
-        out.push({ ok: false, text: `build of ${item.path} (Kustomization ${item.namespace}/${item.name}) failed: ${errorMessage(err)}` });
+        out.push({ ok: false, text: `build of ${item.path}${item.via ? ` of ${item.via}` : ''} (Kustomization ${item.namespace}/${item.name}) failed: ${errorMessage(err)}` });
         continue;
       }
       for (const obj of objects) {
@@ -145,11 +163,23 @@ async function checkRepository(cfg: FluxlessConfig, tree: string, startPath: str
           out.push({ ok: true, warning: conflicts.length > 0, text: `${fmtObject({ ...obj, metadata: { ...obj.metadata, namespace: isBootstrap.metadata.namespace } })} is the bootstrap pair (gotk-sync.yaml): merged with fluxless.yaml${conflicts.length ? `; fluxless.yaml wins on ${conflicts.join('; ')}` : ''}` });
           continue;
         }
-        // Follow Kustomizations that build from the same repository.
+        // Follow Kustomizations that build from the same repository, directly or through an
+        // ArtifactGenerator over it.
+        if (obj.kind === 'ArtifactGenerator' && !problem) {
+          out.push(...(await generateFromRepository(parseArtifactGenerator({ ...obj, metadata: { ...obj.metadata, namespace: obj.metadata.namespace ?? spec.namespace } }), tree, genWork, isOurs, generated)));
+        }
         if (obj.kind === 'Kustomization' && !problem) {
           const ks = parseKustomization({ ...obj, metadata: { ...obj.metadata, namespace: obj.metadata.namespace ?? spec.namespace } });
-          if (ks.sourceRef.kind === 'GitRepository' && ks.sourceRef.name === source.metadata.name && ks.sourceRef.namespace === source.metadata.namespace) {
-            queue.push({ name: ks.name, namespace: ks.namespace, path: ks.path, spec: ks });
+          const ref = ks.sourceRef;
+          if (isOurs(ref.kind, ref.name, ref.namespace)) {
+            queue.push({ name: ks.name, namespace: ks.namespace, path: ks.path, spec: ks, tree });
+          } else if (ref.kind === 'ExternalArtifact') {
+            const via = `ExternalArtifact ${ref.namespace}/${ref.name}`;
+            const t = generated.get(`${ref.namespace}/${ref.name}`);
+            if (t) queue.push({ name: ks.name, namespace: ks.namespace, path: ks.path, spec: ks, tree: t, via });
+            else waiting.push({ name: ks.name, namespace: ks.namespace, path: ks.path, spec: ks, tree: '', via });
+          } else {
+            elsewhere.push(`${ks.namespace}/${ks.name} (${ref.kind} ${ref.namespace}/${ref.name})`);
           }
         }
       }
@@ -157,7 +187,13 @@ async function checkRepository(cfg: FluxlessConfig, tree: string, startPath: str
       await rm(work, { recursive: true, force: true });
     }
   }
+  await rm(genWork, { recursive: true, force: true });
+  for (const w of waiting) elsewhere.push(`${w.namespace}/${w.name} (${w.via}, not generated from this repository)`);
   out.push({ ok: true, text: `${clusterObjects} Kubernetes object(s) to apply from ${seen.size} Kustomization path(s)` });
+  if (elsewhere.length) {
+    const shown = elsewhere.slice(0, 5).join(', ');
+    out.push({ ok: true, warning: true, text: `${elsewhere.length} Kustomization(s) build from other sources, checked when Fluxless fetches them: ${shown}${elsewhere.length > 5 ? `, and ${elsewhere.length - 5} more` : ''}` });
+  }
   if (skipped) out.push({ ok: true, warning: true, text: `${skipped} object(s) of Flux's own components (gotk-components.yaml) are left out: Fluxless replaces Flux's controllers (set applyFluxComponents: true to apply them)` });
   for (const [k, n] of inertSources) {
     out.push({ ok: true, warning: true, text: `${n} Alert(s) name event sources of kind ${k}: they match no event, as Fluxless reconciles no ${k} objects; their other sources are forwarded` });
@@ -168,6 +204,35 @@ async function checkRepository(cfg: FluxlessConfig, tree: string, startPath: str
     for (const [problem, n] of k.problems) out.push({ ok: false, text: `${label}: ${n} of ${k.total}: ${problem}` });
   }
   return out;
+}
+
+/**
+ * Builds the outputs of an ArtifactGenerator whose sources are all this repository (the
+ * copy operations and pathPattern of its reconciler, over the checked-out tree) into
+ * `work`, recording each as a generated ExternalArtifact. A generator over other sources
+ * is left to its reconcile.
+ */
+async function generateFromRepository(
+  ag: ArtifactGeneratorSpec,
+  tree: string,
+  work: string,
+  isOurs: (kind: string, name: string, namespace: string) => boolean,
+  generated: Map<string, string>,
+): Promise<Finding[]> {
+  if (!ag.sources.every((s) => isOurs(s.kind, s.name, s.namespace))) return [];
+  const roots = new Map(ag.sources.map((s) => [s.alias, tree]));
+  try {
+    for (const req of await artifactRequests(ag.artifacts, ag.pathPattern, roots)) {
+      const dir = path.join(work, `${ag.namespace}.${req.artifact.name}`);
+      await rm(dir, { recursive: true, force: true });
+      await mkdir(dir, { recursive: true });
+      await applyCopyOperations(req.artifact.copy, roots, dir);
+      generated.set(`${ag.namespace}/${req.artifact.name}`, dir);
+    }
+    return [];
+  } catch (err) {
+    return [{ ok: false, text: `ArtifactGenerator ${ag.namespace}/${ag.name}: ${errorMessage(err)}` }];
+  }
 }
 
 /** `fluxless check --pre`: the cluster only. */
