@@ -12,7 +12,7 @@ import { promises as fsp } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { acquireLock, type LockOptions } from '../util/file-lock.js';
-import { readDirIfExists, readIfExists, writeFileAtomic, fsyncDir } from '../util/fs-atomic.js';
+import { readDirIfExists, readSmallIfExists, writeFileAtomic, fsyncDir } from '../util/fs-atomic.js';
 import { CLUSTER_SCOPE_SEGMENT, compareKeys, describeKey, isValidSegment, keyFromSegments, keySegments, prefixSegments, type ObjectKey } from './key.js';
 import {
   ENVELOPE_TAG,
@@ -63,7 +63,7 @@ export class FsStateStore implements StateStore {
 
   async get<T>(key: ObjectKey): Promise<Versioned<T> | undefined> {
     const file = this.fileFor(key);
-    const raw = await readIfExists(file);
+    const raw = readSmallIfExists(file);
     if (raw === undefined) return undefined;
     const env = parseEnvelope<T>(raw, file);
     return { value: env.value, version: env.nonce };
@@ -135,7 +135,7 @@ export class FsStateStore implements StateStore {
   }
 
   private async currentVersion(file: string): Promise<string | undefined> {
-    const raw = await readIfExists(file);
+    const raw = readSmallIfExists(file);
     return raw === undefined ? undefined : parseEnvelope(raw, file).nonce;
   }
 

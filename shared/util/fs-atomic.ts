@@ -6,7 +6,7 @@
  * the old file or the new one, never a torn one; a crash leaves at most a temp file behind,
  * which every listing ignores and `removeStaleTemps` deletes later.
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readFileSync } from 'node:fs';
 import type { Dirent } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -82,6 +82,21 @@ export async function readIfExists(file: string): Promise<Buffer | undefined> {
     return await fsp.readFile(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Reads a small file (a state record, a lock's owner) synchronously, or undefined when it
+ * does not exist. On a local disk that is a few microseconds of blocking, and about an eighth
+ * of the CPU of `fsp.readFile` (four thread-pool round trips and a FileHandle per read), which
+ * dominated the local runtime's profile at fleet size. Not for artifacts or anything large.
+ */
+export function readSmallIfExists(file: string): Buffer | undefined {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
     throw err;
   }
 }
