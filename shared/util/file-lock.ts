@@ -14,7 +14,7 @@
  * right before it commits, and refuses to commit after holding it for more than staleMs/2, so
  * a lock broken from under a slow holder costs a ConflictError, not a lost write.
  */
-import { linkSync, mkdirSync, promises as fsp, unlinkSync, writeFileSync } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
@@ -98,21 +98,21 @@ export async function acquireLock(target: string, opts: LockOptions = {}): Promi
   let tmp: string | undefined;
   try {
     for (let attempt = 0; ; attempt++) {
-      // The owner file and the link are tiny metadata operations: done synchronously, they
-      // cost a fraction of the CPU of the promise API (see readSmallIfExists).
+      // Creating and linking stay asynchronous: they wait on the filesystem's journal while
+      // other writers fsync, which must not stall the event loop (reads do not, see readOwner).
       if (!tmp) {
         tmp = tempPathFor(lockPath);
         try {
-          writeFileSync(tmp, JSON.stringify(owner), { flag: 'wx', mode: 0o600 });
+          await fsp.writeFile(tmp, JSON.stringify(owner), { flag: 'wx', mode: 0o600 });
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-          mkdirSync(path.dirname(lockPath), { recursive: true });
-          writeFileSync(tmp, JSON.stringify(owner), { flag: 'wx', mode: 0o600 });
+          await fsp.mkdir(path.dirname(lockPath), { recursive: true });
+          await fsp.writeFile(tmp, JSON.stringify(owner), { flag: 'wx', mode: 0o600 });
         }
       }
       try {
         heldTokens.add(token);
-        linkSync(tmp, lockPath);
+        await fsp.link(tmp, lockPath);
         const acquiredAt = Date.now();
         return makeHeld(lockPath, token, acquiredAt, staleMs, opts.what ?? target);
       } catch (err) {
@@ -142,7 +142,7 @@ export async function acquireLock(target: string, opts: LockOptions = {}): Promi
       await sleep(Math.min(50, 1 + attempt * 2) * (0.5 + Math.random()));
     }
   } finally {
-    if (tmp) unlinkQuietly(tmp);
+    if (tmp) await fsp.rm(tmp, { force: true }).catch(() => undefined);
   }
 }
 
@@ -166,18 +166,9 @@ function makeHeld(lockPath: string, token: string, acquiredAt: number, staleMs: 
       released = true;
       heldTokens.delete(token);
       const o = await readOwner(lockPath);
-      if (o && o.token === token) unlinkQuietly(lockPath);
+      if (o && o.token === token) await fsp.rm(lockPath, { force: true });
     },
   };
-}
-
-/** unlink, ignoring a file that is gone already (and any other error: best effort). */
-function unlinkQuietly(file: string): void {
-  try {
-    unlinkSync(file);
-  } catch {
-    // gone already, or not ours to remove
-  }
 }
 
 /** Removes `lockPath` if it is stale; returns true if it is gone now (retry at once). */
