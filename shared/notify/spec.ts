@@ -35,6 +35,7 @@ export const SUPPORTED_PROVIDER_TYPES = [
   'opsgenie',
   'webex',
   'matrix',
+  'githubdispatch',
 ] as const;
 /** A supported `spec.type`. */
 export type ProviderType = (typeof SUPPORTED_PROVIDER_TYPES)[number];
@@ -42,7 +43,7 @@ export type ProviderType = (typeof SUPPORTED_PROVIDER_TYPES)[number];
 /** Flux's other provider types: valid in Flux, refused here with a clear message. */
 const OTHER_FLUX_TYPES = [
   'giteapullrequestcomment', 'bitbucketserver', 'azuredevops', 'googlepubsub', 'sentry', 'azureeventhub', 'lark',
-  'githubdispatch', 'gitlabmergerequestcomment', 'pagerduty', 'datadog', 'nats', 'zulip', 'otel', 'zoom', 'incident.io',
+  'gitlabmergerequestcomment', 'pagerduty', 'datadog', 'nats', 'zulip', 'otel', 'zoom', 'incident.io',
 ];
 
 /** Commit-status provider types (provider_commit_status.go; the ones Fluxless sends to). */

@@ -11,6 +11,11 @@ export class GoStruct {
   constructor(readonly fields: ReadonlyArray<readonly [string, unknown]>) {}
 }
 
+/** A json.RawMessage: JSON text written as it is (compact, already escaped as its producer chose). */
+export class GoRawJson {
+  constructor(readonly json: string) {}
+}
+
 /** Marks a field to leave out (Go's omitempty on an empty value). */
 export const OMIT: unique symbol = Symbol('omit');
 
@@ -81,6 +86,7 @@ function sortedEntries(v: object): Array<[string, unknown]> {
 function encode(v: unknown, html: boolean): string {
   if (v === null || v === undefined) return 'null';
   if (v instanceof GoStruct) return '{' + v.fields.map(([k, x]) => `${quote(k, html)}:${encode(x, html)}`).join(',') + '}';
+  if (v instanceof GoRawJson) return v.json;
   if (Array.isArray(v)) return '[' + v.map((x) => encode(x, html)).join(',') + ']';
   switch (typeof v) {
     case 'string':

@@ -255,6 +255,22 @@ describe('commit status providers', () => {
     assert.equal(forge.find('POST', `/api/v3/repos/fleet/infra/statuses/${SHA}`).at(-1)?.body, '{"state":"success","description":"reconciliation succeeded","context":"kustomization/web/0c9c2e41"}\n');
   });
 
+  test('githubdispatch: a repository_dispatch with the event as client_payload; a refusal names the call', async () => {
+    forge.requests.length = 0;
+    await createNotifier(opts({ type: 'githubdispatch', url: gh(), token: 'ghp_d' }))(event);
+    const [r] = forge.requests;
+    assert.equal(r.method, 'POST');
+    assert.equal(r.url, '/api/v3/repos/fleet/infra/dispatches');
+    assert.equal(r.headers.authorization, 'Bearer ghp_d');
+    // go-github does not escape HTML, but the raw event inside was marshalled by json.Marshal, which does.
+    assert.equal(
+      r.body,
+      `{"event_type":"Kustomization/web.apps","client_payload":{"involvedObject":{"kind":"Kustomization","namespace":"apps","name":"web","apiVersion":"kustomize.toolkit.fluxcd.io/v1"},"severity":"error","timestamp":"2026-01-02T03:04:05Z","message":"${MSG_HTML}","reason":"HealthCheckFailed","metadata":{"revision":"main@sha1:${SHA}","summary":"prod"},"reportingController":"kustomize-controller","reportingInstance":"host-1"}}\n`,
+    );
+    forge.failNext(/dispatches$/, 1, 404);
+    await assert.rejects(createNotifier(opts({ type: 'githubdispatch', url: gh(), token: 'ghp_d' }))(event), /could not send github repository dispatch webhook: POST .*\/dispatches: 404 injected failure/);
+  });
+
   test('github: revisions without a SHA-1 commit fail without an API call; main/<sha> works; Progressing is skipped', async () => {
     forge.requests.length = 0;
     const n = createNotifier(opts({ type: 'github', url: gh(), token: 't', commitStatus: 'c' }));

@@ -166,6 +166,7 @@ export async function startForge(opts: { login?: string } = {}): Promise<Forge> 
       Object.assign(run, r.json<Partial<FakeCheckRun>>());
       return { body: run };
     }
+    if (/^\/api\/v3\/repos\/[^/]+\/[^/]+\/dispatches$/.test(p) && r.method === 'POST') return { status: 204 };
     if (p === '/api/v3/user' && r.method === 'GET') return { body: { login: opts.login ?? 'fluxbot' } };
     if ((m = /^\/api\/v3\/repos\/[^/]+\/[^/]+\/issues\/(\d+)\/comments$/.exec(p))) {
       if (r.method === 'GET') return { body: comments };

@@ -7,6 +7,7 @@ import { discordNotifier, rocketNotifier, slackNotifier } from './slack.js';
 import { genericNotifier } from './generic.js';
 import { giteaNotifier } from './gitea.js';
 import { githubNotifier } from './github.js';
+import { githubDispatchNotifier } from './github-dispatch.js';
 import { githubPrCommentNotifier } from './github-pr-comment.js';
 import { gitlabNotifier } from './gitlab.js';
 import { googleChatNotifier } from './googlechat.js';
@@ -39,6 +40,7 @@ const FACTORIES: Readonly<Record<ProviderType, (o: ProviderOptions) => Notifier>
   opsgenie: opsgenieNotifier,
   webex: webexNotifier,
   matrix: matrixNotifier,
+  githubdispatch: githubDispatchNotifier,
 };
 
 /** The notifier for `o.type`; throws a PermanentDeliveryError when the options cannot work (bad address, no token). */
