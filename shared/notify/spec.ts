@@ -36,6 +36,7 @@ export const SUPPORTED_PROVIDER_TYPES = [
   'webex',
   'matrix',
   'githubdispatch',
+  'gitlabmergerequestcomment',
 ] as const;
 /** A supported `spec.type`. */
 export type ProviderType = (typeof SUPPORTED_PROVIDER_TYPES)[number];
@@ -43,7 +44,7 @@ export type ProviderType = (typeof SUPPORTED_PROVIDER_TYPES)[number];
 /** Flux's other provider types: valid in Flux, refused here with a clear message. */
 const OTHER_FLUX_TYPES = [
   'giteapullrequestcomment', 'bitbucketserver', 'azuredevops', 'googlepubsub', 'sentry', 'azureeventhub', 'lark',
-  'gitlabmergerequestcomment', 'pagerduty', 'datadog', 'nats', 'zulip', 'otel', 'zoom', 'incident.io',
+  'pagerduty', 'datadog', 'nats', 'zulip', 'otel', 'zoom', 'incident.io',
 ];
 
 /** Commit-status provider types (provider_commit_status.go; the ones Fluxless sends to). */

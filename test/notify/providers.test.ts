@@ -357,4 +357,26 @@ describe('githubpullrequestcomment', () => {
     assert.equal(forge.comments.length, 1);
     await assert.rejects(n({ ...e, metadata: { change_request: 'x' } }), /invalid "change_request" metadata value "x"/);
   });
+
+  test('gitlabmergerequestcomment: one note per object on the merge request, found by its marker and the token user, then edited', async () => {
+    forge.requests.length = 0;
+    forge.notes.length = 0;
+    const n = createNotifier(opts({ type: 'gitlabmergerequestcomment', url: `${forge.url}/fleet/infra`, token: 'glpat', providerUid: 'uid-2' }));
+    const e: NotificationEvent = { ...event, message: 'Applied <revision>', metadata: { change_request: '7', revision: 'r1' } };
+    await n(e);
+    assert.deepEqual(forge.requests.map((r) => `${r.method} ${r.url}`), [
+      'GET /api/v4/user',
+      'GET /api/v4/projects/fleet%2Finfra/merge_requests/7/notes?order_by=created_at&per_page=100&sort=asc',
+      'POST /api/v4/projects/fleet%2Finfra/merge_requests/7/notes',
+    ]);
+    assert.equal(forge.requests[2].headers['private-token'], 'glpat');
+    const body = '<!-- flux-mr-comment-key:uid-2/Kustomization/apps/web -->\n\n## Flux Status\n\n⚠️ Kustomization/apps/web\n\nApplied <revision>\n\nMetadata:\n* `revision`: r1\n';
+    assert.equal(forge.requests[2].body, goMarshal({ body }));
+    await n({ ...e, severity: 'info' });
+    assert.equal(forge.requests.at(-1)!.method, 'PUT');
+    assert.equal(forge.requests.at(-1)!.url, `/api/v4/projects/fleet%2Finfra/merge_requests/7/notes/${forge.notes[0].id}`);
+    assert.equal(forge.notes.length, 1);
+    assert.ok(forge.notes[0].body.includes('ℹ️ Kustomization/apps/web'), forge.notes[0].body);
+    assert.throws(() => createNotifier(opts({ type: 'gitlabmergerequestcomment', url: `${forge.url}/fleet/infra`, providerUid: 'uid-2' })), /gitlab token cannot be empty/);
+  });
 });

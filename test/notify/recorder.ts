@@ -118,7 +118,7 @@ export interface FakeCheckRun {
 export interface Forge extends Recorder {
   checkRuns: FakeCheckRun[];
   statuses: Map<string, Array<Record<string, unknown>>>;
-  notes: Array<{ id: number; body: string }>;
+  notes: Array<{ id: number; body: string; author: { username: string } }>;
   comments: Array<{ id: number; body: string; user: { login: string } }>;
   /** Makes the next `n` requests to paths matching `re` answer `status`. */
   failNext(re: RegExp, n: number, status?: number): void;
@@ -129,7 +129,7 @@ export async function startForge(opts: { login?: string } = {}): Promise<Forge> 
   const rec = await startRecorder();
   const checkRuns: FakeCheckRun[] = [];
   const statuses = new Map<string, Array<Record<string, unknown>>>();
-  const notes: Array<{ id: number; body: string }> = [];
+  const notes: Array<{ id: number; body: string; author: { username: string } }> = [];
   const comments: Array<{ id: number; body: string; user: { login: string } }> = [];
   const failures: Array<{ re: RegExp; n: number; status: number }> = [];
   let nextId = 1;
@@ -167,6 +167,7 @@ export async function startForge(opts: { login?: string } = {}): Promise<Forge> 
       return { body: run };
     }
     if (/^\/api\/v3\/repos\/[^/]+\/[^/]+\/dispatches$/.test(p) && r.method === 'POST') return { status: 204 };
+    if (p === '/api/v4/user' && r.method === 'GET') return { body: { username: opts.login ?? 'fluxbot' } };
     if (p === '/api/v3/user' && r.method === 'GET') return { body: { login: opts.login ?? 'fluxbot' } };
     if ((m = /^\/api\/v3\/repos\/[^/]+\/[^/]+\/issues\/(\d+)\/comments$/.exec(p))) {
       if (r.method === 'GET') return { body: comments };
@@ -190,7 +191,7 @@ export async function startForge(opts: { login?: string } = {}): Promise<Forge> 
     }
     if (/^\/api\/v4\/projects\/[^/]+\/merge_requests\/\d+\/notes$/.test(p)) {
       if (r.method === 'GET') return { body: notes };
-      const n = { id: nextId++, body: r.json<{ body: string }>().body };
+      const n = { id: nextId++, body: r.json<{ body: string }>().body, author: { username: opts.login ?? 'fluxbot' } };
       notes.push(n);
       return { status: 201, body: n };
     }

@@ -10,6 +10,7 @@ import { githubNotifier } from './github.js';
 import { githubDispatchNotifier } from './github-dispatch.js';
 import { githubPrCommentNotifier } from './github-pr-comment.js';
 import { gitlabNotifier } from './gitlab.js';
+import { gitlabMrCommentNotifier } from './gitlab-mr-comment.js';
 import { googleChatNotifier } from './googlechat.js';
 import { grafanaNotifier } from './grafana.js';
 import { matrixNotifier } from './matrix.js';
@@ -41,6 +42,7 @@ const FACTORIES: Readonly<Record<ProviderType, (o: ProviderOptions) => Notifier>
   webex: webexNotifier,
   matrix: matrixNotifier,
   githubdispatch: githubDispatchNotifier,
+  gitlabmergerequestcomment: gitlabMrCommentNotifier,
 };
 
 /** The notifier for `o.type`; throws a PermanentDeliveryError when the options cannot work (bad address, no token). */
