@@ -37,13 +37,14 @@ export const SUPPORTED_PROVIDER_TYPES = [
   'matrix',
   'githubdispatch',
   'gitlabmergerequestcomment',
+  'giteapullrequestcomment',
 ] as const;
 /** A supported `spec.type`. */
 export type ProviderType = (typeof SUPPORTED_PROVIDER_TYPES)[number];
 
 /** Flux's other provider types: valid in Flux, refused here with a clear message. */
 const OTHER_FLUX_TYPES = [
-  'giteapullrequestcomment', 'bitbucketserver', 'azuredevops', 'googlepubsub', 'sentry', 'azureeventhub', 'lark',
+  'bitbucketserver', 'azuredevops', 'googlepubsub', 'sentry', 'azureeventhub', 'lark',
   'pagerduty', 'datadog', 'nats', 'zulip', 'otel', 'zoom', 'incident.io',
 ];
 

@@ -379,4 +379,43 @@ describe('githubpullrequestcomment', () => {
     assert.ok(forge.notes[0].body.includes('ℹ️ Kustomization/apps/web'), forge.notes[0].body);
     assert.throws(() => createNotifier(opts({ type: 'gitlabmergerequestcomment', url: `${forge.url}/fleet/infra`, providerUid: 'uid-2' })), /gitlab token cannot be empty/);
   });
+
+  test('giteapullrequestcomment: one comment per object on the pull request, found by its marker and the token user, then edited', async () => {
+    rec.requests.length = 0;
+    const comments: Array<{ id: number; body: string; user: { login: string } }> = [{ id: 5, body: 'someone else', user: { login: 'alice' } }];
+    rec.handle((r) => {
+      const p = r.url.split('?')[0];
+      if (p === '/api/v1/version') return { body: { version: '1.22.0' } };
+      if (p === '/api/v1/user') return { body: { login: 'fluxbot' } };
+      if (p === '/api/v1/repos/org/repo/issues/3/comments' && r.method === 'GET') return { body: comments };
+      if (p === '/api/v1/repos/org/repo/issues/3/comments' && r.method === 'POST') {
+        comments.push({ id: 9, body: r.json<{ body: string }>().body, user: { login: 'fluxbot' } });
+        return { status: 201, body: comments.at(-1) };
+      }
+      const m = /^\/api\/v1\/repos\/org\/repo\/issues\/comments\/(\d+)$/.exec(p);
+      if (m && r.method === 'PATCH') {
+        const c = comments.find((x) => x.id === Number(m[1]))!;
+        c.body = r.json<{ body: string }>().body;
+        return { body: c };
+      }
+      return { status: 404, body: { message: 'not found' } };
+    });
+    const n = createNotifier(opts({ type: 'giteapullrequestcomment', url: `${rec.url}/org/repo`, token: 'tea', providerUid: 'uid-3' }));
+    const e: NotificationEvent = { ...event, metadata: { change_request: '3', revision: 'r1' } };
+    await n(e);
+    assert.deepEqual(rec.requests.map((r) => `${r.method} ${r.url}`), [
+      'GET /api/v1/version',
+      'GET /api/v1/user',
+      'GET /api/v1/repos/org/repo/issues/3/comments?limit=100&page=1',
+      'POST /api/v1/repos/org/repo/issues/3/comments',
+    ]);
+    assert.equal(rec.requests[3].headers.authorization, 'token tea');
+    assert.ok(comments[1]!.body.startsWith('<!-- flux-pr-comment-key:uid-3/Kustomization/apps/web -->\n\n## Flux Status\n\n⚠️ Kustomization/apps/web\n'), comments[1]!.body);
+    await n({ ...e, severity: 'info' });
+    assert.equal(rec.requests.at(-1)!.method, 'PATCH');
+    assert.equal(rec.requests.at(-1)!.url, '/api/v1/repos/org/repo/issues/comments/9');
+    assert.equal(comments.length, 2, 'edited, not posted again; the other user\'s comment untouched');
+    assert.equal(comments[0]!.body, 'someone else');
+    rec.handle(() => ({ status: 200, body: {} }));
+  });
 });

@@ -17,9 +17,17 @@ interface GiteaStatus {
   context?: string;
 }
 
-/** The Gitea commit status notifier. */
-export function giteaNotifier(o: ProviderOptions): Notifier {
-  if (o.commitStatus === '') throw new PermanentDeliveryError('commit status cannot be empty');
+/** A small Gitea API client as the Go SDK sends requests (`Authorization: token <t>`). */
+export interface GiteaRepoClient {
+  /** The repository's owner and name, path-escaped. */
+  owner: string;
+  repo: string;
+  /** One call relative to `<host>/api/v1`; non-2xx answers throw `<what>: <status> <body>`. */
+  call<T>(method: string, path: string, body?: unknown, what?: string): Promise<T>;
+}
+
+/** The client for a Provider's repository address and token (or password). */
+export function giteaRepoClient(o: ProviderOptions): GiteaRepoClient {
   const token = o.token || o.password;
   if (!token) throw new PermanentDeliveryError('gitea token cannot be empty');
   const { host, id } = parseGitAddress(o.url);
@@ -37,6 +45,13 @@ export function giteaNotifier(o: ProviderOptions): Notifier {
     const text = res.text();
     return (text ? JSON.parse(text) : undefined) as T;
   };
+  return { owner: owner!, repo: repo!, call };
+}
+
+/** The Gitea commit status notifier. */
+export function giteaNotifier(o: ProviderOptions): Notifier {
+  if (o.commitStatus === '') throw new PermanentDeliveryError('commit status cannot be empty');
+  const { owner, repo, call } = giteaRepoClient(o);
   return async (e) => {
     await call('GET', '/version', undefined, 'failed creating Gitea client');
     const sha = eventCommit(e);

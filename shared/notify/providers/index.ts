@@ -6,6 +6,7 @@ import type { Notifier, ProviderOptions } from './common.js';
 import { discordNotifier, rocketNotifier, slackNotifier } from './slack.js';
 import { genericNotifier } from './generic.js';
 import { giteaNotifier } from './gitea.js';
+import { giteaPrCommentNotifier } from './gitea-pr-comment.js';
 import { githubNotifier } from './github.js';
 import { githubDispatchNotifier } from './github-dispatch.js';
 import { githubPrCommentNotifier } from './github-pr-comment.js';
@@ -43,6 +44,7 @@ const FACTORIES: Readonly<Record<ProviderType, (o: ProviderOptions) => Notifier>
   matrix: matrixNotifier,
   githubdispatch: githubDispatchNotifier,
   gitlabmergerequestcomment: gitlabMrCommentNotifier,
+  giteapullrequestcomment: giteaPrCommentNotifier,
 };
 
 /** The notifier for `o.type`; throws a PermanentDeliveryError when the options cannot work (bad address, no token). */
