@@ -38,6 +38,7 @@ export const SUPPORTED_PROVIDER_TYPES = [
   'githubdispatch',
   'gitlabmergerequestcomment',
   'giteapullrequestcomment',
+  'pagerduty',
 ] as const;
 /** A supported `spec.type`. */
 export type ProviderType = (typeof SUPPORTED_PROVIDER_TYPES)[number];
@@ -45,7 +46,7 @@ export type ProviderType = (typeof SUPPORTED_PROVIDER_TYPES)[number];
 /** Flux's other provider types: valid in Flux, refused here with a clear message. */
 const OTHER_FLUX_TYPES = [
   'bitbucketserver', 'azuredevops', 'googlepubsub', 'sentry', 'azureeventhub', 'lark',
-  'pagerduty', 'datadog', 'nats', 'zulip', 'otel', 'zoom', 'incident.io',
+  'datadog', 'nats', 'zulip', 'otel', 'zoom', 'incident.io',
 ];
 
 /** Commit-status provider types (provider_commit_status.go; the ones Fluxless sends to). */

@@ -218,6 +218,31 @@ describe('chat and webhook providers', () => {
     assert.equal(r.body, `{"body":"🚨 kustomization/web.apps\\n${MSG_HTML}\\n- revision: main@sha1:${SHA}\\n- summary: prod\\n","msgtype":"m.text"}`);
   });
 
+  test('pagerduty: trigger on error, resolve plus a change event on info, deduplicated per object; Progressing is skipped', async () => {
+    rec.requests.length = 0;
+    const n = createNotifier(opts({ type: 'pagerduty', url: `${rec.url}/any/path`, channel: 'routing-key-1' }));
+    // The object has no cluster UID: the dedup key is a digest of its kind, namespace and name.
+    const h = createHash('sha256').update('Kustomization/apps/web').digest('hex');
+    const key = `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+    await n(event);
+    assert.deepEqual(rec.requests.map((r) => `${r.method} ${r.url}`), ['POST /v2/enqueue']);
+    assert.equal(
+      rec.requests[0].body,
+      `{"routing_key":"routing-key-1","event_action":"trigger","dedup_key":"${key}","payload":{"summary":"health check failed: kustomization/web","source":"Flux kustomize-controller","severity":"error","timestamp":"2026-01-02T03:04:05Z","component":"web","group":"Kustomization","custom_details":{"message":"${MSG_HTML}","metadata":{"revision":"main@sha1:${SHA}","summary":"prod"}}}}`,
+    );
+    rec.requests.length = 0;
+    await n({ ...event, severity: 'info', reason: 'ReconciliationSucceeded', message: 'ok', metadata: undefined, involvedObject: { ...event.involvedObject, uid: 'uid-9' } });
+    assert.deepEqual(rec.requests.map((r) => `${r.method} ${r.url}`), ['POST /v2/enqueue', 'POST /v2/change/enqueue']);
+    assert.equal(rec.requests[0].body, '{"routing_key":"routing-key-1","event_action":"resolve","dedup_key":"uid-9"}');
+    assert.equal(
+      rec.requests[1].body,
+      '{"routing_key":"routing-key-1","payload":{"summary":"reconciliation succeeded: kustomization/web","source":"Flux kustomize-controller","timestamp":"2026-01-02T03:04:05Z","custom_details":{"message":"ok","metadata":null}}}',
+    );
+    rec.requests.length = 0;
+    await n({ ...event, reason: 'Progressing' });
+    assert.equal(rec.requests.length, 0);
+  });
+
   test('a 500 is retryable, a 404 is not, a refused connection is retryable', async () => {
     rec.handle(() => ({ status: 500, body: 'down' }));
     await assert.rejects(createNotifier(opts({ type: 'slack', url: `${rec.url}/x` }))(event), (e: unknown) => e instanceof TransientDeliveryError && /status code 500: down/.test((e as Error).message));

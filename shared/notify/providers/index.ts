@@ -16,6 +16,7 @@ import { googleChatNotifier } from './googlechat.js';
 import { grafanaNotifier } from './grafana.js';
 import { matrixNotifier } from './matrix.js';
 import { opsgenieNotifier } from './opsgenie.js';
+import { pagerDutyNotifier } from './pagerduty.js';
 import { teamsNotifier } from './teams.js';
 import { telegramNotifier } from './telegram.js';
 import { webexNotifier } from './webex.js';
@@ -45,6 +46,7 @@ const FACTORIES: Readonly<Record<ProviderType, (o: ProviderOptions) => Notifier>
   githubdispatch: githubDispatchNotifier,
   gitlabmergerequestcomment: gitlabMrCommentNotifier,
   giteapullrequestcomment: giteaPrCommentNotifier,
+  pagerduty: pagerDutyNotifier,
 };
 
 /** The notifier for `o.type`; throws a PermanentDeliveryError when the options cannot work (bad address, no token). */
