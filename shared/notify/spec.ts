@@ -39,14 +39,16 @@ export const SUPPORTED_PROVIDER_TYPES = [
   'gitlabmergerequestcomment',
   'giteapullrequestcomment',
   'pagerduty',
+  'lark',
+  'zulip',
 ] as const;
 /** A supported `spec.type`. */
 export type ProviderType = (typeof SUPPORTED_PROVIDER_TYPES)[number];
 
 /** Flux's other provider types: valid in Flux, refused here with a clear message. */
 const OTHER_FLUX_TYPES = [
-  'bitbucketserver', 'azuredevops', 'googlepubsub', 'sentry', 'azureeventhub', 'lark',
-  'datadog', 'nats', 'zulip', 'otel', 'zoom', 'incident.io',
+  'bitbucketserver', 'azuredevops', 'googlepubsub', 'sentry', 'azureeventhub',
+  'datadog', 'nats', 'otel', 'zoom', 'incident.io',
 ];
 
 /** Commit-status provider types (provider_commit_status.go; the ones Fluxless sends to). */

@@ -243,6 +243,30 @@ describe('chat and webhook providers', () => {
     assert.equal(rec.requests.length, 0);
   });
 
+  test('lark: an interactive card, red on error, metadata lines', async () => {
+    rec.requests.length = 0;
+    await createNotifier(opts({ type: 'lark', url: `${rec.url}/open-apis/bot/v2/hook/x` }))(event);
+    assert.equal(
+      rec.requests[0].body,
+      `{"msg_type":"interactive","card":{"config":{"wide_screen_mode":true},"header":{"title":{"tag":"plain_text","content":"🚨 kustomization/web.apps"},"template":"red"},"elements":[{"tag":"div","text":{"tag":"lark_md","content":"**${MSG_HTML}**\\n\\nrevision: main@sha1:${SHA}\\nsummary: prod\\n"}}]}}`,
+    );
+  });
+
+  test('zulip: a form-encoded stream message to /api/v1/messages with basic auth; channel must be <channel>/<topic>', async () => {
+    rec.requests.length = 0;
+    await createNotifier(opts({ type: 'zulip', url: `${rec.url}/some/path`, channel: 'ops/deploys', username: 'bot@zulip', password: 'key' }))(event);
+    const [r] = rec.requests;
+    assert.equal(r.url, '/api/v1/messages');
+    assert.equal(r.headers['content-type'], 'application/x-www-form-urlencoded');
+    assert.equal(r.headers.authorization, `Basic ${Buffer.from('bot@zulip:key').toString('base64')}`);
+    // url.Values.Encode: sorted keys, QueryEscape (space as +, `*` escaped, unlike URLSearchParams).
+    assert.match(r.body, /^content=%23%23\+Flux\+Status%0A%0A.*&to=ops&topic=deploys&type=stream$/);
+    assert.ok(r.body.includes('%2A+%60revision%60%3A+main%40sha1%3A'), r.body);
+    const form = new URLSearchParams(r.body);
+    assert.equal(form.get('content'), `## Flux Status\n\n⚠️ Kustomization/apps/web\n\n${event.message}\n\nMetadata:\n* \`revision\`: main@sha1:${SHA}\n* \`summary\`: prod\n`);
+    assert.throws(() => createNotifier(opts({ type: 'zulip', url: rec.url, channel: 'ops' })), /invalid Zulip channel format, expected <channel>\/<topic>, got 'ops'/);
+  });
+
   test('a 500 is retryable, a 404 is not, a refused connection is retryable', async () => {
     rec.handle(() => ({ status: 500, body: 'down' }));
     await assert.rejects(createNotifier(opts({ type: 'slack', url: `${rec.url}/x` }))(event), (e: unknown) => e instanceof TransientDeliveryError && /status code 500: down/.test((e as Error).message));

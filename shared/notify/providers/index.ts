@@ -14,12 +14,14 @@ import { gitlabNotifier } from './gitlab.js';
 import { gitlabMrCommentNotifier } from './gitlab-mr-comment.js';
 import { googleChatNotifier } from './googlechat.js';
 import { grafanaNotifier } from './grafana.js';
+import { larkNotifier } from './lark.js';
 import { matrixNotifier } from './matrix.js';
 import { opsgenieNotifier } from './opsgenie.js';
 import { pagerDutyNotifier } from './pagerduty.js';
 import { teamsNotifier } from './teams.js';
 import { telegramNotifier } from './telegram.js';
 import { webexNotifier } from './webex.js';
+import { zulipNotifier } from './zulip.js';
 
 /** Types of Provider notifiers: the sender, a resolved Provider's options, and overridable endpoints. */
 export type { Notifier, ProviderEndpoints, ProviderOptions } from './common.js';
@@ -47,6 +49,8 @@ const FACTORIES: Readonly<Record<ProviderType, (o: ProviderOptions) => Notifier>
   gitlabmergerequestcomment: gitlabMrCommentNotifier,
   giteapullrequestcomment: giteaPrCommentNotifier,
   pagerduty: pagerDutyNotifier,
+  lark: larkNotifier,
+  zulip: zulipNotifier,
 };
 
 /** The notifier for `o.type`; throws a PermanentDeliveryError when the options cannot work (bad address, no token). */
