@@ -41,13 +41,14 @@ export const SUPPORTED_PROVIDER_TYPES = [
   'pagerduty',
   'lark',
   'zulip',
+  'bitbucketserver',
 ] as const;
 /** A supported `spec.type`. */
 export type ProviderType = (typeof SUPPORTED_PROVIDER_TYPES)[number];
 
 /** Flux's other provider types: valid in Flux, refused here with a clear message. */
 const OTHER_FLUX_TYPES = [
-  'bitbucketserver', 'azuredevops', 'googlepubsub', 'sentry', 'azureeventhub',
+  'azuredevops', 'googlepubsub', 'sentry', 'azureeventhub',
   'datadog', 'nats', 'otel', 'zoom', 'incident.io',
 ];
 

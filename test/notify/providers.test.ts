@@ -376,6 +376,34 @@ describe('commit status providers', () => {
     rec.handle(() => ({ status: 200, body: {} }));
   });
 
+  test('bitbucketserver: the builds API under the context path, key = SHA-1 of the status id, bearer token, no duplicate post', async () => {
+    rec.requests.length = 0;
+    let stored: Record<string, unknown> | undefined;
+    rec.handle((r) => {
+      if (r.method === 'GET') return stored ? { body: stored } : { status: 404, body: { errors: [] } };
+      stored = r.json<Record<string, unknown>>();
+      return { status: 204 };
+    });
+    const address = `${rec.url}/bitbucket/scm/PRJ/infra.git`;
+    const n = createNotifier(opts({ type: 'bitbucketserver', url: address, token: 'bbs', commitStatus: 'kustomization/web/0c9c2e41' }));
+    await n(event);
+    const key = createHash('sha1').update('kustomization/web/0c9c2e41').digest('hex');
+    const builds = `/bitbucket/rest/api/latest/projects/PRJ/repos/infra/commits/${SHA}/builds`;
+    assert.deepEqual(rec.requests.map((r) => `${r.method} ${r.url}`), [`GET ${builds}?key=${key}`, `POST ${builds}`]);
+    for (const r of rec.requests) {
+      assert.equal(r.headers.authorization, 'Bearer bbs');
+      assert.equal(r.headers['x-atlassian-token'], 'no-check');
+      assert.equal(r.headers['x-requested-with'], 'XMLHttpRequest');
+    }
+    assert.equal(rec.requests[1].body, `{"description":"health check failed","key":"${key}","name":"kustomization/web [health check failed]","state":"FAILED","url":"${address}"}\n`);
+    rec.requests.length = 0;
+    await n(event);
+    assert.deepEqual(rec.requests.map((r) => r.method), ['GET'], 'the same status is there: not posted again');
+    assert.throws(() => createNotifier(opts({ type: 'bitbucketserver', url: `${rec.url}/PRJ/infra.git`, token: 't', commitStatus: 'c' })), /supplied provider address is not http\(s\) git clone url/);
+    assert.throws(() => createNotifier(opts({ type: 'bitbucketserver', url: address, username: 'u', commitStatus: 'c' })), /invalid credentials, expected to be one of username\/password or API Token/);
+    rec.handle(() => ({ status: 200, body: {} }));
+  });
+
   test('bitbucket: key = SHA-1 of the status id, basic auth from user:password, 404 on the existing status is fine', async () => {
     rec.requests.length = 0;
     rec.handle((r) => (r.method === 'GET' ? { status: 404, body: { type: 'error' } } : { status: 201, body: {} }));

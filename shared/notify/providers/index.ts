@@ -2,6 +2,7 @@
 import type { ProviderType } from '../spec.js';
 import { alertmanagerNotifier } from './alertmanager.js';
 import { bitbucketNotifier } from './bitbucket.js';
+import { bitbucketServerNotifier } from './bitbucket-server.js';
 import type { Notifier, ProviderOptions } from './common.js';
 import { discordNotifier, rocketNotifier, slackNotifier } from './slack.js';
 import { genericNotifier } from './generic.js';
@@ -51,6 +52,7 @@ const FACTORIES: Readonly<Record<ProviderType, (o: ProviderOptions) => Notifier>
   pagerduty: pagerDutyNotifier,
   lark: larkNotifier,
   zulip: zulipNotifier,
+  bitbucketserver: bitbucketServerNotifier,
 };
 
 /** The notifier for `o.type`; throws a PermanentDeliveryError when the options cannot work (bad address, no token). */
