@@ -101,7 +101,7 @@ async function checkRepository(cfg: FluxlessConfig, tree: string, startPath: str
   /** Kustomizations on other sources: checked when Fluxless fetches those. */
   const elsewhere: string[] = [];
   const genWork = await mkdtemp(path.join(os.tmpdir(), 'fluxless-check-gen-'));
-  const isOurs = (kind: string, name: string, namespace: string) => kind === 'GitRepository' && name === source.metadata.name && namespace === source.metadata.namespace;
+  const isOurs = (kind: string, name: string, namespace: string) => kind === source.kind && name === source.metadata.name && namespace === source.metadata.namespace;
   for (;;) {
     if (!queue.length) {
       // Kustomizations waiting for an ExternalArtifact that a later build generated.
@@ -269,11 +269,11 @@ export async function checkCmd(rt: Runtime, cfg: FluxlessConfig, opts: { localPa
       if (inside) startPath = `./${path.relative(root, abs)}`;
     } else {
       const [source] = bootstrapObjects(cfg);
-      const rec = await readRecord(rt.state, { kind: 'GitRepository', namespace: source.metadata.namespace!, name: source.metadata.name });
+      const rec = await readRecord(rt.state, { kind: source.kind, namespace: source.metadata.namespace!, name: source.metadata.name });
       const a = rec?.status.artifact;
       if (!a) {
         throw new FluxlessError('NoArtifact', `the source ${cfg.source.url} has not been fetched yet`, {
-          hint: "give a local checkout with --path, or run 'fluxless reconcile source git flux-system' first",
+          hint: `give a local checkout with --path, or run 'fluxless reconcile source ${source.kind === 'OCIRepository' ? 'oci' : 'git'} ${source.metadata.name}' first`,
         });
       }
       tree = path.join(work, 'src');

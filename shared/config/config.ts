@@ -27,10 +27,13 @@ import { sshUrlForScpLike } from '../sources/git-ssh-url.js';
 export const DEFAULT_CONCURRENCY = 32;
 
 export interface FluxlessConfig {
-  /** The bootstrap GitRepository. */
+  /** The bootstrap source: a GitRepository, or an OCIRepository when the URL is `oci://`. */
   source: {
+    /** `OCIRepository` for an `oci://` URL (the fleet published with `fluxless push artifact` or `flux push artifact`), else `GitRepository`. */
+    kind: 'GitRepository' | 'OCIRepository';
     url: string;
-    ref: { branch?: string; tag?: string; semver?: string; commit?: string; name?: string };
+    /** Git: branch, tag, semver, commit, name. OCI: tag, semver, semverFilter, digest (default tag `latest`). */
+    ref: { branch?: string; tag?: string; semver?: string; commit?: string; name?: string; semverFilter?: string; digest?: string };
     interval: string;
     /** A Secret (in `namespace`) with username/password or bearerToken (HTTPS), or identity/known_hosts (SSH). */
     secretRef?: string;
@@ -135,6 +138,8 @@ const SECTIONS: Record<string, string[] | null> = {
   featureGates: null,
 };
 const REF_FIELDS = ['branch', 'tag', 'semver', 'commit', 'name'] as const;
+/** OCIRepository's ref fields. */
+const OCI_REF_FIELDS = ['tag', 'semver', 'semverFilter', 'digest'] as const;
 /** A Kubernetes namespace (DNS-1123 label). */
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 /** A Flux object name: a DNS-1123 subdomain short enough for a label value (Flux's owner labels). */
@@ -273,21 +278,29 @@ function readFile(file: string): Raw {
   return top;
 }
 
-/** source.ref: one mapping of Flux's ref fields (FLUXLESS_SOURCE_BRANCH replaces it). */
-function readRef(r: Reader, raw: Raw, env: Env): FluxlessConfig['source']['ref'] {
-  if (env.FLUXLESS_SOURCE_BRANCH) return { branch: env.FLUXLESS_SOURCE_BRANCH };
+/** source.ref: one mapping of Flux's ref fields (FLUXLESS_SOURCE_BRANCH replaces it for Git), OCIRepository's for an `oci://` URL. */
+function readRef(r: Reader, raw: Raw, env: Env, oci: boolean): FluxlessConfig['source']['ref'] {
+  const fields: readonly string[] = oci ? OCI_REF_FIELDS : REF_FIELDS;
+  if (env.FLUXLESS_SOURCE_BRANCH) {
+    if (oci) r.fail('source.ref', 'FLUXLESS_SOURCE_BRANCH', 'an OCI repository has no branches', `unset FLUXLESS_SOURCE_BRANCH and give source.ref with one of: ${fields.join(', ')}`);
+    return { branch: env.FLUXLESS_SOURCE_BRANCH };
+  }
+  const fallback = oci ? { tag: 'latest' } : { branch: 'main' };
   const src = (raw.source ?? {}) as Raw;
   const v = src.ref;
-  if (v === undefined || v === null) return { branch: 'main' };
-  if (typeof v !== 'object' || Array.isArray(v)) r.fail('source.ref', undefined, `must be a mapping such as '{ branch: main }', got ${describe(v)}`);
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'object' || Array.isArray(v)) r.fail('source.ref', undefined, `must be a mapping such as '${oci ? '{ tag: latest }' : '{ branch: main }'}', got ${describe(v)}`);
   const ref: FluxlessConfig['source']['ref'] = {};
   for (const [k, val] of Object.entries(v as Raw)) {
-    if (!(REF_FIELDS as readonly string[]).includes(k)) r.fail(`source.ref.${k}`, undefined, 'is not a ref field', `use one of: ${REF_FIELDS.join(', ')}`);
+    if (!fields.includes(k)) r.fail(`source.ref.${k}`, undefined, oci ? 'is not a ref field of an OCI repository' : 'is not a ref field', `use one of: ${fields.join(', ')}`);
     if (typeof val !== 'string' || !val) r.fail(`source.ref.${k}`, undefined, `must be a non-empty string, got ${describe(val)}`);
-    ref[k as (typeof REF_FIELDS)[number]] = val;
+    ref[k as keyof FluxlessConfig['source']['ref']] = val;
   }
-  return Object.keys(ref).length ? ref : { branch: 'main' };
+  return Object.keys(ref).length ? ref : fallback;
 }
+
+/** An `oci://<host>/<repository>` URL as OCIRepository's spec.url takes it. */
+const OCI_URL = /^oci:\/\/[^/\s]+\/[^\s:@]+$/;
 
 /** Loads the configuration: the file (if any) then environment overrides, validated. */
 export function loadConfig(opts: { file?: string; env?: Env; dataDir?: string; requireSource?: boolean } = {}): FluxlessConfig {
@@ -299,7 +312,10 @@ export function loadConfig(opts: { file?: string; env?: Env; dataDir?: string; r
 
   let url = r.str('source.url', 'FLUXLESS_SOURCE_URL') ?? '';
   if (!url && opts.requireSource !== false) r.need('source.url', 'FLUXLESS_SOURCE_URL');
-  if (url) {
+  const oci = url.startsWith('oci://');
+  if (oci) {
+    if (!OCI_URL.test(url)) r.fail('source.url', 'FLUXLESS_SOURCE_URL', `'${url}' is not an OCI repository URL`, 'write oci://<registry host>/<repository>, without a tag (give it in source.ref)');
+  } else if (url) {
     // spec.url must be http(s):// or ssh:// (Flux's CRD); the scp-like git@host:org/repo that Git
     // hosts show is accepted here and written as ssh://git@host/org/repo.
     url = sshUrlForScpLike(url) ?? url;
@@ -323,8 +339,9 @@ export function loadConfig(opts: { file?: string; env?: Env; dataDir?: string; r
   const gather = r.int('render.kustomizeGatherMs', 'FLUXLESS_KUSTOMIZE_GATHER_MS', undefined, 0, 10_000, ' of ms');
   const cfg: FluxlessConfig = {
     source: {
+      kind: oci ? 'OCIRepository' : 'GitRepository',
       url,
-      ref: readRef(r, raw, env),
+      ref: readRef(r, raw, env, oci),
       interval: r.duration('source.interval', 'FLUXLESS_SOURCE_INTERVAL', '1m'),
       secretRef,
       ignore: r.str('source.ignore'),

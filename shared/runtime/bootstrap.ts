@@ -1,7 +1,8 @@
 /**
- * Writes the bootstrap GitRepository and root Kustomization from the configuration into the
- * state store (Flux's `flux-system` objects), merged with their Git definitions when the
- * repository was `flux bootstrap`ped (see reconcile/bootstrap-pair.ts).
+ * Writes the bootstrap source (a GitRepository, or an OCIRepository for an `oci://` URL) and
+ * root Kustomization from the configuration into the state store (Flux's `flux-system`
+ * objects), merged with their Git definitions when the repository was `flux bootstrap`ped
+ * (see reconcile/bootstrap-pair.ts).
  */
 import type { FluxlessConfig } from '../config/config.js';
 import type { KubeObject, ObjectKey } from '../kube/object.js';
@@ -9,11 +10,11 @@ import { withBootstrapInputs } from '../reconcile/bootstrap-pair.js';
 import type { ObjectRecord } from '../state/records.js';
 import type { Runtime } from './runtime.js';
 
-/** The configuration's GitRepository and Kustomization, as Flux objects. */
+/** The configuration's source (GitRepository or OCIRepository) and Kustomization, as Flux objects. */
 export function bootstrapObjects(cfg: FluxlessConfig): KubeObject[] {
   const source: KubeObject = {
     apiVersion: 'source.toolkit.fluxcd.io/v1',
-    kind: 'GitRepository',
+    kind: cfg.source.kind,
     metadata: { name: cfg.name, namespace: cfg.namespace },
     spec: {
       url: cfg.source.url,
@@ -27,7 +28,7 @@ export function bootstrapObjects(cfg: FluxlessConfig): KubeObject[] {
     apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
     kind: 'Kustomization',
     metadata: { name: cfg.name, namespace: cfg.namespace },
-    spec: { interval: cfg.interval, path: cfg.path, prune: cfg.prune, sourceRef: { kind: 'GitRepository', name: cfg.name } },
+    spec: { interval: cfg.interval, path: cfg.path, prune: cfg.prune, sourceRef: { kind: cfg.source.kind, name: cfg.name } },
   };
   return [source, root];
 }

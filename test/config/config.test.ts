@@ -46,7 +46,7 @@ describe('configuration', () => {
     const dataDir = path.join(dir, 'defaults-data');
     const cfg = loadConfig({ env: { FLUXLESS_SOURCE_URL: URL_ }, dataDir });
     const expected: Partial<FluxlessConfig> = {
-      source: { url: URL_, ref: { branch: 'main' }, interval: '1m', secretRef: undefined, ignore: undefined },
+      source: { kind: 'GitRepository', url: URL_, ref: { branch: 'main' }, interval: '1m', secretRef: undefined, ignore: undefined },
       path: './',
       namespace: 'flux-system',
       name: 'flux-system',
@@ -94,7 +94,7 @@ describe('configuration', () => {
         '',
       ].join('\n'),
     );
-    assert.deepEqual(cfg.source, { url: URL_, ref: { tag: 'v1.2.3' }, interval: '5m', secretRef: 'fleet-auth', ignore: '/docs' });
+    assert.deepEqual(cfg.source, { kind: 'GitRepository', url: URL_, ref: { tag: 'v1.2.3' }, interval: '5m', secretRef: 'fleet-auth', ignore: '/docs' });
     assert.deepEqual(
       [cfg.path, cfg.namespace, cfg.name, cfg.interval, cfg.prune, cfg.cluster.inCluster, cfg.scheduleInterval, cfg.applyFluxComponents],
       ['./clusters/production', 'fleet', 'root', '30m', false, true, '30s', true],
@@ -158,6 +158,17 @@ describe('configuration', () => {
     refused(() => url('ftp://example.com/fleet'), /configuration: source\.url 'ftp:\/\/example\.com\/fleet' has scheme 'ftp': only http, https and ssh are supported/);
     refused(() => url('not a url'), /source\.url 'not a url' is not a valid URL/);
     assert.throws(() => url('gopher://user:hunter2@example.com/fleet'), (err: Error) => /has scheme 'gopher'/.test(err.message) && !err.message.includes('hunter2'), 'credentials in a URL are not echoed');
+  });
+
+  test('an oci:// source is an OCIRepository: its ref fields, tag latest by default; Git refs and tags in the URL are refused', () => {
+    const cfg = fromFile('source: { url: oci://ghcr.io/org/fleet-manifests }\n');
+    assert.equal(cfg.source.kind, 'OCIRepository');
+    assert.deepEqual(cfg.source.ref, { tag: 'latest' });
+    assert.deepEqual(fromFile('source: { url: oci://ghcr.io/org/fleet, ref: { semver: ">=1.0.0", semverFilter: ".*-rc.*" } }\n').source.ref, { semver: '>=1.0.0', semverFilter: '.*-rc.*' });
+    assert.equal(fromFile(`source: { url: ${URL_} }\n`).source.kind, 'GitRepository');
+    refused(() => fromFile('source: { url: oci://ghcr.io/org/fleet, ref: { branch: main } }\n'), /source\.ref\.branch is not a ref field of an OCI repository/, /tag, semver, semverFilter, digest/);
+    refused(() => fromFile('source: { url: "oci://ghcr.io/org/fleet:v1" }\n'), /source\.url \(FLUXLESS_SOURCE_URL\) 'oci:\/\/ghcr\.io\/org\/fleet:v1' is not an OCI repository URL/, /without a tag/);
+    refused(() => loadConfig({ env: { FLUXLESS_SOURCE_URL: 'oci://ghcr.io/org/fleet', FLUXLESS_SOURCE_BRANCH: 'main' } }), /an OCI repository has no branches/);
   });
 
   test('required fields name themselves and their environment variable', () => {

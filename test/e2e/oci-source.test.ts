@@ -161,3 +161,41 @@ test('a Kustomization from an OCIRepository: fluxless push artifact publishes, a
   assert.equal(src2?.status.lastHandledReconcileAt, requestedAt);
   assert.equal(src2?.events?.filter((e) => e.reason === 'NewArtifact').at(-1)?.message, `stored artifact with revision '${rev2}' from 'oci://${host}/${repo}', origin source '${GIT}', origin revision '${REV2}'`);
 });
+
+test('an oci:// bootstrap source: fluxless.yaml names a registry repository, the root Kustomization reconciles what was pushed there', async (t) => {
+  const { host } = await (await testEnv()).registry();
+  const repo = uniqueRepo('fleet/bootstrap');
+  const x = await e2e(t, { FLUXLESS_SOURCE_URL: `oci://${host}/${repo}`, FLUXLESS_SOURCE_BRANCH: '' });
+  assert.equal(x.cfg.source.kind, 'OCIRepository');
+  const work = await mkdtemp(path.join(os.tmpdir(), 'fluxless-oci-bootstrap-'));
+  t.after(() => rm(work, { recursive: true, force: true }));
+  const cm = (v: string) => configMap('fleet-config', { v }).replace('metadata:\n', `metadata:\n  namespace: ${x.ns}\n`);
+  const push = async (v: string, rev: string) => {
+    const r = await runCli(['push', 'artifact', `oci://${host}/${repo}:latest`, '--path', tree({ 'clusters/dev/cm.yaml': cm(v) }), '--source', GIT, '--revision', rev, '-o', 'json'], {
+      cwd: work,
+      env: cliEnv({ HOME: work, DOCKER_CONFIG: path.join(work, 'none') }),
+    });
+    assert.equal(r.code, 0, show(r));
+    return `latest@${(JSON.parse(r.stdout) as { digest: string }).digest}`;
+  };
+  const rev1 = await push('1', REV1);
+  const local = await x.start();
+  await x.waitFor('the root Kustomization applied from the OCI artifact', async () => {
+    const r = await x.record('Kustomization', 'flux-system');
+    return getCondition(r, 'Ready')?.status === 'True' && r?.status.lastAppliedRevision === rev1;
+  });
+  assert.equal(((await x.get('ConfigMap', 'fleet-config')) as unknown as { data: { v: string } }).data.v, '1');
+  const src = await x.record('OCIRepository', 'flux-system');
+  assert.equal((src?.object?.spec as { url?: string }).url, `oci://${host}/${repo}`);
+  assert.deepEqual((src?.object?.spec as { ref?: unknown }).ref, { tag: 'latest' });
+  assert.equal(src?.status.artifact?.revision, rev1);
+  assert.equal(await x.record('GitRepository', 'flux-system'), undefined, 'no GitRepository is bootstrapped');
+
+  // A new push of the tag, then a reconcile request on the source: the new content is applied.
+  const rev2 = await push('2', REV2);
+  const key = { kind: 'OCIRepository', namespace: x.ns, name: 'flux-system' };
+  await enqueue(local.rt, key, 'manual', { dedupKey: `bootstrap-${Date.now()}` });
+  await x.waitFor('the second push applied', async () => (await x.record('Kustomization', 'flux-system'))?.status.lastAppliedRevision === rev2);
+  assert.equal(((await x.get('ConfigMap', 'fleet-config')) as unknown as { data: { v: string } }).data.v, '2');
+  assert.equal((await x.record('Kustomization', 'flux-system'))?.status.lastAppliedOriginRevision, REV2);
+});
