@@ -16,10 +16,10 @@ import { applyCopyOperations } from '../kinds/artifactgenerator/copy.js';
 import { artifactRequests } from '../kinds/artifactgenerator/pathpattern.js';
 import { parseArtifactGenerator, type ArtifactGeneratorSpec } from '../kinds/artifactgenerator/spec.js';
 import { isFluxComponent } from '../kinds/kustomization/components.js';
-import { THIRD_PARTY_EVENT_SOURCE_KINDS } from '../notify/event.js';
 import { buildKustomization } from '../kinds/kustomization/build.js';
 import { isFluxObject } from '../kinds/kustomization/definitions.js';
 import { parseKustomization, type KustomizationSpec } from '../kinds/kustomization/spec.js';
+import { THIRD_PARTY_EVENT_SOURCE_KINDS } from '../notify/event.js';
 import { kindReconciler } from '../kinds/registry.js';
 import type { KubeClient } from '../kube/client.js';
 import { fmtObject, type KubeObject } from '../kube/object.js';
@@ -102,92 +102,95 @@ async function checkRepository(cfg: FluxlessConfig, tree: string, startPath: str
   const elsewhere: string[] = [];
   const genWork = await mkdtemp(path.join(os.tmpdir(), 'fluxless-check-gen-'));
   const isOurs = (kind: string, name: string, namespace: string) => kind === source.kind && name === source.metadata.name && namespace === source.metadata.namespace;
-  for (;;) {
-    if (!queue.length) {
-      // Kustomizations waiting for an ExternalArtifact that a later build generated.
-      const ready = waiting.filter((w) => generated.has(`${w.spec!.sourceRef.namespace}/${w.spec!.sourceRef.name}`));
-      if (!ready.length) break;
-      waiting = waiting.filter((w) => !ready.includes(w));
-      for (const w of ready) queue.push({ ...w, tree: generated.get(`${w.spec!.sourceRef.namespace}/${w.spec!.sourceRef.name}`)! });
-    }
-    const item = queue.shift()!;
-    const seenKey = `${item.tree}\0${item.path}`;
-    if (seen.has(seenKey)) continue;
-    seen.add(seenKey);
-    const work = await mkdtemp(path.join(os.tmpdir(), 'fluxless-check-'));
-    try {
-      const spec: KustomizationSpec =
-        item.spec ?? parseKustomization({ ...root, metadata: { ...root.metadata, name: item.name, namespace: item.namespace }, spec: { ...(root.spec ?? {}), path: item.path } });
-      const dest = path.join(work, 'src');
-      await materializeBuildTree(item.tree, spec.path, spec.render.components ?? [], dest);
-      let objects: KubeObject[];
+  try {
+    for (;;) {
+      if (!queue.length) {
+        // Kustomizations waiting for an ExternalArtifact that a later build generated.
+        const ready = waiting.filter((w) => generated.has(`${w.spec!.sourceRef.namespace}/${w.spec!.sourceRef.name}`));
+        if (!ready.length) break;
+        waiting = waiting.filter((w) => !ready.includes(w));
+        for (const w of ready) queue.push({ ...w, tree: generated.get(`${w.spec!.sourceRef.namespace}/${w.spec!.sourceRef.name}`)! });
+      }
+      const item = queue.shift()!;
+      const seenKey = `${item.tree}\0${item.path}`;
+      if (seen.has(seenKey)) continue;
+      seen.add(seenKey);
+      const work = await mkdtemp(path.join(os.tmpdir(), 'fluxless-check-'));
       try {
-        objects = await buildKustomization(OFFLINE, { ...spec, postBuild: spec.postBuild ? { ...spec.postBuild, substituteFrom: [] } : undefined }, dest);
-      } catch (err) {
-        out.push({ ok: false, text: `build of ${item.path}${item.via ? ` of ${item.via}` : ''} (Kustomization ${item.namespace}/${item.name}) failed: ${errorMessage(err)}` });
-        continue;
-      }
-      for (const obj of objects) {
-        if (!isFluxObject(obj)) {
-          if (isFluxComponent(obj)) skipped++;
-          else clusterObjects++;
-          continue;
-        }
-        const kind = kindReconciler(obj.kind);
-        const label = `${obj.kind} (${obj.apiVersion})`;
-        if (!kind) {
-          count(label, `${obj.kind} is not a kind Fluxless knows`);
-          continue;
-        }
-        const removed = removedVersionMessage(kind, obj.apiVersion);
-        if (removed) {
-          count(label, removed);
-          continue;
-        }
-        let problem: string | undefined;
+        const spec: KustomizationSpec =
+          item.spec ?? parseKustomization({ ...root, metadata: { ...root.metadata, name: item.name, namespace: item.namespace }, spec: { ...(root.spec ?? {}), path: item.path } });
+        const dest = path.join(work, 'src');
+        await materializeBuildTree(item.tree, spec.path, spec.render.components ?? [], dest);
+        let objects: KubeObject[];
         try {
-          kind.validate?.({ ...obj, metadata: { ...obj.metadata, namespace: obj.metadata.namespace ?? spec.render.targetNamespace ?? spec.namespace } });
+          objects = await buildKustomization(OFFLINE, { ...spec, postBuild: spec.postBuild ? { ...spec.postBuild, substituteFrom: [] } : undefined }, dest);
         } catch (err) {
-          problem = errorMessage(err).replace(/^\S+ [^:]+: /, '');
-        }
-        count(label, problem);
-        if (obj.kind === 'Alert' && !problem) {
-          for (const k of new Set(((obj.spec?.eventSources ?? []) as Array<{ kind?: unknown }>).map((e) => e.kind))) {
-            if (typeof k === 'string' && THIRD_PARTY_EVENT_SOURCE_KINDS.includes(k)) inertSources.set(k, (inertSources.get(k) ?? 0) + 1);
-          }
-        }
-        // The bootstrap pair from gotk-sync.yaml: merged with the configuration.
-        const isBootstrap = [source, root].find((b) => b.kind === obj.kind && b.metadata.name === obj.metadata.name && (obj.metadata.namespace ?? spec.namespace) === b.metadata.namespace);
-        if (isBootstrap) {
-          const { conflicts } = mergeBootstrap(isBootstrap, obj);
-          out.push({ ok: true, warning: conflicts.length > 0, text: `${fmtObject({ ...obj, metadata: { ...obj.metadata, namespace: isBootstrap.metadata.namespace } })} is the bootstrap pair (gotk-sync.yaml): merged with fluxless.yaml${conflicts.length ? `; fluxless.yaml wins on ${conflicts.join('; ')}` : ''}` });
+          out.push({ ok: false, text: `build of ${item.path}${item.via ? ` of ${item.via}` : ''} (Kustomization ${item.namespace}/${item.name}) failed: ${errorMessage(err)}` });
           continue;
         }
-        // Follow Kustomizations that build from the same repository, directly or through an
-        // ArtifactGenerator over it.
-        if (obj.kind === 'ArtifactGenerator' && !problem) {
-          out.push(...(await generateFromRepository(parseArtifactGenerator({ ...obj, metadata: { ...obj.metadata, namespace: obj.metadata.namespace ?? spec.namespace } }), tree, genWork, isOurs, generated)));
-        }
-        if (obj.kind === 'Kustomization' && !problem) {
-          const ks = parseKustomization({ ...obj, metadata: { ...obj.metadata, namespace: obj.metadata.namespace ?? spec.namespace } });
-          const ref = ks.sourceRef;
-          if (isOurs(ref.kind, ref.name, ref.namespace)) {
-            queue.push({ name: ks.name, namespace: ks.namespace, path: ks.path, spec: ks, tree });
-          } else if (ref.kind === 'ExternalArtifact') {
-            const via = `ExternalArtifact ${ref.namespace}/${ref.name}`;
-            const t = generated.get(`${ref.namespace}/${ref.name}`);
-            if (t) queue.push({ name: ks.name, namespace: ks.namespace, path: ks.path, spec: ks, tree: t, via });
-            else waiting.push({ name: ks.name, namespace: ks.namespace, path: ks.path, spec: ks, tree: '', via });
-          } else {
-            elsewhere.push(`${ks.namespace}/${ks.name} (${ref.kind} ${ref.namespace}/${ref.name})`);
+        for (const obj of objects) {
+          if (!isFluxObject(obj)) {
+            if (isFluxComponent(obj)) skipped++;
+            else clusterObjects++;
+            continue;
+          }
+          const kind = kindReconciler(obj.kind);
+          const label = `${obj.kind} (${obj.apiVersion})`;
+          if (!kind) {
+            count(label, `${obj.kind} is not a kind Fluxless knows`);
+            continue;
+          }
+          const removed = removedVersionMessage(kind, obj.apiVersion);
+          if (removed) {
+            count(label, removed);
+            continue;
+          }
+          let problem: string | undefined;
+          try {
+            kind.validate?.({ ...obj, metadata: { ...obj.metadata, namespace: obj.metadata.namespace ?? spec.render.targetNamespace ?? spec.namespace } });
+          } catch (err) {
+            problem = errorMessage(err).replace(/^\S+ [^:]+: /, '');
+          }
+          count(label, problem);
+          if (obj.kind === 'Alert' && !problem) {
+            for (const k of new Set(((obj.spec?.eventSources ?? []) as Array<{ kind?: unknown }>).map((e) => e.kind))) {
+              if (typeof k === 'string' && THIRD_PARTY_EVENT_SOURCE_KINDS.includes(k)) inertSources.set(k, (inertSources.get(k) ?? 0) + 1);
+            }
+          }
+          // The bootstrap pair from gotk-sync.yaml: merged with the configuration.
+          const isBootstrap = [source, root].find((b) => b.kind === obj.kind && b.metadata.name === obj.metadata.name && (obj.metadata.namespace ?? spec.namespace) === b.metadata.namespace);
+          if (isBootstrap) {
+            const { conflicts } = mergeBootstrap(isBootstrap, obj);
+            out.push({ ok: true, warning: conflicts.length > 0, text: `${fmtObject({ ...obj, metadata: { ...obj.metadata, namespace: isBootstrap.metadata.namespace } })} is the bootstrap pair (gotk-sync.yaml): merged with fluxless.yaml${conflicts.length ? `; fluxless.yaml wins on ${conflicts.join('; ')}` : ''}` });
+            continue;
+          }
+          // Follow Kustomizations that build from the same repository, directly or through an
+          // ArtifactGenerator over it.
+          if (obj.kind === 'ArtifactGenerator' && !problem) {
+            out.push(...(await generateFromRepository(parseArtifactGenerator({ ...obj, metadata: { ...obj.metadata, namespace: obj.metadata.namespace ?? spec.namespace } }), tree, genWork, isOurs, generated)));
+          }
+          if (obj.kind === 'Kustomization' && !problem) {
+            const ks = parseKustomization({ ...obj, metadata: { ...obj.metadata, namespace: obj.metadata.namespace ?? spec.namespace } });
+            const ref = ks.sourceRef;
+            if (isOurs(ref.kind, ref.name, ref.namespace)) {
+              queue.push({ name: ks.name, namespace: ks.namespace, path: ks.path, spec: ks, tree });
+            } else if (ref.kind === 'ExternalArtifact') {
+              const via = `ExternalArtifact ${ref.namespace}/${ref.name}`;
+              const t = generated.get(`${ref.namespace}/${ref.name}`);
+              if (t) queue.push({ name: ks.name, namespace: ks.namespace, path: ks.path, spec: ks, tree: t, via });
+              else waiting.push({ name: ks.name, namespace: ks.namespace, path: ks.path, spec: ks, tree: '', via });
+            } else {
+              elsewhere.push(`${ks.namespace}/${ks.name} (${ref.kind} ${ref.namespace}/${ref.name})`);
+            }
           }
         }
+      } finally {
+        await rm(work, { recursive: true, force: true });
       }
-    } finally {
-      await rm(work, { recursive: true, force: true });
     }
+  } finally {
+    await rm(genWork, { recursive: true, force: true });
   }
-  await rm(genWork, { recursive: true, force: true });
   for (const w of waiting) elsewhere.push(`${w.namespace}/${w.name} (${w.via}, not generated from this repository)`);
   out.push({ ok: true, text: `${clusterObjects} Kubernetes object(s) to apply from ${seen.size} Kustomization path(s)` });
   if (elsewhere.length) {
