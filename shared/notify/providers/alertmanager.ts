@@ -9,9 +9,8 @@
  * username and password (which wins when both are set, as `SetBasicAuth` replaces the header).
  */
 import type { NotificationEvent } from '../event.js';
-import { PermanentDeliveryError } from '../errors.js';
 import { S, type GoStruct } from '../../util/gojson.js';
-import { postMessage, type Notifier, type ProviderOptions } from './common.js';
+import { type Notifier, postMessage, type ProviderOptions, requireUrlQuoted } from './common.js';
 
 /** Go's zero time.Time in RFC 3339, what Flux sends as `endsAt`. */
 const GO_ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -44,11 +43,7 @@ export function alertmanagerPayload(e: NotificationEvent): GoStruct[] {
 
 /** The Alertmanager notifier (proxy and TLS from the Provider, bearer token or basic auth). */
 export function alertmanagerNotifier(o: ProviderOptions): Notifier {
-  try {
-    new URL(o.url);
-  } catch {
-    throw new PermanentDeliveryError(`invalid Alertmanager URL ${o.url}: 'parse "${o.url}": invalid URI for request'`);
-  }
+  requireUrlQuoted(o.url, 'Alertmanager URL');
   const headers: Record<string, string> = {};
   if (o.token) headers.Authorization = `Bearer ${o.token}`;
   if (o.username && o.password) headers.Authorization = `Basic ${Buffer.from(`${o.username}:${o.password}`).toString('base64')}`;

@@ -63,6 +63,18 @@ export function requireRequestUri(address: string, what: string): URL {
   }
 }
 
+/**
+ * The notifiers' `fmt.Errorf("invalid <what> %s: '%w'", address, err)` around url.ParseRequestURI:
+ * throws unless `address` is an absolute URL.
+ */
+export function requireUrlQuoted(address: string, what: string): URL {
+  try {
+    return new URL(address);
+  } catch {
+    throw new PermanentDeliveryError(`invalid ${what} ${address}: 'parse "${address}": invalid URI for request'`);
+  }
+}
+
 /** Throws the postMessage error for a non-2xx answer. */
 export function checkStatus(res: HttpAnswer, prefix = 'postMessage failed: request failed: request failed with status code'): void {
   if (res.status >= 200 && res.status < 300) return;

@@ -7,10 +7,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { NotificationEvent } from '../event.js';
-import { PermanentDeliveryError } from '../errors.js';
 import { goMarshal, S, type GoStruct } from '../../util/gojson.js';
 import { httpRequest } from '../http.js';
-import { checkStatus, metadataEntries, objName, type Notifier, type ProviderOptions } from './common.js';
+import { checkStatus, metadataEntries, type Notifier, objName, type ProviderOptions, requireUrlQuoted } from './common.js';
 import { eventStruct } from './generic.js';
 
 /** The MatrixPayload of an event. */
@@ -29,11 +28,7 @@ export function matrixTxnId(e: NotificationEvent): string {
 
 /** The Matrix notifier. */
 export function matrixNotifier(o: ProviderOptions): Notifier {
-  try {
-    new URL(o.url);
-  } catch {
-    throw new PermanentDeliveryError(`invalid Matrix homeserver URL ${o.url}: 'parse "${o.url}": invalid URI for request'`);
-  }
+  requireUrlQuoted(o.url, 'Matrix homeserver URL');
   return async (e) => {
     const url = `${o.url}/_matrix/client/r0/rooms/${o.channel}/send/m.room.message/${matrixTxnId(e)}`;
     const headers = { 'Content-Type': 'application/json', Authorization: `Bearer ${o.token}` };

@@ -6,7 +6,7 @@
 import type { NotificationEvent } from '../event.js';
 import { PermanentDeliveryError } from '../errors.js';
 import { S, type GoStruct } from '../../util/gojson.js';
-import { postMessage, type Notifier, type ProviderOptions } from './common.js';
+import { type Notifier, postMessage, type ProviderOptions, requireUrlQuoted } from './common.js';
 
 /** The OpsgenieAlert of an event. */
 export function opsgeniePayload(e: NotificationEvent): GoStruct {
@@ -16,11 +16,7 @@ export function opsgeniePayload(e: NotificationEvent): GoStruct {
 
 /** The Opsgenie notifier; the token (the API key) is required. */
 export function opsgenieNotifier(o: ProviderOptions): Notifier {
-  try {
-    new URL(o.url);
-  } catch {
-    throw new PermanentDeliveryError(`invalid Opsgenie hook URL ${o.url}: 'parse "${o.url}": invalid URI for request'`);
-  }
+  requireUrlQuoted(o.url, 'Opsgenie hook URL');
   if (!o.token) throw new PermanentDeliveryError('empty Opsgenie apikey/token');
   return async (e) => {
     await postMessage(o, o.url, opsgeniePayload(e), { Authorization: `GenieKey ${o.token}` });

@@ -7,7 +7,7 @@
 import type { NotificationEvent } from '../event.js';
 import { PermanentDeliveryError } from '../errors.js';
 import { omitEmpty, S, type GoStruct } from '../../util/gojson.js';
-import { metadataEntries, objName, postMessage, requireRequestUri, type Notifier, type ProviderOptions } from './common.js';
+import { metadataEntries, type Notifier, objName, postMessage, type ProviderOptions, requireRequestUri, requireUrlQuoted } from './common.js';
 
 /** chat.postMessage answers 200 with `ok: false` on errors. */
 export const SLACK_API_URL = 'https://slack.com/api/chat.postMessage';
@@ -76,11 +76,7 @@ export function discordNotifier(o: ProviderOptions): Notifier {
 
 /** The Rocket.Chat notifier: Rocket's colors, the Provider's username as is (no default), no token. */
 export function rocketNotifier(o: ProviderOptions): Notifier {
-  try {
-    new URL(o.url);
-  } catch {
-    throw new PermanentDeliveryError(`invalid Rocket hook URL ${o.url}: 'parse "${o.url}": invalid URI for request'`);
-  }
+  requireUrlQuoted(o.url, 'Rocket hook URL');
   return async (e) => {
     await postMessage(o, o.url, slackPayload(e, { channel: o.channel, username: o.username, fallback: false, colors: { info: '#0076D7', error: '#FF0000' }, noDefaultUsername: true }));
   };

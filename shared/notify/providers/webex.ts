@@ -4,9 +4,8 @@
  * `Authorization: Bearer`.
  */
 import type { NotificationEvent } from '../event.js';
-import { PermanentDeliveryError } from '../errors.js';
 import { omitEmpty, S, type GoStruct } from '../../util/gojson.js';
-import { metadataEntries, objName, postMessage, type Notifier, type ProviderOptions } from './common.js';
+import { metadataEntries, type Notifier, objName, postMessage, type ProviderOptions, requireUrlQuoted } from './common.js';
 
 /** The Markdown of an event (CreateMarkdown). */
 export function webexMarkdown(e: NotificationEvent): string {
@@ -22,11 +21,7 @@ export function webexPayload(e: NotificationEvent, roomId: string): GoStruct {
 
 /** The Webex notifier. */
 export function webexNotifier(o: ProviderOptions): Notifier {
-  try {
-    new URL(o.url);
-  } catch {
-    throw new PermanentDeliveryError(`invalid Webex hook URL ${o.url}: 'parse "${o.url}": invalid URI for request'`);
-  }
+  requireUrlQuoted(o.url, 'Webex hook URL');
   return async (e) => {
     await postMessage(o, o.url, webexPayload(e, o.channel), { Authorization: `Bearer ${o.token}` });
   };
