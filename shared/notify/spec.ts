@@ -42,6 +42,7 @@ export const SUPPORTED_PROVIDER_TYPES = [
   'lark',
   'zulip',
   'bitbucketserver',
+  'datadog',
 ] as const;
 /** A supported `spec.type`. */
 export type ProviderType = (typeof SUPPORTED_PROVIDER_TYPES)[number];
@@ -49,7 +50,7 @@ export type ProviderType = (typeof SUPPORTED_PROVIDER_TYPES)[number];
 /** Flux's other provider types: valid in Flux, refused here with a clear message. */
 const OTHER_FLUX_TYPES = [
   'azuredevops', 'googlepubsub', 'sentry', 'azureeventhub',
-  'datadog', 'nats', 'otel', 'zoom', 'incident.io',
+  'nats', 'otel', 'zoom', 'incident.io',
 ];
 
 /** Commit-status provider types (provider_commit_status.go; the ones Fluxless sends to). */

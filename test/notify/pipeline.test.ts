@@ -143,7 +143,7 @@ describe('commit status helpers', () => {
     assert.equal(p({ type: 'slack' }).timeoutMs, 15_000);
     assert.throws(() => p({ type: 'slack', commitStatusExpr: "'x'" }), /spec\.commitStatusExpr is only supported/);
     assert.throws(() => p({ type: 'github', commitStatusExpr: 'event.' }), /spec\.commitStatusExpr is not a valid CEL expression/);
-    assert.throws(() => p({ type: 'datadog' }), /spec\.type 'datadog' is a Flux provider type Fluxless does not send to yet/);
+    assert.throws(() => p({ type: 'sentry' }), /spec\.type 'sentry' is a Flux provider type Fluxless does not send to yet/);
     assert.throws(() => p({ type: 'slack', timeout: '1h' }), /spec\.timeout/);
     assert.throws(() => alert({ eventSources: [{ kind: 'Deployment', name: 'x' }] }), /spec\.eventSources\[0\]\.kind must be one of/);
     assert.throws(() => alert({ eventSeverity: 'warn', eventSources: [] }), /spec\.eventSeverity/);

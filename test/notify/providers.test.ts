@@ -267,6 +267,22 @@ describe('chat and webhook providers', () => {
     assert.throws(() => createNotifier(opts({ type: 'zulip', url: rec.url, channel: 'ops' })), /invalid Zulip channel format, expected <channel>\/<topic>, got 'ops'/);
   });
 
+  test('datadog: an Events API v1 event on the site of the address, DD-API-KEY, lower-cased tags; a failure names DataDog', async () => {
+    rec.requests.length = 0;
+    await createNotifier(opts({ type: 'datadog', url: `${rec.url}/ignored`, token: 'dd-key' }))(event);
+    const [r] = rec.requests;
+    assert.equal(r.url, '/api/v1/events');
+    assert.equal(r.headers['dd-api-key'], 'dd-key');
+    assert.equal(
+      r.body,
+      `{"alert_type":"error","date_happened":1767323045,"source_type_name":"fluxcd","tags":["flux_reporting_controller:kustomize-controller","flux_reason:healthcheckfailed","kube_kind:kustomization","kube_name:web","kube_namespace:apps","revision:main@sha1:${SHA}","summary:prod"],"text":"${MSG_HTML}","title":"Events from the Kustomization web/apps"}`,
+    );
+    rec.handle(() => ({ status: 403, body: 'forbidden' }));
+    await assert.rejects(createNotifier(opts({ type: 'datadog', url: rec.url, token: 'dd-key' }))(event), (e: unknown) => e instanceof PermanentDeliveryError && /^failed to post event to DataDog: 403: forbidden$/.test((e as Error).message));
+    rec.handle(() => ({ status: 200, body: {} }));
+    assert.throws(() => createNotifier(opts({ type: 'datadog', url: rec.url })), /token cannot be empty/);
+  });
+
   test('a 500 is retryable, a 404 is not, a refused connection is retryable', async () => {
     rec.handle(() => ({ status: 500, body: 'down' }));
     await assert.rejects(createNotifier(opts({ type: 'slack', url: `${rec.url}/x` }))(event), (e: unknown) => e instanceof TransientDeliveryError && /status code 500: down/.test((e as Error).message));

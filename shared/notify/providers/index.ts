@@ -1,6 +1,7 @@
 /** The notifier of each supported Provider type (notifier/factory.go). */
 import type { ProviderType } from '../spec.js';
 import { alertmanagerNotifier } from './alertmanager.js';
+import { dataDogNotifier } from './datadog.js';
 import { bitbucketNotifier } from './bitbucket.js';
 import { bitbucketServerNotifier } from './bitbucket-server.js';
 import type { Notifier, ProviderOptions } from './common.js';
@@ -53,6 +54,7 @@ const FACTORIES: Readonly<Record<ProviderType, (o: ProviderOptions) => Notifier>
   lark: larkNotifier,
   zulip: zulipNotifier,
   bitbucketserver: bitbucketServerNotifier,
+  datadog: dataDogNotifier,
 };
 
 /** The notifier for `o.type`; throws a PermanentDeliveryError when the options cannot work (bad address, no token). */
