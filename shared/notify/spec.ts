@@ -50,7 +50,7 @@ export type ProviderType = (typeof SUPPORTED_PROVIDER_TYPES)[number];
 /** Flux's other provider types: valid in Flux, refused here with a clear message. */
 const OTHER_FLUX_TYPES = [
   'azuredevops', 'googlepubsub', 'sentry', 'azureeventhub',
-  'nats', 'otel', 'zoom', 'incident.io',
+  'nats', 'otel',
 ];
 
 /** Commit-status provider types (provider_commit_status.go; the ones Fluxless sends to). */
