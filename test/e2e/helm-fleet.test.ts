@@ -135,7 +135,8 @@ test('a Flux helm-example fleet reaches Ready; get, tree and diff see the releas
   await x.repo.push();
   assert.equal((await x.push(local)).status, 200);
   await x.waitFor('podinfo finalized', async () => (await x.record('HelmRelease', 'podinfo')) === undefined, 60_000);
-  assert.equal(await x.record('HelmChart', `${ns}-podinfo`), undefined);
+  // The generated HelmChart is marked deleted with the uninstall and finalized by its own reconcile.
+  await x.waitFor('the generated HelmChart removed', async () => (await x.record('HelmChart', `${ns}-podinfo`)) === undefined, 30_000);
   const after = JSON.parse((await run(helm, ['list', '-n', ns, '-o', 'json', '--kubeconfig', cluster.kubeconfigPath], { env: { ...process.env, HOME: dir } })).stdout) as Array<{ name: string }>;
   assert.deepEqual(after.map((r) => r.name), ['infra']);
 });
