@@ -10,6 +10,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { shareable } from '../util/abort.js';
 import { FluxlessError } from '../util/errors.js';
 
 /** One cause of a Status error (field validation details). */
@@ -158,7 +159,7 @@ export function createKubeClient(kc: KubeConfig, opts: KubeClientOptions = {}): 
           path: fullPath,
           headers,
           agent,
-          signal: ro.signal,
+          signal: shareable(ro.signal),
           timeout: ro.timeoutMs ?? opts.timeoutMs ?? 60_000,
         },
         (res) => {

@@ -3,6 +3,7 @@
  * visibility heartbeat, ack on success, release with backoff on failure, dead-letter after
  * `maxReceives` failed deliveries with the last error as the reason.
  */
+import { shareable } from '../util/abort.js';
 import { errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { sleep } from '../util/time.js';
@@ -67,6 +68,7 @@ export async function consume(queue: WorkQueue, handler: MessageHandler, opts: C
     const early = beforeHandling(policy, { receiveCount: r.receiveCount, target: r.message.target }, Date.now());
     if (early) return settle(r, early);
     const lease = new AbortController();
+    shareable(lease.signal);
     let extending = false;
     const heartbeat = setInterval(() => {
       if (extending || lease.signal.aborted) return;

@@ -231,3 +231,18 @@ test('Service and container ports without protocol apply (protocol defaults to T
   assert.deepEqual(res.map((e) => e.action), ['created', 'created']);
   assert.deepEqual((await engine.applyAll([svc, d])).map((e) => e.action), ['unchanged', 'unchanged']);
 });
+
+test('a large batch under one abort signal: no MaxListenersExceededWarning for its concurrent requests', async (t) => {
+  const signal = new AbortController().signal;
+  const { engine, ns } = await engineFor(t, { signal });
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+  process.on('warning', onWarning);
+  t.after(() => process.off('warning', onWarning));
+  const objs = Array.from({ length: 40 }, (_, i) => configMap(ns, `many-${i}`, { i: String(i) }));
+  const applied = await engine.applyAll(objs);
+  assert.equal(applied.filter((e) => e.action === 'created').length, 40);
+  // Warnings are emitted on the next tick.
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(warnings.filter((w) => w.startsWith('MaxListenersExceededWarning')), []);
+});
