@@ -7,9 +7,9 @@
 import { changeRequestNumber } from '../commit-status.js';
 import { PermanentDeliveryError } from '../errors.js';
 import { S } from '../../util/gojson.js';
+import { upsertComment } from './change-request-comment.js';
 import type { Notifier, ProviderOptions } from './common.js';
 import { giteaRepoClient } from './gitea.js';
-import { commentMarker, markdownPost } from './github-pr-comment.js';
 
 interface Comment {
   id?: number;
@@ -24,15 +24,15 @@ export function giteaPrCommentNotifier(o: ProviderOptions): Notifier {
   return async (e) => {
     await call('GET', '/version', undefined, 'failed creating Gitea client');
     const me = await call<{ login?: string }>('GET', '/user', undefined, 'failed to get user info');
-    const marker = commentMarker('flux-pr-comment-key', o.providerUid, e);
-    const body = `${marker}\n\n${markdownPost(e)}`;
     const pr = changeRequestNumber(e);
     const comments = await call<Comment[]>('GET', `/repos/${owner}/${repo}/issues/${pr}/comments?limit=100&page=1`, undefined, 'failed to list pull request comments');
-    const mine = (comments ?? []).find((c) => c.user && (c.user.login ?? '') === (me?.login ?? '') && (c.body ?? '').includes(marker));
-    if (mine?.id !== undefined) {
-      await call('PATCH', `/repos/${owner}/${repo}/issues/comments/${mine.id}`, S([['body', body]]), 'failed to update pull request comment');
-    } else {
-      await call('POST', `/repos/${owner}/${repo}/issues/${pr}/comments`, S([['body', body]]), 'failed to create pull request comment');
-    }
+    await upsertComment(
+      e,
+      { prefix: 'flux-pr-comment-key', providerUid: o.providerUid, me: me?.login ?? '', comments: (comments ?? []).map((c) => ({ id: c.id, body: c.body, author: c.user ? (c.user.login ?? '') : undefined })) },
+      {
+        edit: (id, body) => call('PATCH', `/repos/${owner}/${repo}/issues/comments/${id}`, S([['body', body]]), 'failed to update pull request comment'),
+        create: (body) => call('POST', `/repos/${owner}/${repo}/issues/${pr}/comments`, S([['body', body]]), 'failed to create pull request comment'),
+      },
+    );
   };
 }

@@ -4,28 +4,12 @@
  * by its hidden marker among the first 100 comments of the authenticated user (or App)
  * and edited, else created.
  */
-import type { NotificationEvent } from '../event.js';
 import { changeRequestNumber } from '../commit-status.js';
 import { PermanentDeliveryError } from '../errors.js';
 import { S } from '../../util/gojson.js';
+import { upsertComment } from './change-request-comment.js';
 import type { Notifier, ProviderOptions } from './common.js';
 import { githubRepoClient } from './github-api.js';
-
-/** The hidden marker of an object's comment. */
-export function commentMarker(prefix: string, providerUid: string, e: NotificationEvent): string {
-  return `<!-- ${prefix}:${providerUid}/${e.involvedObject.kind}/${e.involvedObject.namespace}/${e.involvedObject.name} -->`;
-}
-
-/** notifier/markdown.go formatMarkdownPost. */
-export function markdownPost(e: NotificationEvent): string {
-  const emoji = e.severity === 'error' ? '⚠️' : 'ℹ️';
-  const id = `${e.involvedObject.kind}/${e.involvedObject.namespace}/${e.involvedObject.name}`;
-  const keys = Object.keys(e.metadata ?? {})
-    .filter((k) => k !== 'change_request')
-    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const lines = keys.map((k) => `* \`${k}\`: ${e.metadata![k]}\n`).join('');
-  return `## Flux Status\n\n${emoji} ${id}\n\n${e.message}\n\nMetadata:\n${lines}`;
-}
 
 interface IssueComment {
   id?: number;
@@ -39,15 +23,15 @@ export function githubPrCommentNotifier(o: ProviderOptions): Notifier {
   return async (e) => {
     const gh = await githubRepoClient({ address: o.url, token: o.token, password: o.password, secretData: o.secretData, transport: o.transport, signal: o.signal, slug: true });
     const login = gh.appSlug ? `${gh.appSlug}[bot]` : (await gh.call<{ login?: string }>('GET', 'user', undefined, 'failed to get authenticated user info')).login ?? '';
-    const marker = commentMarker('flux-pr-comment-key', o.providerUid, e);
-    const body = `${marker}\n\n${markdownPost(e)}`;
     const pr = changeRequestNumber(e);
     const comments = await gh.call<IssueComment[]>('GET', `repos/${gh.owner}/${gh.repo}/issues/${pr}/comments?direction=asc&per_page=100&sort=created`, undefined, 'failed to list pull request comments');
-    const mine = (comments ?? []).find((c) => (c.user?.login ?? '') === login && (c.body ?? '').includes(marker));
-    if (mine?.id !== undefined) {
-      await gh.call('PATCH', `repos/${gh.owner}/${gh.repo}/issues/comments/${mine.id}`, S([['body', body]]), 'failed to update pull request comment');
-    } else {
-      await gh.call('POST', `repos/${gh.owner}/${gh.repo}/issues/${pr}/comments`, S([['body', body]]), 'failed to create pull request comment');
-    }
+    await upsertComment(
+      e,
+      { prefix: 'flux-pr-comment-key', providerUid: o.providerUid, me: login, comments: (comments ?? []).map((c) => ({ id: c.id, body: c.body, author: c.user?.login ?? '' })) },
+      {
+        edit: (id, body) => gh.call('PATCH', `repos/${gh.owner}/${gh.repo}/issues/comments/${id}`, S([['body', body]]), 'failed to update pull request comment'),
+        create: (body) => gh.call('POST', `repos/${gh.owner}/${gh.repo}/issues/${pr}/comments`, S([['body', body]]), 'failed to create pull request comment'),
+      },
+    );
   };
 }

@@ -7,9 +7,9 @@
 import { changeRequestNumber } from '../commit-status.js';
 import { PermanentDeliveryError } from '../errors.js';
 import { S } from '../../util/gojson.js';
+import { upsertComment } from './change-request-comment.js';
 import type { Notifier, ProviderOptions } from './common.js';
 import { parseGitAddress } from './git-address.js';
-import { commentMarker, markdownPost } from './github-pr-comment.js';
 import { gitlabApiBase, gitlabClient, gitlabPathEscape } from './gitlab.js';
 
 interface Note {
@@ -28,15 +28,15 @@ export function gitlabMrCommentNotifier(o: ProviderOptions): Notifier {
   return async (e) => {
     const gl = gitlabClient({ base: gitlabApiBase(host), token, transport: o.transport, signal: o.signal });
     const user = await gl.call<{ username?: string }>('GET', 'user', undefined, 'failed to get authenticated user info');
-    const marker = commentMarker('flux-mr-comment-key', o.providerUid, e);
-    const body = `${marker}\n\n${markdownPost(e)}`;
     const mr = changeRequestNumber(e);
     const notes = await gl.call<Note[]>('GET', `projects/${project}/merge_requests/${mr}/notes?order_by=created_at&per_page=100&sort=asc`, undefined, 'failed to list merge request notes');
-    const mine = (notes ?? []).find((n) => (n.author?.username ?? '') === (user?.username ?? '') && (n.body ?? '').includes(marker));
-    if (mine?.id !== undefined) {
-      await gl.call('PUT', `projects/${project}/merge_requests/${mr}/notes/${mine.id}`, S([['body', body]]), 'failed to update merge request note');
-    } else {
-      await gl.call('POST', `projects/${project}/merge_requests/${mr}/notes`, S([['body', body]]), 'failed to create merge request note');
-    }
+    await upsertComment(
+      e,
+      { prefix: 'flux-mr-comment-key', providerUid: o.providerUid, me: user?.username ?? '', comments: (notes ?? []).map((n) => ({ id: n.id, body: n.body, author: n.author?.username ?? '' })) },
+      {
+        edit: (id, body) => gl.call('PUT', `projects/${project}/merge_requests/${mr}/notes/${id}`, S([['body', body]]), 'failed to update merge request note'),
+        create: (body) => gl.call('POST', `projects/${project}/merge_requests/${mr}/notes`, S([['body', body]]), 'failed to create merge request note'),
+      },
+    );
   };
 }

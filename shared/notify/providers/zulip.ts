@@ -7,7 +7,7 @@
 import { PermanentDeliveryError } from '../errors.js';
 import { httpRequest } from '../http.js';
 import { checkStatus, type Notifier, type ProviderOptions } from './common.js';
-import { markdownPost } from './github-pr-comment.js';
+import { markdownPost } from './change-request-comment.js';
 
 /** Go's url.QueryEscape: unreserved bytes kept, space as `+`, the rest `%XX`. */
 export function goQueryEscape(s: string): string {
