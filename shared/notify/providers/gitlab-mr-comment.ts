@@ -9,8 +9,7 @@ import { PermanentDeliveryError } from '../errors.js';
 import { S } from '../../util/gojson.js';
 import { upsertComment } from './change-request-comment.js';
 import type { Notifier, ProviderOptions } from './common.js';
-import { parseGitAddress } from './git-address.js';
-import { gitlabApiBase, gitlabClient, gitlabPathEscape } from './gitlab.js';
+import { gitlabProject } from './gitlab.js';
 
 interface Note {
   id?: number;
@@ -21,12 +20,8 @@ interface Note {
 /** The GitLab merge request comment notifier. */
 export function gitlabMrCommentNotifier(o: ProviderOptions): Notifier {
   if (!o.providerUid) throw new PermanentDeliveryError('provider UID cannot be empty');
-  const token = o.token || o.password;
-  if (!token) throw new PermanentDeliveryError('gitlab token cannot be empty');
-  const { host, id } = parseGitAddress(o.url);
-  const project = gitlabPathEscape(id);
+  const { project, gl } = gitlabProject(o);
   return async (e) => {
-    const gl = gitlabClient({ base: gitlabApiBase(host), token, transport: o.transport, signal: o.signal });
     const user = await gl.call<{ username?: string }>('GET', 'user', undefined, 'failed to get authenticated user info');
     const mr = changeRequestNumber(e);
     const notes = await gl.call<Note[]>('GET', `projects/${project}/merge_requests/${mr}/notes?order_by=created_at&per_page=100&sort=asc`, undefined, 'failed to list merge request notes');

@@ -62,19 +62,23 @@ interface CommitStatus {
   description?: string;
 }
 
-/** The GitLab commit status notifier. */
-export function gitlabNotifier(o: ProviderOptions): Notifier {
+/** A Provider's GitLab project: its escaped id and a client with the Provider's token. */
+export function gitlabProject(o: ProviderOptions): { project: string; gl: GitLabClient } {
   const token = o.token || o.password;
   if (!token) throw new PermanentDeliveryError('gitlab token cannot be empty');
   const { host, id } = parseGitAddress(o.url);
+  return { project: gitlabPathEscape(id), gl: gitlabClient({ base: gitlabApiBase(host), token, transport: o.transport, signal: o.signal }) };
+}
+
+/** The GitLab commit status notifier. */
+export function gitlabNotifier(o: ProviderOptions): Notifier {
+  const { project, gl } = gitlabProject(o);
   if (o.commitStatus === '') throw new PermanentDeliveryError('commit status cannot be empty');
-  const project = gitlabPathEscape(id);
   return async (e) => {
     if (e.reason === PROGRESSING_REASON) return false;
     const sha = eventCommit(e);
     const state = e.severity === 'error' ? 'failed' : 'success';
     const { description } = nameAndDescription(e);
-    const gl = gitlabClient({ base: gitlabApiBase(host), token, transport: o.transport, signal: o.signal });
     const q = new URLSearchParams({ name: o.commitStatus }).toString();
     const statuses = await gl.call<CommitStatus[]>('GET', `projects/${project}/repository/commits/${sha}/statuses?${q}`, undefined, 'unable to list commit status');
     if ((statuses ?? []).some((s) => s.sha === sha && s.status === state && s.description === description && s.name === o.commitStatus)) return false;
