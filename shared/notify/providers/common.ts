@@ -82,8 +82,15 @@ export function checkStatus(res: HttpAnswer, prefix = 'postMessage failed: reque
 }
 
 /** Flux's postMessage: `payload` as Go JSON, Content-Type application/json, plus `headers`. */
-export async function postMessage(o: Pick<ProviderOptions, 'transport' | 'signal'>, url: string, payload: unknown, headers: Record<string, string> = {}): Promise<HttpAnswer> {
+export async function postMessage(
+  o: Pick<ProviderOptions, 'transport' | 'signal'>,
+  url: string,
+  payload: unknown,
+  headers: Record<string, string> = {},
+  /** What a non-2xx answer is reported as, before `request failed: ...` (Flux's `postMessage failed`, or the notifier's own wrap). */
+  what = 'postMessage failed',
+): Promise<HttpAnswer> {
   const res = await httpRequest({ method: 'POST', url, headers: { 'Content-Type': 'application/json', ...headers }, body: goMarshal(payload), signal: o.signal }, o.transport);
-  checkStatus(res);
+  checkStatus(res, `${what}: request failed: request failed with status code`);
   return res;
 }

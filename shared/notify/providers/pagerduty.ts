@@ -10,9 +10,8 @@ import { createHash } from 'node:crypto';
 import { nameAndDescription, PROGRESSING_REASON } from '../commit-status.js';
 import type { NotificationEvent } from '../event.js';
 import { PermanentDeliveryError } from '../errors.js';
-import { goMarshal, omitEmpty, S, type GoStruct } from '../../util/gojson.js';
-import { httpRequest } from '../http.js';
-import { checkStatus, type Notifier, type ProviderOptions } from './common.js';
+import { omitEmpty, S, type GoStruct } from '../../util/gojson.js';
+import { postMessage, type Notifier, type ProviderOptions } from './common.js';
 
 /** `message` and `metadata` (null without metadata), the custom details of both events. */
 function details(e: NotificationEvent): Record<string, unknown> {
@@ -63,13 +62,9 @@ export function pagerDutyNotifier(o: ProviderOptions): Notifier {
   } catch {
     throw new PermanentDeliveryError(`invalid PagerDuty endpoint URL ${JSON.stringify(o.url)}: 'parse ${JSON.stringify(o.url)}: invalid URI for request'`);
   }
-  const post = async (url: string, body: GoStruct, what: string) => {
-    const res = await httpRequest({ method: 'POST', url, headers: { 'Content-Type': 'application/json' }, body: goMarshal(body), signal: o.signal }, o.transport);
-    checkStatus(res, `${what}: request failed: request failed with status code`);
-  };
   return async (e) => {
     if (e.reason === PROGRESSING_REASON) return false;
-    await post(`${endpoint}/v2/enqueue`, pagerDutyEvent(e, o.channel), 'failed sending event');
-    if (e.severity === 'info') await post(`${endpoint}/v2/change/enqueue`, pagerDutyChangeEvent(e, o.channel), 'failed sending change event');
+    await postMessage(o, `${endpoint}/v2/enqueue`, pagerDutyEvent(e, o.channel), {}, 'failed sending event');
+    if (e.severity === 'info') await postMessage(o, `${endpoint}/v2/change/enqueue`, pagerDutyChangeEvent(e, o.channel), {}, 'failed sending change event');
   };
 }
