@@ -13,7 +13,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ValidationError } from '../util/errors.js';
+import { parseOciUrl } from '../oci/spec.js';
+import { errorMessage, ValidationError } from '../util/errors.js';
 import { parseDuration } from '../util/duration.js';
 import { expandHome } from '../util/paths.js';
 import { checkGitUrl } from '../sources/git-spec.js';
@@ -299,8 +300,8 @@ function readRef(r: Reader, raw: Raw, env: Env, oci: boolean): FluxlessConfig['s
   return Object.keys(ref).length ? ref : fallback;
 }
 
-/** An `oci://<host>/<repository>` URL as OCIRepository's spec.url takes it. */
-const OCI_URL = /^oci:\/\/[^/\s]+\/[^\s:@]+$/;
+/** `oci://<host>/<repository>`: a registry host named, not Docker Hub's default. */
+const OCI_HOST_AND_PATH = /^oci:\/\/[^/]+\/./;
 
 /** Loads the configuration: the file (if any) then environment overrides, validated. */
 export function loadConfig(opts: { file?: string; env?: Env; dataDir?: string; requireSource?: boolean } = {}): FluxlessConfig {
@@ -314,7 +315,14 @@ export function loadConfig(opts: { file?: string; env?: Env; dataDir?: string; r
   if (!url && opts.requireSource !== false) r.need('source.url', 'FLUXLESS_SOURCE_URL');
   const oci = url.startsWith('oci://');
   if (oci) {
-    if (!OCI_URL.test(url)) r.fail('source.url', 'FLUXLESS_SOURCE_URL', `'${url}' is not an OCI repository URL`, 'write oci://<registry host>/<repository>, without a tag (give it in source.ref)');
+    // OCIRepository's own rules (source-controller's parseRepository), with their reason.
+    const hint = 'write oci://<registry host>/<repository>, without a tag (give it in source.ref)';
+    try {
+      parseOciUrl(url);
+    } catch (err) {
+      r.fail('source.url', 'FLUXLESS_SOURCE_URL', `'${url}' is not an OCI repository URL: ${errorMessage(err).replace(/^URL validation failed for '[^']*': /, '')}`, hint);
+    }
+    if (!OCI_HOST_AND_PATH.test(url)) r.fail('source.url', 'FLUXLESS_SOURCE_URL', `'${url}' is not an OCI repository URL`, hint);
   } else if (url) {
     // spec.url must be http(s):// or ssh:// (Flux's CRD); the scp-like git@host:org/repo that Git
     // hosts show is accepted here and written as ssh://git@host/org/repo.

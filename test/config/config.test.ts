@@ -168,6 +168,8 @@ describe('configuration', () => {
     assert.equal(fromFile(`source: { url: ${URL_} }\n`).source.kind, 'GitRepository');
     refused(() => fromFile('source: { url: oci://ghcr.io/org/fleet, ref: { branch: main } }\n'), /source\.ref\.branch is not a ref field of an OCI repository/, /tag, semver, semverFilter, digest/);
     refused(() => fromFile('source: { url: "oci://ghcr.io/org/fleet:v1" }\n'), /source\.url \(FLUXLESS_SOURCE_URL\) 'oci:\/\/ghcr\.io\/org\/fleet:v1' is not an OCI repository URL/, /without a tag/);
+    refused(() => fromFile('source: { url: oci://ghcr.io/Org/Fleet }\n'), /'oci:\/\/ghcr\.io\/Org\/Fleet' is not an OCI repository URL: repository can only contain the characters/);
+    refused(() => fromFile('source: { url: oci://fleet }\n'), /'oci:\/\/fleet' is not an OCI repository URL/, /oci:\/\/<registry host>\/<repository>/);
     refused(() => loadConfig({ env: { FLUXLESS_SOURCE_URL: 'oci://ghcr.io/org/fleet', FLUXLESS_SOURCE_BRANCH: 'main' } }), /an OCI repository has no branches/);
   });
 
