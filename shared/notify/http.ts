@@ -13,6 +13,7 @@ import type { Socket } from 'node:net';
 import tls from 'node:tls';
 import { errorMessage } from '../util/errors.js';
 import { PermanentDeliveryError, TransientDeliveryError } from './errors.js';
+import { basicAuth } from '../util/basic-auth.js';
 
 /** TLS material (PEM) from a `certSecretRef`. */
 export interface TlsMaterial {
@@ -69,7 +70,7 @@ function proxyAuth(p: ProxyConfig): Record<string, string> {
   const u = new URL(p.url);
   const user = p.username ?? decodeURIComponent(u.username);
   const pass = p.password ?? decodeURIComponent(u.password);
-  return user || pass ? { 'Proxy-Authorization': `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}` } : {};
+  return user || pass ? { 'Proxy-Authorization': basicAuth(user, pass) } : {};
 }
 
 function portOf(u: URL): number {

@@ -20,6 +20,7 @@ import { parseManifest, type Descriptor, type ParsedManifest } from './manifest.
 import { formatRepository, isLocalRegistry, type OciReference, type RepositoryName } from './reference.js';
 import { fetchToken, forgetToken, type BearerChallenge } from './tokens.js';
 import { parseChallenges } from './challenge.js';
+import { basicAuth } from '../util/basic-auth.js';
 
 /** How one client talks to registries. */
 export interface RegistryClientOptions {
@@ -326,7 +327,7 @@ export class RegistryClient {
     if (ch.kind === 'none') return undefined;
     if (ch.kind === 'basic') {
       if (!cred || (!cred.username && !cred.password)) return undefined;
-      return `Basic ${Buffer.from(`${cred.username ?? ''}:${cred.password ?? ''}`).toString('base64')}`;
+      return basicAuth(cred.username ?? '', cred.password ?? '');
     }
     const token = await fetchToken(ch.bearer, scopes, cred, { registry, registryIsHttp: isHttp, transport: this.transport, signal });
     return `Bearer ${token}`;

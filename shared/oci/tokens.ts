@@ -17,6 +17,7 @@ import { isIP } from 'node:net';
 import { RegistryAuthError, RegistryError, RegistryUnreachableError } from './errors.js';
 import { readBody, redactUrl, send, type TransportOptions } from './http.js';
 import type { Credential } from './keychain.js';
+import { basicAuth } from '../util/basic-auth.js';
 
 interface CachedToken {
   token: string;
@@ -181,7 +182,7 @@ async function tokenGet(
   if (ch.service !== undefined) u.searchParams.set('service', ch.service);
   const headers: Record<string, string> = {};
   if (cred && (cred.username || cred.password)) {
-    headers.authorization = `Basic ${Buffer.from(`${cred.username ?? ''}:${cred.password ?? ''}`).toString('base64')}`;
+    headers.authorization = basicAuth(cred.username ?? '', cred.password ?? '');
   }
   return tokenRequest('GET', u, headers, undefined, !!headers.authorization, ctx);
 }

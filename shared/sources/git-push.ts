@@ -24,6 +24,7 @@ import { redactUrl } from './git-spec.js';
 import { FLUSH_PKT, PktLineFormatError, pktLine, pktText, readPkt } from './git-ssh-pktline.js';
 import { isSshUrl } from './git-ssh-url.js';
 import type { GitCredentials, GitRepositorySpec } from './types.js';
+import { basicAuth } from '../util/basic-auth.js';
 
 /** The object id of "no object" (a ref to create, or to delete). */
 export const ZERO_OID = '0000000000000000000000000000000000000000';
@@ -103,7 +104,7 @@ async function openSession(spec: GitRepositorySpec, auth: GitCredentials | undef
   else {
     const username = auth?.username || urlUser;
     const password = auth?.password || urlPass;
-    if (username) headers.Authorization = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+    if (username) headers.Authorization = basicAuth(username, password);
   }
   const http: HttpClient = { request: (req: GitHttpRequest) => nodeHttp.request({ ...req, signal } as GitHttpRequest) };
   return { url: u.toString(), gitUrl: u.toString().replace(/\/+$/, ''), http, headers, close: () => undefined };

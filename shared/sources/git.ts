@@ -27,6 +27,7 @@ import { formatRevision, normalizeRevision, redactUrl } from './git-spec.js';
 import { pktLine, pktText, splitPkts, type Pkt } from './git-ssh-pktline.js';
 import { isSshUrl } from './git-ssh-url.js';
 import type { GitCredentials, GitFetchOptions, GitFetchResult, GitRef, GitRepositorySpec, ResolvedGitRevision } from './types.js';
+import { basicAuth } from '../util/basic-auth.js';
 
 export { parseGitRepository, formatRevision, normalizeRevision, commitFromRevision, parseDuration, redactUrl } from './git-spec.js';
 export { GitAuthError, GitHostKeyError, GitOperationError, GitRefNotFoundError, GitTimeoutError } from './git-errors.js';
@@ -197,7 +198,7 @@ async function makeSession(spec: GitRepositorySpec, auth: GitCredentials | undef
       );
     }
     if (username) {
-      headers.Authorization = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+      headers.Authorization = basicAuth(username, password);
       credentialSource = auth?.username ? 'secret' : 'url';
     }
   }

@@ -11,6 +11,7 @@
 import type { NotificationEvent } from '../event.js';
 import { S, type GoStruct } from '../../util/gojson.js';
 import { type Notifier, postMessage, type ProviderOptions, requireUrlQuoted } from './common.js';
+import { basicAuth } from '../../util/basic-auth.js';
 
 /** Go's zero time.Time in RFC 3339, what Flux sends as `endsAt`. */
 const GO_ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -46,7 +47,7 @@ export function alertmanagerNotifier(o: ProviderOptions): Notifier {
   requireUrlQuoted(o.url, 'Alertmanager URL');
   const headers: Record<string, string> = {};
   if (o.token) headers.Authorization = `Bearer ${o.token}`;
-  if (o.username && o.password) headers.Authorization = `Basic ${Buffer.from(`${o.username}:${o.password}`).toString('base64')}`;
+  if (o.username && o.password) headers.Authorization = basicAuth(o.username, o.password);
   return async (e) => {
     await postMessage(o, o.url, alertmanagerPayload(e), headers);
   };

@@ -14,6 +14,7 @@ import { goJsonEncode, S } from '../../util/gojson.js';
 import { errorMessage } from '../../util/errors.js';
 import { httpRequest } from '../http.js';
 import type { Notifier, ProviderOptions } from './common.js';
+import { basicAuth } from '../../util/basic-auth.js';
 
 /** Go's http.StatusText for the answers a status API gives. */
 const STATUS_TEXT: Readonly<Record<number, string>> = {
@@ -46,7 +47,7 @@ export function bitbucketServerNotifier(o: ProviderOptions): Notifier {
   if (o.commitStatus === '') throw new PermanentDeliveryError('commit status cannot be empty');
   if (!o.token && (!o.username || !o.password)) throw new PermanentDeliveryError('invalid credentials, expected to be one of username/password or API Token');
   const headers: Record<string, string> = {
-    Authorization: o.token ? `Bearer ${o.token}` : `Basic ${Buffer.from(`${o.username}:${o.password}`).toString('base64')}`,
+    Authorization: o.token ? `Bearer ${o.token}` : basicAuth(o.username, o.password),
     'x-atlassian-token': 'no-check',
     'x-requested-with': 'XMLHttpRequest',
   };

@@ -9,6 +9,7 @@ import type { NotificationEvent } from '../event.js';
 import { PermanentDeliveryError } from '../errors.js';
 import { S, type GoStruct } from '../../util/gojson.js';
 import { metadataEntries, objName, postMessage, type Notifier, type ProviderOptions } from './common.js';
+import { basicAuth } from '../../util/basic-auth.js';
 
 /** The GraphitePayload of an event. */
 export function grafanaPayload(e: NotificationEvent): GoStruct {
@@ -27,7 +28,7 @@ export function grafanaNotifier(o: ProviderOptions): Notifier {
   }
   const headers: Record<string, string> = {};
   if (o.token) headers.Authorization = `Bearer ${o.token}`;
-  else if (o.username && o.password) headers.Authorization = `Basic ${Buffer.from(`${o.username}:${o.password}`).toString('base64')}`;
+  else if (o.username && o.password) headers.Authorization = basicAuth(o.username, o.password);
   return async (e) => {
     await postMessage(o, o.url, grafanaPayload(e), headers);
   };

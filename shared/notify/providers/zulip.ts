@@ -8,6 +8,7 @@ import { PermanentDeliveryError } from '../errors.js';
 import { httpRequest } from '../http.js';
 import { checkStatus, type Notifier, type ProviderOptions } from './common.js';
 import { markdownPost } from './change-request-comment.js';
+import { basicAuth } from '../../util/basic-auth.js';
 
 /** Go's url.QueryEscape: unreserved bytes kept, space as `+`, the rest `%XX`. */
 export function goQueryEscape(s: string): string {
@@ -44,7 +45,7 @@ export function zulipNotifier(o: ProviderOptions): Notifier {
   const topic = i < 0 ? '' : o.channel.slice(i + 1);
   if (!channel || !topic) throw new PermanentDeliveryError(`invalid Zulip channel format, expected <channel>/<topic>, got '${o.channel}'`);
   const headers: Record<string, string> = { 'Content-Type': 'application/x-www-form-urlencoded' };
-  if (o.username || o.password) headers.Authorization = `Basic ${Buffer.from(`${o.username}:${o.password}`).toString('base64')}`;
+  if (o.username || o.password) headers.Authorization = basicAuth(o.username, o.password);
   return async (e) => {
     const body = goFormEncode({ type: 'stream', to: channel, topic, content: markdownPost(e) });
     const res = await httpRequest({ method: 'POST', url: endpoint, headers, body, signal: o.signal }, o.transport);
