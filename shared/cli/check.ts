@@ -92,7 +92,7 @@ async function checkRepository(cfg: FluxlessConfig, tree: string, startPath: str
   };
   const [source, root] = bootstrapObjects(cfg);
   const seen = new Set<string>();
-  type Item = { name: string; namespace: string; path: string; spec?: KustomizationSpec; tree: string; via?: string };
+  type Item = { name: string; namespace: string; path: string; spec?: KustomizationSpec; tree: string; via?: string; artifact?: string };
   const queue: Item[] = [{ name: root.metadata.name, namespace: root.metadata.namespace!, path: startPath, tree }];
   /** ExternalArtifacts generated from this repository (`<namespace>/<name>` -> their tree). */
   const generated = new Map<string, string>();
@@ -106,10 +106,10 @@ async function checkRepository(cfg: FluxlessConfig, tree: string, startPath: str
     for (;;) {
       if (!queue.length) {
         // Kustomizations waiting for an ExternalArtifact that a later build generated.
-        const ready = waiting.filter((w) => generated.has(`${w.spec!.sourceRef.namespace}/${w.spec!.sourceRef.name}`));
+        const ready = waiting.filter((w) => generated.has(w.artifact!));
         if (!ready.length) break;
         waiting = waiting.filter((w) => !ready.includes(w));
-        for (const w of ready) queue.push({ ...w, tree: generated.get(`${w.spec!.sourceRef.namespace}/${w.spec!.sourceRef.name}`)! });
+        for (const w of ready) queue.push({ ...w, tree: generated.get(w.artifact!)! });
       }
       const item = queue.shift()!;
       const seenKey = `${item.tree}\0${item.path}`;
@@ -175,10 +175,11 @@ async function checkRepository(cfg: FluxlessConfig, tree: string, startPath: str
             if (isOurs(ref.kind, ref.name, ref.namespace)) {
               queue.push({ name: ks.name, namespace: ks.namespace, path: ks.path, spec: ks, tree });
             } else if (ref.kind === 'ExternalArtifact') {
-              const via = `ExternalArtifact ${ref.namespace}/${ref.name}`;
-              const t = generated.get(`${ref.namespace}/${ref.name}`);
-              if (t) queue.push({ name: ks.name, namespace: ks.namespace, path: ks.path, spec: ks, tree: t, via });
-              else waiting.push({ name: ks.name, namespace: ks.namespace, path: ks.path, spec: ks, tree: '', via });
+              const artifact = `${ref.namespace}/${ref.name}`;
+              const t = generated.get(artifact);
+              const item = { name: ks.name, namespace: ks.namespace, path: ks.path, spec: ks, via: `ExternalArtifact ${artifact}`, artifact };
+              if (t) queue.push({ ...item, tree: t });
+              else waiting.push({ ...item, tree: '' });
             } else {
               elsewhere.push(`${ks.namespace}/${ks.name} (${ref.kind} ${ref.namespace}/${ref.name})`);
             }
