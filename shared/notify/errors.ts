@@ -23,7 +23,11 @@ export class TransientDeliveryError extends FluxlessError {
 
 /** The error for an HTTP answer that is not 2xx: 408, 429 and 5xx (but 501) are worth retrying, like retryablehttp. */
 export function httpStatusError(status: number, body: string, prefix = 'request failed with status code'): FluxlessError {
-  const message = `${prefix} ${status}: ${body}`;
+  return statusDeliveryError(status, `${prefix} ${status}: ${body}`);
+}
+
+/** httpStatusError with the notifier's own message (an API client's wording of the failed call). */
+export function statusDeliveryError(status: number, message: string): FluxlessError {
   return status === 408 || status === 429 || (status >= 500 && status !== 501) ? new TransientDeliveryError(message) : new PermanentDeliveryError(message);
 }
 

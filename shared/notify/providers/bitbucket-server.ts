@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { eventRevision, commitHash, nameAndDescription, PROGRESSING_REASON } from '../commit-status.js';
-import { httpStatusError, PermanentDeliveryError } from '../errors.js';
+import { PermanentDeliveryError, statusDeliveryError } from '../errors.js';
 import { goJsonEncode, S } from '../../util/gojson.js';
 import { errorMessage } from '../../util/errors.js';
 import { httpRequest } from '../http.js';
@@ -52,11 +52,6 @@ export function bitbucketServerNotifier(o: ProviderOptions): Notifier {
     'x-requested-with': 'XMLHttpRequest',
   };
   const transport = { tls: o.transport.tls };
-  const failure = (status: number, text: string, message: string) => {
-    const err = httpStatusError(status, text, '');
-    err.message = message;
-    return err;
-  };
   return async (e) => {
     if (e.reason === PROGRESSING_REASON) return false;
     const rev = eventRevision(e);
@@ -74,7 +69,7 @@ export function bitbucketServerNotifier(o: ProviderOptions): Notifier {
     const builds = `${commits}/${sha}/builds`;
     const got = await httpRequest({ method: 'GET', url: `${builds}?key=${key}`, headers, signal: o.signal }, transport);
     if (got.status > 399 && got.status !== 404) {
-      throw failure(got.status, got.text(), `could not get existing commit status: failed api call to check duplicate commit status: ${got.status} - ${STATUS_TEXT[got.status] ?? ''}`);
+      throw statusDeliveryError(got.status, `could not get existing commit status: failed api call to check duplicate commit status: ${got.status} - ${STATUS_TEXT[got.status] ?? ''}`);
     }
     if (got.status === 200) {
       let cur: { key?: string; state?: string; description?: string; name?: string };
@@ -87,6 +82,6 @@ export function bitbucketServerNotifier(o: ProviderOptions): Notifier {
     }
     const body = goJsonEncode(S([['description', description], ['key', key], ['name', name], ['state', state], ['url', o.url]]));
     const res = await httpRequest({ method: 'POST', url: builds, headers: { ...headers, 'Content-Type': 'application/json' }, body, signal: o.signal }, transport);
-    if (res.status > 399) throw failure(res.status, res.text(), `could not post build status: could not post build commit status: ${res.status} - ${STATUS_TEXT[res.status] ?? ''}`);
+    if (res.status > 399) throw statusDeliveryError(res.status, `could not post build status: could not post build commit status: ${res.status} - ${STATUS_TEXT[res.status] ?? ''}`);
   };
 }

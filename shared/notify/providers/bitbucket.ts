@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { eventCommit, nameAndDescription, PROGRESSING_REASON } from '../commit-status.js';
-import { httpStatusError, PermanentDeliveryError } from '../errors.js';
+import { PermanentDeliveryError, statusDeliveryError } from '../errors.js';
 import { goMarshal, S } from '../../util/gojson.js';
 import { httpRequest } from '../http.js';
 import type { Notifier, ProviderOptions } from './common.js';
@@ -38,9 +38,7 @@ export function bitbucketNotifier(o: ProviderOptions): Notifier {
     const statusUrl = `${base}/repositories/${owner}/${repo}/commit/${sha}/statuses/build`;
     const got = await httpRequest({ method: 'GET', url: `${statusUrl}/${key}`, headers: { Authorization: auth }, signal: o.signal }, o.transport);
     if (got.status !== 404 && (got.status < 200 || got.status >= 300)) {
-      const err = httpStatusError(got.status, got.text(), '');
-      err.message = `could not get commit status: ${got.status} ${got.text()}`;
-      throw err;
+      throw statusDeliveryError(got.status, `could not get commit status: ${got.status} ${got.text()}`);
     }
     if (got.status !== 404) {
       let cur: { state?: string; description?: string } = {};
@@ -56,9 +54,7 @@ export function bitbucketNotifier(o: ProviderOptions): Notifier {
       o.transport,
     );
     if (res.status < 200 || res.status >= 300) {
-      const err = httpStatusError(res.status, res.text(), '');
-      err.message = `${res.status} ${res.text()}`;
-      throw err;
+      throw statusDeliveryError(res.status, `${res.status} ${res.text()}`);
     }
   };
 }

@@ -5,7 +5,7 @@
  * the server for its version when the client is made.
  */
 import { eventCommit, nameAndDescription, PROGRESSING_REASON } from '../commit-status.js';
-import { httpStatusError, PermanentDeliveryError } from '../errors.js';
+import { PermanentDeliveryError, statusDeliveryError } from '../errors.js';
 import { goMarshal, S } from '../../util/gojson.js';
 import { httpRequest } from '../http.js';
 import type { Notifier, ProviderOptions } from './common.js';
@@ -38,9 +38,7 @@ export function giteaRepoClient(o: ProviderOptions): GiteaRepoClient {
   const call = async <T>(method: string, path: string, body?: unknown, what?: string): Promise<T> => {
     const res = await httpRequest({ method, url: api + path, headers: { Authorization: `token ${token}`, 'Content-Type': 'application/json' }, body: body === undefined ? undefined : goMarshal(body), signal: o.signal }, o.transport);
     if (res.status < 200 || res.status >= 300) {
-      const err = httpStatusError(res.status, res.text(), '');
-      err.message = `${what ? `${what}: ` : ''}${res.status} ${res.text()}`;
-      throw err;
+      throw statusDeliveryError(res.status, `${what ? `${what}: ` : ''}${res.status} ${res.text()}`);
     }
     const text = res.text();
     return (text ? JSON.parse(text) : undefined) as T;

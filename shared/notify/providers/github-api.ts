@@ -14,7 +14,7 @@
 import { createPrivateKey } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { errorMessage } from '../../util/errors.js';
-import { PermanentDeliveryError, httpStatusError } from '../errors.js';
+import { PermanentDeliveryError, statusDeliveryError } from '../errors.js';
 import { goEncodeNoEscape } from '../../util/gojson.js';
 import { httpRequest, type HttpAnswer, type Transport } from '../http.js';
 import { parseGitAddress } from './git-address.js';
@@ -57,9 +57,7 @@ function apiError(method: string, url: string, res: HttpAnswer, what: string | u
     /* keep the body */
   }
   const text = `${method} ${url}: ${res.status} ${message}`;
-  const err = httpStatusError(res.status, text, '');
-  err.message = what ? `${what}: ${text}` : text;
-  return err;
+  return statusDeliveryError(res.status, what ? `${what}: ${text}` : text);
 }
 
 /** A client for `baseUrl` with a bearer token. */

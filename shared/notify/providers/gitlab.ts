@@ -5,7 +5,7 @@
  * is the address path (URL-encoded) or a numeric id.
  */
 import { eventCommit, nameAndDescription, PROGRESSING_REASON } from '../commit-status.js';
-import { httpStatusError, PermanentDeliveryError } from '../errors.js';
+import { PermanentDeliveryError, statusDeliveryError } from '../errors.js';
 import { goMarshal, S } from '../../util/gojson.js';
 import { httpRequest, type Transport } from '../http.js';
 import type { Notifier, ProviderOptions } from './common.js';
@@ -45,9 +45,7 @@ export function gitlabClient(o: { base: string; token: string; transport: Transp
       const url = base + path;
       const res = await httpRequest({ method, url, headers, body: body === undefined ? undefined : goMarshal(body), signal: o.signal }, o.transport);
       if (res.status < 200 || res.status >= 300) {
-        const err = httpStatusError(res.status, res.text(), '');
-        err.message = `${what ? `${what}: ` : ''}${method} ${url.split('?')[0]}: ${res.status} ${res.text()}`;
-        throw err;
+        throw statusDeliveryError(res.status, `${what ? `${what}: ` : ''}${method} ${url.split('?')[0]}: ${res.status} ${res.text()}`);
       }
       const text = res.text();
       return (text ? JSON.parse(text) : undefined) as T;
