@@ -177,6 +177,76 @@ describe('every field kustomize takes a path from stays inside the artifact', ()
   });
 });
 
+describe('plugin configurations name no file outside the artifact (kustomize runs without load restrictions, as Flux)', () => {
+  const header = (kind: string) => `apiVersion: builtin\nkind: ${kind}\nmetadata:\n  name: p\n`;
+  const patchTransformer = (p: string) => `${header('PatchTransformer')}path: ${p}\ntarget:\n  kind: ConfigMap\n`;
+  const render = (root: string) => renderKustomization({ root, path: 'apps', spec: {}, batch: false });
+
+  test('host files named by every field a built-in plugin reads from, in a file, inline, or built by a plugin directory', async (t) => {
+    const host = await realpath(await tempTree(t, { 'secret.env': 'AWS_SECRET_ACCESS_KEY=from-the-host\n', 'patch.yaml': configMap('cm') }, 'fluxless-host-'));
+    const file = path.join(host, 'secret.env');
+    const configs: Record<string, string> = {
+      'PatchTransformer path': patchTransformer(path.join(host, 'patch.yaml')),
+      'PatchStrategicMergeTransformer paths': `${header('PatchStrategicMergeTransformer')}paths:\n  - ${path.join(host, 'patch.yaml')}\n`,
+      'PatchJson6902Transformer path': `${header('PatchJson6902Transformer')}target: {kind: ConfigMap, name: cm}\npath: ${path.join(host, 'patch.yaml')}\n`,
+      'ReplacementTransformer replacements[].path': `${header('ReplacementTransformer')}replacements:\n  - path: ${path.join(host, 'patch.yaml')}\n`,
+      'ConfigMapGenerator files (key=path)': `${header('ConfigMapGenerator')}files:\n  - key=${file}\n`,
+      'SecretGenerator envs': `${header('SecretGenerator')}envs:\n  - ${file}\n`,
+      'a field kustomize may add later': `${header('ConfigMapGenerator')}someFutureField: ${file}\n`,
+    };
+    for (const [what, config] of Object.entries(configs)) {
+      const layouts: Record<string, Record<string, string>> = {
+        file: { 'apps/kustomization.yaml': 'resources: [cm.yaml]\ntransformers: [t.yaml]\n', 'apps/t.yaml': config },
+        inline: { 'apps/kustomization.yaml': `resources: [cm.yaml]\ntransformers:\n  - |\n${config.replace(/^/gm, '    ')}` },
+        'plugin directory': {
+          'apps/kustomization.yaml': 'resources: [cm.yaml]\ngenerators: [../plugins]\n',
+          'plugins/kustomization.yaml': 'resources: [t.yaml]\n',
+          'plugins/t.yaml': config,
+        },
+      };
+      for (const [layout, files] of Object.entries(layouts)) {
+        const root = await tempTree(t, { 'apps/cm.yaml': configMap('cm'), ...files });
+        await assert.rejects(render(root), refused(/names a file outside the source artifact$/), `${what}, ${layout}`);
+      }
+    }
+  });
+
+  test("'..' climbing out, a symlink out, and another source in the artifact cache", async (t) => {
+    const host = await realpath(await tempTree(t, { 'patch.yaml': configMap('cm') }, 'fluxless-host-'));
+    const root = await tempTree(t, { 'apps/cm.yaml': configMap('cm'), 'apps/kustomization.yaml': 'resources: [cm.yaml]\ntransformers: [t.yaml]\n' });
+    await writeTree(root, { 'apps/t.yaml': patchTransformer(`${'../'.repeat(root.split(path.sep).length)}${host.slice(1)}/patch.yaml`) });
+    await assert.rejects(render(root), refused(/names a file outside the source artifact$/));
+    await symlink(host, path.join(root, 'apps/link'));
+    await writeTree(root, { 'apps/t.yaml': patchTransformer('link/patch.yaml') });
+    await assert.rejects(render(root), refused(/'link\/patch.yaml' resolves through a symlink to a file outside the source artifact$/));
+
+    const { base, hex } = await cacheLayout(t);
+    await assert.rejects(
+      renderFromCache(base, {
+        'apps/kustomization.yaml': 'resources: [cm.yaml]\ngenerators: [g.yaml]\n',
+        'apps/cm.yaml': configMap('cm'),
+        'apps/g.yaml': `${header('SecretGenerator')}files:\n  - ../../../../a/${hex}-1/app/secret.yaml\n`,
+      }),
+      refused(/names a file outside the source artifact$/),
+    );
+  });
+
+  test('files elsewhere in the artifact are read, through the materialized tree too, as Flux reads them', async (t) => {
+    const { base } = await cacheLayout(t);
+    const objects = await renderFromCache(base, {
+      'apps/kustomization.yaml': 'resources: [cm.yaml, info.yaml]\ntransformers: [t.yaml]\nreplacements:\n  - path: ../components/replacements.yaml\n',
+      'apps/cm.yaml': configMap('cm'),
+      'apps/info.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cluster-info\ndata:\n  cluster: main\n',
+      'apps/t.yaml': patchTransformer('../shared/patch.yaml'),
+      'shared/patch.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  patched: "true"\n',
+      'components/replacements.yaml':
+        '- source: {kind: ConfigMap, name: cluster-info, fieldPath: data.cluster}\n  targets:\n    - select: {kind: ConfigMap, name: cm}\n      fieldPaths: [metadata.annotations.cluster]\n      options: {create: true}\n',
+    });
+    const cm = objects.find((o) => o.metadata.name === 'cm');
+    assert.deepEqual([(cm?.data as Record<string, string> | undefined)?.patched, cm?.metadata.annotations?.cluster], ['true', 'main']);
+  });
+});
+
 describe('remote references and the network', () => {
   test('a URL in any field is refused before kustomize runs; the loopback server gets no request', async (t) => {
     const server = await recordingServer(t);
