@@ -21,7 +21,7 @@ import { isFluxObject } from '../kinds/kustomization/definitions.js';
 import { parseKustomization, type KustomizationSpec } from '../kinds/kustomization/spec.js';
 import { THIRD_PARTY_EVENT_SOURCE_KINDS } from '../notify/event.js';
 import { kindReconciler } from '../kinds/registry.js';
-import type { KubeClient } from '../kube/client.js';
+import { KubeApiError, type KubeClient } from '../kube/client.js';
 import { fmtObject, type KubeObject } from '../kube/object.js';
 import { mergeBootstrap } from '../reconcile/bootstrap-pair.js';
 import { materializeBuildTree } from '../render/materialize.js';
@@ -47,6 +47,46 @@ const OFFLINE: KubeClient = {
   request: () => Promise.reject(new FluxlessError('Offline', 'not read from the cluster during a check')),
   close: () => undefined,
 };
+
+/**
+ * The ConfigMaps and Secrets of the repository's builds, by `<namespace>/<Kind>/<name>`, as
+ * the API returns them (Secret `data` base64, `stringData` folded in): what a Kustomization's
+ * `postBuild.substituteFrom` reads once the build that holds them has been applied.
+ * SOPS-encrypted Secrets are left out (their values are not readable here).
+ */
+class RepositoryConfigs {
+  private readonly objects = new Map<string, { data: Record<string, string> }>();
+
+  /** Records `obj` when it is a ConfigMap or a readable Secret; `namespace` is the one it is applied to. */
+  add(obj: KubeObject, namespace: string): void {
+    if (obj.apiVersion !== 'v1' || (obj.kind !== 'ConfigMap' && obj.kind !== 'Secret') || 'sops' in obj) return;
+    const raw = obj as KubeObject & { data?: unknown; stringData?: unknown };
+    const data: Record<string, string> = {};
+    const strings = (v: unknown) => (v && typeof v === 'object' ? Object.entries(v as Record<string, unknown>).filter((e): e is [string, string] => typeof e[1] === 'string') : []);
+    for (const [k, v] of strings(raw.data)) data[k] = v;
+    if (obj.kind === 'Secret') for (const [k, v] of strings(raw.stringData)) data[k] = Buffer.from(v, 'utf8').toString('base64');
+    this.objects.set(`${namespace}/${obj.kind}/${obj.metadata.name}`, { data });
+  }
+
+  /** Whether the repository holds the object. */
+  has(namespace: string, kind: string, name: string): boolean {
+    return this.objects.has(`${namespace}/${kind}/${name}`);
+  }
+
+  /** A client that answers GETs of these objects (404 for others) and refuses everything else. */
+  client(): KubeClient {
+    return {
+      ...OFFLINE,
+      request: <T>(method: string, p: string) => {
+        const m = /^\/api\/v1\/namespaces\/([^/]+)\/(configmaps|secrets)\/([^/]+)$/.exec(p);
+        if (method !== 'GET' || !m) return OFFLINE.request<T>(method, p);
+        const found = this.objects.get(`${decodeURIComponent(m[1]!)}/${m[2] === 'secrets' ? 'Secret' : 'ConfigMap'}/${decodeURIComponent(m[3]!)}`);
+        if (!found) return Promise.reject(new KubeApiError(404, 'NotFound', `${m[2]} "${decodeURIComponent(m[3]!)}" not found`));
+        return Promise.resolve({ ...found, metadata: { resourceVersion: '' } } as T);
+      },
+    };
+  }
+}
 
 async function checkCluster(rt: Runtime): Promise<Finding[]> {
   const out: Finding[] = [];
@@ -92,7 +132,7 @@ async function checkRepository(cfg: FluxlessConfig, tree: string, startPath: str
   };
   const [source, root] = bootstrapObjects(cfg);
   const seen = new Set<string>();
-  type Item = { name: string; namespace: string; path: string; spec?: KustomizationSpec; tree: string; via?: string; artifact?: string };
+  type Item = { name: string; namespace: string; path: string; spec?: KustomizationSpec; tree: string; via?: string; artifact?: string; deferred?: boolean };
   const queue: Item[] = [{ name: root.metadata.name, namespace: root.metadata.namespace!, path: startPath, tree }];
   /** ExternalArtifacts generated from this repository (`<namespace>/<name>` -> their tree). */
   const generated = new Map<string, string>();
@@ -100,6 +140,12 @@ async function checkRepository(cfg: FluxlessConfig, tree: string, startPath: str
   let waiting: Item[] = [];
   /** Kustomizations on other sources: checked when Fluxless fetches those. */
   const elsewhere: string[] = [];
+  /** ConfigMaps and Secrets built so far, for postBuild.substituteFrom. */
+  const configs = new RepositoryConfigs();
+  /** Kustomizations whose substituteFrom objects no build has produced yet: built after the others. */
+  let deferred: Item[] = [];
+  /** substituteFrom objects (not optional) that are in no build of the repository. */
+  const notInRepository = new Set<string>();
   const genWork = await mkdtemp(path.join(os.tmpdir(), 'fluxless-check-gen-'));
   const isOurs = (kind: string, name: string, namespace: string) => kind === source.kind && name === source.metadata.name && namespace === source.metadata.namespace;
   try {
@@ -107,23 +153,37 @@ async function checkRepository(cfg: FluxlessConfig, tree: string, startPath: str
       if (!queue.length) {
         // Kustomizations waiting for an ExternalArtifact that a later build generated.
         const ready = waiting.filter((w) => generated.has(w.artifact!));
-        if (!ready.length) break;
         waiting = waiting.filter((w) => !ready.includes(w));
         for (const w of ready) queue.push({ ...w, tree: generated.get(w.artifact!)! });
+        // Then those waiting for their substituteFrom objects, built with what the repository has.
+        if (!ready.length) {
+          if (!deferred.length) break;
+          queue.push(...deferred);
+          deferred = [];
+        }
       }
       const item = queue.shift()!;
       const seenKey = `${item.tree}\0${item.path}`;
       if (seen.has(seenKey)) continue;
+      const spec: KustomizationSpec =
+        item.spec ?? parseKustomization({ ...root, metadata: { ...root.metadata, name: item.name, namespace: item.namespace }, spec: { ...(root.spec ?? {}), path: item.path } });
+      const missing = (spec.postBuild?.substituteFrom ?? []).filter((r) => !r.optional && !configs.has(spec.namespace, r.kind, r.name));
+      if (missing.length && !item.deferred) {
+        deferred.push({ ...item, spec, deferred: true });
+        continue;
+      }
       seen.add(seenKey);
+      for (const r of missing) notInRepository.add(`${r.kind} ${spec.namespace}/${r.name}`);
       const work = await mkdtemp(path.join(os.tmpdir(), 'fluxless-check-'));
       try {
-        const spec: KustomizationSpec =
-          item.spec ?? parseKustomization({ ...root, metadata: { ...root.metadata, name: item.name, namespace: item.namespace }, spec: { ...(root.spec ?? {}), path: item.path } });
         const dest = path.join(work, 'src');
         await materializeBuildTree(item.tree, spec.path, spec.render.components ?? [], dest);
         let objects: KubeObject[];
         try {
-          objects = await buildKustomization(OFFLINE, { ...spec, postBuild: spec.postBuild ? { ...spec.postBuild, substituteFrom: [] } : undefined }, dest);
+          // substituteFrom reads the repository's own ConfigMaps and Secrets; those in none of its
+          // builds (made in the cluster) are left out, and their variables stay as written.
+          const postBuild = spec.postBuild && { ...spec.postBuild, substituteFrom: spec.postBuild.substituteFrom.filter((r) => !missing.includes(r)) };
+          objects = await buildKustomization(configs.client(), { ...spec, postBuild }, dest);
         } catch (err) {
           out.push({ ok: false, text: `build of ${item.path}${item.via ? ` of ${item.via}` : ''} (Kustomization ${item.namespace}/${item.name}) failed: ${errorMessage(err)}` });
           continue;
@@ -132,6 +192,7 @@ async function checkRepository(cfg: FluxlessConfig, tree: string, startPath: str
           if (!isFluxObject(obj)) {
             if (isFluxComponent(obj)) skipped++;
             else clusterObjects++;
+            configs.add(obj, obj.metadata.namespace ?? spec.namespace);
             continue;
           }
           const kind = kindReconciler(obj.kind);
@@ -197,6 +258,14 @@ async function checkRepository(cfg: FluxlessConfig, tree: string, startPath: str
   if (elsewhere.length) {
     const shown = elsewhere.slice(0, 5).join(', ');
     out.push({ ok: true, warning: true, text: `${elsewhere.length} Kustomization(s) build from other sources, checked when Fluxless fetches them: ${shown}${elsewhere.length > 5 ? `, and ${elsewhere.length - 5} more` : ''}` });
+  }
+  if (notInRepository.size) {
+    const shown = [...notInRepository].slice(0, 5).join(', ');
+    out.push({
+      ok: true,
+      warning: true,
+      text: `${notInRepository.size} postBuild.substituteFrom object(s) are in no build of the repository (made in the cluster?), so their variables were not substituted here: ${shown}${notInRepository.size > 5 ? `, and ${notInRepository.size - 5} more` : ''}`,
+    });
   }
   if (skipped) out.push({ ok: true, warning: true, text: `${skipped} object(s) of Flux's own components (gotk-components.yaml) are left out: Fluxless replaces Flux's controllers (set applyFluxComponents: true to apply them)` });
   for (const [k, n] of inertSources) {
