@@ -67,6 +67,9 @@ interface LocalTarget {
 
 const OUTSIDE_HINT = 'kustomizations may only reference files and directories inside the source artifact';
 const REMOTE_HINT = 'vendor the remote manifests into the source repository (or into another source artifact)';
+/** Why a remote reference is refused, with the setting that allows it (Flux allows remote bases by default). */
+const REMOTE_DISABLED =
+  'is a remote reference, and remote bases are disabled: vendor it into the repository, or let kustomize fetch it with render.allowRemoteBases: true in fluxless.yaml (unless lockdown.noRemoteBases is set)';
 const HELM_HINT = 'Fluxless (like kustomize-controller) does not inflate Helm charts in kustomizations; use a HelmRelease';
 
 /**
@@ -199,7 +202,7 @@ class Checker {
 
   private remote(shown: string, ref: Ref, host: string | undefined): void {
     if (!this.allowRemote) {
-      throw new ReferenceNotAllowedError(shown, ref.field, ref.value, 'is a remote reference, and remote bases are disabled', REMOTE_HINT);
+      throw new ReferenceNotAllowedError(shown, ref.field, ref.value, REMOTE_DISABLED, REMOTE_HINT);
     }
     if (host === undefined) {
       throw new ReferenceNotAllowedError(shown, ref.field, ref.value, 'is a remote reference whose host cannot be read', 'write the remote as https://host/path');

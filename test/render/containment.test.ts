@@ -275,7 +275,7 @@ describe('remote references and the network', () => {
       const root = await tempTree(t, { 'apps/kustomization.yaml': 'resources: [base]\n', 'apps/base/kustomization.yaml': `${yaml}\n`, 'apps/base/cm.yaml': configMap('cm') });
       await assert.rejects(
         renderKustomization({ root, path: 'apps', spec: {}, batch: false }),
-        refused(new RegExp(`^apps/base/kustomization.yaml: ${field.replace(/[[\].]/g, '\\$&')} entry '.+' is a remote reference, and remote bases are disabled$`)),
+        refused(new RegExp(`^apps/base/kustomization.yaml: ${field.replace(/[[\].]/g, '\\$&')} entry '.+' is a remote reference, and remote bases are disabled: vendor it into the repository, or let kustomize fetch it with render\\.allowRemoteBases: true in fluxless\\.yaml \\(unless lockdown\\.noRemoteBases is set\\)$`)),
         yaml,
       );
     }
