@@ -16,9 +16,10 @@ import { applyCopyOperations } from '../kinds/artifactgenerator/copy.js';
 import { artifactRequests } from '../kinds/artifactgenerator/pathpattern.js';
 import { parseArtifactGenerator, type ArtifactGeneratorSpec } from '../kinds/artifactgenerator/spec.js';
 import { isFluxComponent } from '../kinds/kustomization/components.js';
-import { buildKustomization } from '../kinds/kustomization/build.js';
+import { buildKustomization, buildSettings } from '../kinds/kustomization/build.js';
+import { gatesOf } from '../kinds/kustomization/gates.js';
 import { isFluxObject } from '../kinds/kustomization/definitions.js';
-import { parseKustomization, type KustomizationSpec } from '../kinds/kustomization/spec.js';
+import { parseKustomization, type KustomizationSpec, type SubstituteRef } from '../kinds/kustomization/spec.js';
 import { THIRD_PARTY_EVENT_SOURCE_KINDS } from '../notify/event.js';
 import { kindReconciler } from '../kinds/registry.js';
 import { KubeApiError, type KubeClient } from '../kube/client.js';
@@ -56,10 +57,15 @@ const OFFLINE: KubeClient = {
  */
 class RepositoryConfigs {
   private readonly objects = new Map<string, { data: Record<string, string> }>();
+  private readonly encrypted = new Set<string>();
 
   /** Records `obj` when it is a ConfigMap or a readable Secret; `namespace` is the one it is applied to. */
   add(obj: KubeObject, namespace: string): void {
-    if (obj.apiVersion !== 'v1' || (obj.kind !== 'ConfigMap' && obj.kind !== 'Secret') || 'sops' in obj) return;
+    if (obj.apiVersion !== 'v1' || (obj.kind !== 'ConfigMap' && obj.kind !== 'Secret')) return;
+    if ('sops' in obj) {
+      this.encrypted.add(`${namespace}/${obj.kind}/${obj.metadata.name}`);
+      return;
+    }
     const raw = obj as KubeObject & { data?: unknown; stringData?: unknown };
     const data: Record<string, string> = {};
     const strings = (v: unknown) => (v && typeof v === 'object' ? Object.entries(v as Record<string, unknown>).filter((e): e is [string, string] => typeof e[1] === 'string') : []);
@@ -68,9 +74,14 @@ class RepositoryConfigs {
     this.objects.set(`${namespace}/${obj.kind}/${obj.metadata.name}`, { data });
   }
 
-  /** Whether the repository holds the object. */
+  /** Whether the repository holds the object, readable. */
   has(namespace: string, kind: string, name: string): boolean {
     return this.objects.has(`${namespace}/${kind}/${name}`);
+  }
+
+  /** Whether the repository holds the object SOPS-encrypted. */
+  isEncrypted(namespace: string, kind: string, name: string): boolean {
+    return this.encrypted.has(`${namespace}/${kind}/${name}`);
   }
 
   /** A client that answers GETs of these objects (404 for others) and refuses everything else. */
@@ -117,7 +128,10 @@ interface KindCount {
 }
 
 /** Walks the builds of `root` from `startPath`, following Kustomizations of the same repository. */
-async function checkRepository(cfg: FluxlessConfig, tree: string, startPath: string): Promise<Finding[]> {
+async function checkRepository(cfg: FluxlessConfig, tree: string, startPath: string, settings: Runtime['settings']): Promise<Finding[]> {
+  // The reconcile's build settings (remote bases, the lockdown, the tool's memory, strict
+  // substitution); SOPS values are not decrypted here, as the check reads no key from the cluster.
+  const build = { ...buildSettings(settings), strict: gatesOf(settings).strictPostBuildSubstitutions, skipDecryption: true };
   const out: Finding[] = [];
   const kinds = new Map<string, KindCount>();
   let skipped = 0;
@@ -144,8 +158,9 @@ async function checkRepository(cfg: FluxlessConfig, tree: string, startPath: str
   const configs = new RepositoryConfigs();
   /** Kustomizations whose substituteFrom objects no build has produced yet: built after the others. */
   let deferred: Item[] = [];
-  /** substituteFrom objects (not optional) that are in no build of the repository. */
+  /** substituteFrom objects (not optional) that are in no build of the repository, or only encrypted. */
   const notInRepository = new Set<string>();
+  const encryptedVars = new Set<string>();
   const genWork = await mkdtemp(path.join(os.tmpdir(), 'fluxless-check-gen-'));
   const isOurs = (kind: string, name: string, namespace: string) => kind === source.kind && name === source.metadata.name && namespace === source.metadata.namespace;
   try {
@@ -167,13 +182,12 @@ async function checkRepository(cfg: FluxlessConfig, tree: string, startPath: str
       if (seen.has(seenKey)) continue;
       const spec: KustomizationSpec =
         item.spec ?? parseKustomization({ ...root, metadata: { ...root.metadata, name: item.name, namespace: item.namespace }, spec: { ...(root.spec ?? {}), path: item.path } });
-      const missing = (spec.postBuild?.substituteFrom ?? []).filter((r) => !r.optional && !configs.has(spec.namespace, r.kind, r.name));
-      if (missing.length && !item.deferred) {
+      const isMissing = (r: SubstituteRef) => !r.optional && !configs.has(spec.namespace, r.kind, r.name);
+      if ((spec.postBuild?.substituteFrom ?? []).some(isMissing) && !item.deferred) {
         deferred.push({ ...item, spec, deferred: true });
         continue;
       }
       seen.add(seenKey);
-      for (const r of missing) notInRepository.add(`${r.kind} ${spec.namespace}/${r.name}`);
       const work = await mkdtemp(path.join(os.tmpdir(), 'fluxless-check-'));
       try {
         const dest = path.join(work, 'src');
@@ -182,8 +196,20 @@ async function checkRepository(cfg: FluxlessConfig, tree: string, startPath: str
         try {
           // substituteFrom reads the repository's own ConfigMaps and Secrets; those in none of its
           // builds (made in the cluster) are left out, and their variables stay as written.
-          const postBuild = spec.postBuild && { ...spec.postBuild, substituteFrom: spec.postBuild.substituteFrom.filter((r) => !missing.includes(r)) };
-          objects = await buildKustomization(configs.client(), { ...spec, postBuild }, dest);
+          const once = async () => {
+            const missing = (spec.postBuild?.substituteFrom ?? []).filter(isMissing);
+            const postBuild = spec.postBuild && { ...spec.postBuild, substituteFrom: spec.postBuild.substituteFrom.filter((r) => !missing.includes(r)) };
+            return { missing, objects: await buildKustomization(configs.client(), { ...spec, postBuild }, dest, missing.length ? { ...build, strict: false } : build) };
+          };
+          let built = await once();
+          if (built.missing.length) {
+            // A build may hold the objects it substitutes from (applied on an earlier reconcile in
+            // a running cluster): built again with them.
+            for (const obj of built.objects) if (!isFluxObject(obj)) configs.add(obj, obj.metadata.namespace ?? spec.namespace);
+            if (built.missing.some((r) => !isMissing(r))) built = await once();
+          }
+          for (const r of built.missing) (configs.isEncrypted(spec.namespace, r.kind, r.name) ? encryptedVars : notInRepository).add(`${r.kind} ${spec.namespace}/${r.name}`);
+          objects = built.objects;
         } catch (err) {
           out.push({ ok: false, text: `build of ${item.path}${item.via ? ` of ${item.via}` : ''} (Kustomization ${item.namespace}/${item.name}) failed: ${errorMessage(err)}` });
           continue;
@@ -259,12 +285,19 @@ async function checkRepository(cfg: FluxlessConfig, tree: string, startPath: str
     const shown = elsewhere.slice(0, 5).join(', ');
     out.push({ ok: true, warning: true, text: `${elsewhere.length} Kustomization(s) build from other sources, checked when Fluxless fetches them: ${shown}${elsewhere.length > 5 ? `, and ${elsewhere.length - 5} more` : ''}` });
   }
+  const listed = (set: Set<string>) => `${[...set].slice(0, 5).join(', ')}${set.size > 5 ? `, and ${set.size - 5} more` : ''}`;
   if (notInRepository.size) {
-    const shown = [...notInRepository].slice(0, 5).join(', ');
     out.push({
       ok: true,
       warning: true,
-      text: `${notInRepository.size} postBuild.substituteFrom object(s) are in no build of the repository (made in the cluster?), so their variables were not substituted here: ${shown}${notInRepository.size > 5 ? `, and ${notInRepository.size - 5} more` : ''}`,
+      text: `${notInRepository.size} postBuild.substituteFrom object(s) are in no build of the repository (made in the cluster?), so their variables were not substituted here: ${listed(notInRepository)}`,
+    });
+  }
+  if (encryptedVars.size) {
+    out.push({
+      ok: true,
+      warning: true,
+      text: `${encryptedVars.size} postBuild.substituteFrom object(s) are SOPS-encrypted in the repository (the check decrypts nothing), so their variables were not substituted here: ${listed(encryptedVars)}`,
     });
   }
   if (skipped) out.push({ ok: true, warning: true, text: `${skipped} object(s) of Flux's own components (gotk-components.yaml) are left out: Fluxless replaces Flux's controllers (set applyFluxComponents: true to apply them)` });
@@ -352,7 +385,7 @@ export async function checkCmd(rt: Runtime, cfg: FluxlessConfig, opts: { localPa
       tree = path.join(work, 'src');
       await extractArtifact(await rt.artifacts.get(a.key, a.digest), tree);
     }
-    const r = await checkRepository(cfg, tree, startPath);
+    const r = await checkRepository(cfg, tree, startPath, rt.settings);
     lines.push(`► checking the repository (path ${startPath})`);
     findings.push(...r);
     lines.push(...r.map(fmt));

@@ -103,3 +103,27 @@ test('check: substituteFrom reads the ConfigMaps of the repository, from whichev
     out,
   );
 });
+
+test('check: a build that holds the ConfigMap it substitutes from is built with it; SOPS-encrypted sources are named, their variables left as written', async (t) => {
+  const postBuild = '  postBuild:\n    substituteFrom:\n      - {kind: ConfigMap, name: cluster-settings}\n      - {kind: Secret, name: cluster-secrets}\n';
+  const sops = 'sops:\n  age:\n    - recipient: age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq\n      enc: x\n  lastmodified: "2026-01-01T00:00:00Z"\n  mac: ENC[AES256_GCM,data:x,iv:x,tag:x,type:str]\n  version: 3.9.0\n';
+  const dir = await fleetDir(t, {
+    'clusters/prod/apps.yaml': ks('cluster-apps', './apps', '{kind: GitRepository, name: flux-system}') + postBuild,
+    'apps/kustomization.yaml': 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [vars/settings.yaml, vars/secrets.sops.yaml, web.yaml]\n',
+    'apps/vars/settings.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cluster-settings\n  namespace: flux-system\ndata:\n  CLUSTER: prod\n',
+    'apps/vars/secrets.sops.yaml': `apiVersion: v1\nkind: Secret\nmetadata:\n  name: cluster-secrets\n  namespace: flux-system\nstringData:\n  DOMAIN: ENC[AES256_GCM,data:x,iv:x,tag:x,type:str]\n${sops}`,
+    'apps/web.yaml': ks('web', './web/${CLUSTER}', '{kind: GitRepository, name: flux-system}') + '  postBuild:\n    substitute:\n      HOST: "web.$${DOMAIN}"\n',
+    'web/prod/kustomization.yaml': 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [ns.yaml]\n',
+    'web/prod/ns.yaml': 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: web\n',
+    'fluxless.yaml': CONFIG,
+  });
+  const r = await runCli(['check', '--path', dir], { cwd: dir, env: cliEnv({ FLUXLESS_DATA_DIR: path.join(dir, '.fluxless') }) });
+  const out = r.stdout;
+  assert.doesNotMatch(out, /failed/, out);
+  assert.match(out, /^✔ 3 Kubernetes object\(s\) to apply from 3 Kustomization path\(s\)$/m, out);
+  assert.match(
+    out,
+    /^! 1 postBuild\.substituteFrom object\(s\) are SOPS-encrypted in the repository \(the check decrypts nothing\), so their variables were not substituted here: Secret flux-system\/cluster-secrets$/m,
+    out,
+  );
+});
