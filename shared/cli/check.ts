@@ -154,6 +154,9 @@ async function checkRepository(cfg: FluxlessConfig, tree: string, startPath: str
   let waiting: Item[] = [];
   /** Kustomizations on other sources: checked when Fluxless fetches those. */
   const elsewhere: string[] = [];
+  /** Sources of the bootstrap kind that Kustomizations build from, and those the builds define (`<namespace>/<name>`). */
+  const referencedSources = new Set<string>();
+  const definedSources = new Set<string>();
   /** ConfigMaps and Secrets built so far, for postBuild.substituteFrom. */
   const configs = new RepositoryConfigs();
   /** Kustomizations whose substituteFrom objects no build has produced yet: built after the others. */
@@ -221,6 +224,7 @@ async function checkRepository(cfg: FluxlessConfig, tree: string, startPath: str
             configs.add(obj, obj.metadata.namespace ?? spec.namespace);
             continue;
           }
+          if (obj.kind === source.kind) definedSources.add(`${obj.metadata.namespace ?? spec.namespace}/${obj.metadata.name}`);
           const kind = kindReconciler(obj.kind);
           const label = `${obj.kind} (${obj.apiVersion})`;
           if (!kind) {
@@ -269,6 +273,7 @@ async function checkRepository(cfg: FluxlessConfig, tree: string, startPath: str
               else waiting.push({ ...item, tree: '' });
             } else {
               elsewhere.push(`${ks.namespace}/${ks.name} (${ref.kind} ${ref.namespace}/${ref.name})`);
+              if (ref.kind === source.kind) referencedSources.add(`${ref.namespace}/${ref.name}`);
             }
           }
         }
@@ -284,6 +289,17 @@ async function checkRepository(cfg: FluxlessConfig, tree: string, startPath: str
   if (elsewhere.length) {
     const shown = elsewhere.slice(0, 5).join(', ');
     out.push({ ok: true, warning: true, text: `${elsewhere.length} Kustomization(s) build from other sources, checked when Fluxless fetches them: ${shown}${elsewhere.length > 5 ? `, and ${elsewhere.length - 5} more` : ''}` });
+    // A source no build defines is made outside the repository, as `flux bootstrap` or Flux
+    // Operator's FluxInstance makes the fleet's own source under a name of its choosing.
+    for (const ref of referencedSources) {
+      if (definedSources.has(ref)) continue;
+      const [ns, name] = ref.split('/') as [string, string];
+      out.push({
+        ok: true,
+        warning: true,
+        text: `${source.kind} ${ref} is defined in no build of the repository: if it is this repository (made by flux bootstrap or a FluxInstance), set name: ${name}${ns !== source.metadata.namespace ? ` and namespace: ${ns}` : ''} in fluxless.yaml`,
+      });
+    }
   }
   const listed = (set: Set<string>) => `${[...set].slice(0, 5).join(', ')}${set.size > 5 ? `, and ${set.size - 5} more` : ''}`;
   if (notInRepository.size) {

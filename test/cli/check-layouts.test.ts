@@ -127,3 +127,15 @@ test('check: a build that holds the ConfigMap it substitutes from is built with 
     out,
   );
 });
+
+test('check: a Kustomization on a GitRepository that no build defines (the fleet under the name its FluxInstance gave it) gets the setting to name it', async (t) => {
+  const dir = await fleetDir(t, {
+    'clusters/prod/apps.yaml': ks('cluster-apps', './apps', '{kind: GitRepository, name: home-kubernetes}') + ks('infra', './infra', '{kind: GitRepository, name: infra}').replace(/^/, '---\n'),
+    'clusters/prod/infra-source.yaml': 'apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: infra\n  namespace: flux-system\nspec:\n  interval: 1h\n  url: https://github.com/example/infra\n  ref: {branch: main}\n',
+    'fluxless.yaml': CONFIG,
+  });
+  const r = await runCli(['check', '--path', dir], { cwd: dir, env: cliEnv({ FLUXLESS_DATA_DIR: path.join(dir, '.fluxless') }) });
+  const out = r.stdout;
+  assert.match(out, /^! GitRepository flux-system\/home-kubernetes is defined in no build of the repository: if it is this repository \(made by flux bootstrap or a FluxInstance\), set name: home-kubernetes in fluxless\.yaml$/m, out);
+  assert.doesNotMatch(out, /GitRepository flux-system\/infra is defined in no build/, 'a GitRepository of the repository gets no hint');
+});
