@@ -125,9 +125,6 @@ images:
   'base/cm.yaml': configMap('base-config', { mode: 'base' }),
   'base/deploy.yaml': deployment('base-app', 'redis:7'),
   'overlay/kustomization.yaml': 'namespace: staging\nresources: [../base]\n',
-  // An overlay patched from a file outside its directory (Flux's LoadRestrictionsNone).
-  'overlay-shared/kustomization.yaml': 'namespace: prod\nresources: [../base]\npatches:\n  - path: ../shared/mode.yaml\n',
-  'shared/mode.yaml': configMap('base-config', { mode: 'shared' }),
 
   // Cluster-scoped kinds next to a namespaced one, under targetNamespace.
   'cluster/ns.yaml': 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-x\n',
@@ -197,7 +194,6 @@ const FIXTURES: Fixture[] = [
     },
   },
   { path: 'overlay', spec: {} },
-  { path: 'overlay-shared', spec: {} },
   { path: 'cluster', spec: { targetNamespace: 'team-x' } },
   { path: 'generated', spec: { targetNamespace: 'gen' } },
   { path: 'sa-move', spec: { targetNamespace: 'team-a' } },
@@ -220,7 +216,6 @@ describe('batched kustomize builds', () => {
     assert.equal((api.spec as { replicas: number }).replicas, 3);
     assert.equal(api.metadata.annotations?.owner, 'blue-team');
     assert.deepEqual(byPath.get('overlay')!.map((o) => o.metadata.namespace), ['staging', 'staging']);
-    assert.equal((byPath.get('overlay-shared')!.find((o) => o.kind === 'ConfigMap') as KubeObject & { data: { mode: string } }).data.mode, 'shared');
     assert.deepEqual(byPath.get('cluster')!.map((o) => `${o.kind}:${o.metadata.namespace ?? '-'}`), ['ClusterRole:-', 'ConfigMap:team-x', 'Namespace:-']);
     assert.match(byPath.get('generated')!.find((o) => o.kind === 'ConfigMap')!.metadata.name, /^settings-[a-z0-9]+$/);
     const rb = byPath.get('binding')![0] as KubeObject & { subjects: Array<{ namespace?: string }> };
