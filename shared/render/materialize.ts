@@ -5,10 +5,9 @@
  * validators), plus single files referenced from outside a kustomization's directory (so
  * kustomize reads or reports them exactly as it would on the whole artifact), those named
  * inside plugin configuration files and inline configurations included (PatchTransformer's
- * `path`, a generator's `files`; not those inside configurations a plugin directory builds).
- * Files are hard links into the cache (copies across filesystems): a fleet of N
- * Kustomizations on one artifact extracts it once and links a handful of files per
- * Kustomization.
+ * `path`, a generator's `files`; not those inside configurations a plugin directory builds). Files are hard links
+ * into the cache (copies across filesystems): a fleet of N Kustomizations on one artifact
+ * extracts it once and links a handful of files per Kustomization.
  *
  * The result is the artifact as far as the build can see: render/build.ts then works on it
  * unchanged (generator, containment checks, kustomize). The generator replaces the
