@@ -10,14 +10,15 @@
  * Containment. Flux builds on a filesystem rooted at the artifact root with
  * LoadRestrictionsNone: any file inside the artifact may be read, nothing outside it.
  * kubectl has no such filesystem, so Fluxless combines:
- *  - `--load-restrictor=LoadRestrictionsNone`, as Flux: a kustomization may read any file
- *    of the artifact, `../../components/replacements/ks.yaml` included;
- *  - the pre-build walk of the kustomization graph (references.ts), which takes the place
- *    of Flux's rooted filesystem: it refuses every reference, in every field kustomize takes
- *    a path or URL from (and every string of a plugin configuration that names a file), that
- *    leaves the artifact, lexically or through a symlink, or reaches the network, and every
- *    YAML input with excessive aliasing. It fails closed: a kustomization file it cannot
- *    parse is refused;
+ *  - `--load-restrictor=LoadRestrictionsRootOnly` (kustomize's default): every *file* a
+ *    kustomization reads (resources, patches, generator inputs, ...) must be in or below that
+ *    kustomization's own directory, symlinks resolved. This is stricter than Flux: a file
+ *    reference such as `../common/patch.yaml` fails, while directory references
+ *    (`resources: [../base]`) work as in Flux;
+ *  - the pre-build walk of the kustomization graph (references.ts), which refuses every
+ *    reference, in every field kustomize takes a path or URL from, that leaves the artifact
+ *    or reaches the network, and every YAML input with excessive aliasing. It fails closed:
+ *    a kustomization file it cannot parse is refused;
  *  - remote references are refused unless `allowRemoteBases` is set, which is the
  *    behaviour of kustomize-controller with `--no-remote-bases=true`. Flux's default allows
  *    them; Fluxless defaults to off: remote content is not checked before kustomize runs, a

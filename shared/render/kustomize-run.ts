@@ -114,7 +114,7 @@ export async function kustomizeBuild(kubectl: string, dir: string, opts: Kustomi
   const limits = effectiveLimits(opts);
   await assertRunnable(kubectl);
   const allowNetwork = opts.allowRemoteBases === true;
-  const sandboxed = await sandboxedCommand(kubectl, ['kustomize', dir, '--load-restrictor=LoadRestrictionsNone'], {
+  const sandboxed = await sandboxedCommand(kubectl, ['kustomize', dir, '--load-restrictor=LoadRestrictionsRootOnly'], {
     allowNetwork,
     memoryLimitMiB: limits.memoryLimitMiB,
     cpuLimitSeconds: limits.cpuLimitSeconds,

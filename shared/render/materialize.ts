@@ -3,9 +3,7 @@
  * the subtree of spec.path, of spec.components, and of every directory the kustomization
  * graph references from there (resources, bases, components, generators, transformers,
  * validators), plus single files referenced from outside a kustomization's directory (so
- * kustomize reads or reports them exactly as it would on the whole artifact), those named
- * inside plugin configuration files and inline configurations included (PatchTransformer's
- * `path`, a generator's `files`; not those inside configurations a plugin directory builds). Files are hard links
+ * kustomize reports them exactly as it would on the whole artifact). Files are hard links
  * into the cache (copies across filesystems): a fleet of N Kustomizations on one artifact
  * extracts it once and links a handful of files per Kustomization.
  *
@@ -24,7 +22,6 @@ import { fsFailure } from './fs-errors.js';
 import { KUSTOMIZATION_FILE_NAMES, displayPath, isWithin } from './generator.js';
 import { readKustomization, type KustomizationFile } from './kustomization-file.js';
 import { classifyReference } from './remote.js';
-import { allStrings, analyseYaml } from './yaml-analysis.js';
 
 /** What materializeBuildTree linked. */
 export interface MaterializeResult {
@@ -64,37 +61,7 @@ async function references(dir: string, names: Set<string>): Promise<{ dirs: stri
     const target = path.resolve(dir, value);
     if (await isFile(target)) out.files.push(target);
   }
-  // Files named inside plugin configurations, which kustomize resolves from this directory.
-  const configs = k.inlinePlugins.map((r) => r.value);
-  for (const { value } of k.pluginRefs) {
-    const target = path.resolve(dir, value);
-    if (local(value) && (await isFile(target))) configs.push(await readFile(target, 'utf8').catch(() => ''));
-  }
-  for (const text of configs) out.files.push(...(await filesNamedIn(text, dir)));
   return out;
-}
-
-/** Existing files that one-line strings of the YAML `text` name (after `=` too), resolved from `dir`. */
-async function filesNamedIn(text: string, dir: string): Promise<string[]> {
-  let docs: ReturnType<typeof analyseYaml>['docs'];
-  try {
-    const a = analyseYaml(text, { tree: true });
-    if (a.excessive) return [];
-    docs = a.docs;
-  } catch {
-    return []; // the build's own check reports it
-  }
-  const found: string[] = [];
-  for (const s of new Set(docs.flatMap((d) => allStrings(d)))) {
-    if (s.includes('\n') || s.includes('\0')) continue;
-    const eq = s.indexOf('=');
-    for (const c of eq >= 0 ? [s, s.slice(eq + 1)] : [s]) {
-      if (c === '' || classifyReference(c).kind !== 'local') continue;
-      const target = path.resolve(dir, c);
-      if (await isFile(target)) found.push(target);
-    }
-  }
-  return found;
 }
 
 /**

@@ -16,13 +16,9 @@
  *  - Helm chart inflation is refused;
  *  - inside generators/transformers/validators (plugin configurations, and kustomizations
  *    whose output are configurations) every string value that names a URL counts as a remote
- *    reference, every one-line string value that names an existing file outside the artifact
- *    (resolved from the kustomization that lists the configuration, as kustomize does) is
- *    refused, multi-line string values (inline patches) get the alias check, and
+ *    reference, multi-line string values (inline patches) get the alias check, and
  *    string-building features (replacements, vars) are refused, because plugin
- *    configurations take paths kustomize loads from disk or over HTTP.
- * kustomize itself runs without load restrictions (kustomize-run.ts), as kustomize-controller
- * does: this walk is what keeps a build inside the artifact.
+ *    configurations take paths kustomize loads over HTTP.
  * Entries that do not exist are left for kustomize to report.
  */
 import type { Stats } from 'node:fs';
@@ -78,7 +74,7 @@ const HELM_HINT = 'Fluxless (like kustomize-controller) does not inflate Helm ch
  */
 export async function checkReferences(root: string, dir: string, opts: ReferenceCheckOptions = {}): Promise<ReferenceCheckResult> {
   const checker = new Checker(root, opts.allowRemoteBases === true);
-  await checker.visit(dir, undefined);
+  await checker.visit(dir, false);
   return { batchable: checker.batchable };
 }
 
@@ -91,14 +87,9 @@ class Checker {
     private readonly allowRemote: boolean,
   ) {}
 
-  /**
-   * Checks the kustomization in `d`. `loaderRoot` is set when its output are plugin
-   * configurations: the directory of the kustomization whose generators, transformers or
-   * validators field reached it, which is where kustomize resolves the paths inside them.
-   */
-  async visit(d: string, loaderRoot: string | undefined): Promise<void> {
-    const plugin = loaderRoot !== undefined;
-    const key = `${plugin ? `p:${loaderRoot}` : 'k'}:${d}`;
+  /** Checks the kustomization in `d`; `plugin` when its output are plugin configurations. */
+  async visit(d: string, plugin: boolean): Promise<void> {
+    const key = `${plugin ? 'p' : 'k'}:${d}`;
     if (this.visited.has(key)) return;
     this.visited.add(key);
     const kfile = await findKustomizationFile(d);
@@ -123,29 +114,28 @@ class Checker {
           );
         }
       }
-      await this.checkPluginStrings(shown, 'generator, transformer or validator configuration', k.docs, loaderRoot);
+      this.checkPluginStrings(shown, 'generator, transformer or validator configuration', k.docs);
     }
 
     for (const ref of k.dirRefs) {
       const t = await this.local(shown, ref, d, 'dir');
-      if (t?.isDir) await this.visit(t.real, loaderRoot);
-      else if (t) await this.yamlFile(t, loaderRoot);
+      if (t?.isDir) await this.visit(t.real, plugin);
+      else if (t) await this.yamlFile(t, plugin);
     }
-    // kustomize loads the configurations a kustomization lists with that kustomization's own loader.
     for (const ref of k.pluginRefs) {
       const t = await this.local(shown, ref, d, 'plugin');
-      if (t?.isDir) await this.visit(t.real, d);
-      else if (t) await this.yamlFile(t, d);
+      if (t?.isDir) await this.visit(t.real, true);
+      else if (t) await this.yamlFile(t, true);
     }
-    for (const ref of k.inlinePlugins) await this.inline(shown, ref, d);
+    for (const ref of k.inlinePlugins) this.inline(shown, ref, true);
     for (const ref of k.yamlFiles) {
       const psm = ref.field === 'patchesStrategicMerge';
       const t = await this.local(shown, ref, d, psm ? 'patch' : 'yaml');
-      if (t && !t.isDir) await this.yamlFile(t, loaderRoot);
-      else if (!t && psm && classifyReference(ref.value).kind === 'local') await this.inline(shown, ref, loaderRoot); // not a file: an inline patch
+      if (t && !t.isDir) await this.yamlFile(t, plugin);
+      else if (!t && psm && classifyReference(ref.value).kind === 'local') this.inline(shown, ref, plugin); // not a file: an inline patch
     }
     for (const ref of k.dataFiles) await this.local(shown, ref, d, 'data');
-    for (const ref of k.inlineYaml) await this.inline(shown, ref, loaderRoot);
+    for (const ref of k.inlineYaml) this.inline(shown, ref, plugin);
 
     if (this.batchable && !(await isBatchSafe(k, text, d, this.root))) this.batchable = false;
   }
@@ -218,28 +208,28 @@ class Checker {
     }
   }
 
-  /** A YAML file kustomize parses: alias budget, and for plugin configurations their paths and URLs. */
-  private async yamlFile({ real, st }: LocalTarget, loaderRoot: string | undefined): Promise<void> {
+  /** A YAML file kustomize parses: alias budget, and for plugin configurations their URLs. */
+  private async yamlFile({ real, st }: LocalTarget, plugin: boolean): Promise<void> {
     const shown = displayPath(this.root, real);
     await assertFileAliasBudget(real, shown, st);
-    if (loaderRoot === undefined) return;
+    if (!plugin) return;
     let text: string;
     try {
       text = await readFile(real, 'utf8');
     } catch {
       return; // kustomize reports it
     }
-    await this.checkPluginStrings(shown, 'generator, transformer or validator configuration', this.tree(text, shown), loaderRoot);
+    this.checkPluginStrings(shown, 'generator, transformer or validator configuration', this.tree(text, shown));
   }
 
   /** Inline YAML inside a kustomization file. */
-  private async inline(shown: string, ref: Ref, loaderRoot: string | undefined): Promise<void> {
+  private inline(shown: string, ref: Ref, plugin: boolean): void {
     const where = `${shown} (${ref.field})`;
-    if (loaderRoot === undefined) {
+    if (!plugin) {
       assertTextAliasBudget(ref.value, where);
       return;
     }
-    await this.checkPluginStrings(shown, ref.field, this.tree(ref.value, where), loaderRoot);
+    this.checkPluginStrings(shown, ref.field, this.tree(ref.value, where));
   }
 
   /** The analysis tree of YAML that must be fully analysed (plugin configurations). */
@@ -255,14 +245,8 @@ class Checker {
     return a.docs;
   }
 
-  /**
-   * Plugin configurations name the files kustomize loads in fields of their own (PatchTransformer's
-   * `path`, ReplacementTransformer's `replacements[].path`, a generator's `files` and `envs`, and any
-   * a later kustomize adds), and load them over HTTP too: so any string naming a remote counts as a
-   * remote reference, and any string naming a file outside the artifact (from `loaderRoot`, where
-   * kustomize resolves them; after `=` too, the `key=path` form of `files`) is refused.
-   */
-  private async checkPluginStrings(shown: string, field: string, docs: YValue[], loaderRoot: string): Promise<void> {
+  /** Plugin configurations load paths over HTTP: any string naming a remote counts as a remote reference. */
+  private checkPluginStrings(shown: string, field: string, docs: YValue[]): void {
     for (const doc of docs) {
       for (const kind of fieldValues(doc, 'kind')) {
         if (typeof kind === 'string' && /^helmchart/i.test(kind)) throw new UnsupportedFeatureError(shown, `${kind} (Helm chart inflation)`, HELM_HINT);
@@ -270,7 +254,6 @@ class Checker {
       for (const s of allStrings(doc)) {
         // Plugin configurations carry YAML in strings (PatchTransformer's `patch`) that kustomize parses.
         if (s.includes('\n')) assertTextAliasBudget(s, `${shown} (${field})`);
-        else await this.pluginPath(shown, field, s, loaderRoot);
         if (!mentionsRemote(s)) continue;
         const ref = { field, value: s };
         const c = classifyReference(s);
@@ -279,41 +262,6 @@ class Checker {
         const hosts = c.kind === 'remote' ? [c.host, ...urlHostsIn(s)] : urlHostsIn(s);
         for (const h of hosts) this.remote(shown, ref, h);
       }
-    }
-  }
-
-  /**
-   * Refuses a plugin configuration string that names an existing file outside the artifact:
-   * kustomize runs without load restrictions (as kustomize-controller's does, on a filesystem
-   * rooted at the artifact), so this check is what keeps such a file out of the build.
-   * Strings that name nothing on disk, or a directory, cannot be read as a file and pass.
-   */
-  private async pluginPath(shown: string, field: string, s: string, loaderRoot: string): Promise<void> {
-    const eq = s.indexOf('=');
-    for (const candidate of eq >= 0 ? [s, s.slice(eq + 1)] : [s]) {
-      if (candidate === '' || candidate.includes('\0') || mentionsRemote(candidate)) continue;
-      const target = path.resolve(loaderRoot, candidate);
-      let real: string;
-      try {
-        real = await realpath(target);
-      } catch {
-        continue; // nothing there: kustomize cannot read it either
-      }
-      if (isWithin(this.root, real)) continue;
-      let isDir: boolean;
-      try {
-        isDir = (await stat(real)).isDirectory();
-      } catch {
-        continue;
-      }
-      if (isDir) continue;
-      throw new ReferenceNotAllowedError(
-        shown,
-        field,
-        s,
-        isWithin(this.root, target) ? 'resolves through a symlink to a file outside the source artifact' : 'names a file outside the source artifact',
-        OUTSIDE_HINT,
-      );
     }
   }
 }

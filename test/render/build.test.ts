@@ -103,7 +103,7 @@ describe('kustomize build containment', () => {
     );
   });
 
-  test('bases and files elsewhere inside the artifact work, as kustomize-controller reads them (LoadRestrictionsNone)', async (t) => {
+  test('bases elsewhere inside the artifact work; files outside the kustomization directory are refused by kustomize', async (t) => {
     const root = await tempTree(t, {
       'base/kustomization.yaml': 'resources: [cm.yaml]\n',
       'base/cm.yaml': configMap('base'),
@@ -113,8 +113,11 @@ describe('kustomize build containment', () => {
     });
     const objects = await renderKustomization({ root, path: 'overlay', spec: { namePrefix: 'o-' } });
     assert.deepEqual(objects.map((o) => o.metadata.name), ['o-base']);
-    const patched = await renderKustomization({ root, path: 'overlay-file', spec: {} });
-    assert.deepEqual(patched.map((o) => [o.metadata.name, (o.data as Record<string, string> | undefined)?.patched]), [['base', 'true']]);
+    // LoadRestrictionsRootOnly (Flux reads any file inside the artifact; see build.ts).
+    await assert.rejects(
+      renderKustomization({ root, path: 'overlay-file', spec: {} }),
+      rejectsWith(/kustomize build failed: .*security; file 'shared\/patch.yaml' is not in or below 'overlay-file'/s),
+    );
   });
 
   test('remote references are refused unless allowRemoteBases is set (and loopback even then)', async (t) => {
