@@ -8,9 +8,7 @@
  *   ArtifactGenerator over the repository are followed into the generated trees, whatever the
  *   order they are found in; those on other sources are named, not silently skipped;
  * - like joryirving/home-ops: child Kustomization paths built from per-cluster variables
- *   (`postBuild.substituteFrom` a ConfigMap of the repository, whichever build holds it),
- *   and kustomizations that read a shared file outside their directory
- *   (`replacements: [{path: ../../../components/...}]`, as Flux's LoadRestrictionsNone allows).
+ *   (`postBuild.substituteFrom` a ConfigMap of the repository, whichever build holds it).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -76,7 +74,7 @@ test('check: Kustomizations on an ArtifactGenerator over the repository are foll
   assert.match(out, /^! 1 Kustomization\(s\) build from other sources, checked when Fluxless fetches them: flux-system\/tenants \(OCIRepository flux-system\/tenants\)$/m, out);
 });
 
-test('check: substituteFrom reads the ConfigMaps of the repository, from whichever build holds them; files outside a kustomization directory are read', async (t) => {
+test('check: substituteFrom reads the ConfigMaps of the repository, from whichever build holds them', async (t) => {
   const postBuild = '  postBuild:\n    substitute: {TIER: gold}\n    substituteFrom:\n      - {kind: ConfigMap, name: cluster-info}\n      - {kind: Secret, name: cluster-secrets}\n';
   const dir = await fleetDir(t, {
     // cluster-apps is found before the build that holds its ConfigMap.
@@ -86,10 +84,10 @@ test('check: substituteFrom reads the ConfigMaps of the repository, from whichev
     'apps/prod/kustomization.yaml': 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [web.yaml]\n',
     'apps/prod/web.yaml': ks('web', './apps/${CLUSTER}/web-${TIER}', '{kind: GitRepository, name: flux-system}'),
     'apps/prod/web-gold/kustomization.yaml':
-      'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [ns.yaml, cm.yaml]\nreplacements:\n  - path: ../../../components/replacements.yaml\n',
+      'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [ns.yaml, cm.yaml]\nreplacements:\n  - path: replacements.yaml\n',
     'apps/prod/web-gold/ns.yaml': 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: web\n',
     'apps/prod/web-gold/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n  namespace: web\ndata:\n  ns: unset\n',
-    'components/replacements.yaml': '- source: {kind: Namespace, fieldPath: metadata.name}\n  targets:\n    - select: {kind: ConfigMap}\n      fieldPaths: [data.ns]\n',
+    'apps/prod/web-gold/replacements.yaml': '- source: {kind: Namespace, fieldPath: metadata.name}\n  targets:\n    - select: {kind: ConfigMap}\n      fieldPaths: [data.ns]\n',
     'fluxless.yaml': CONFIG,
   });
   const r = await runCli(['check', '--path', dir], { cwd: dir, env: cliEnv({ FLUXLESS_DATA_DIR: path.join(dir, '.fluxless') }) });
