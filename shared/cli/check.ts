@@ -199,17 +199,21 @@ async function checkRepository(cfg: FluxlessConfig, tree: string, startPath: str
         try {
           // substituteFrom reads the repository's own ConfigMaps and Secrets; those in none of its
           // builds (made in the cluster) are left out, and their variables stay as written.
+          const collectConfigs = (objs: KubeObject[]) => {
+            for (const obj of objs) if (!isFluxObject(obj)) configs.add(obj, obj.metadata.namespace ?? spec.namespace);
+          };
           const once = async () => {
             const missing = (spec.postBuild?.substituteFrom ?? []).filter(isMissing);
             const postBuild = spec.postBuild && { ...spec.postBuild, substituteFrom: spec.postBuild.substituteFrom.filter((r) => !missing.includes(r)) };
             return { missing, objects: await buildKustomization(configs.client(), { ...spec, postBuild }, dest, missing.length ? { ...build, strict: false } : build) };
           };
           let built = await once();
-          if (built.missing.length) {
-            // A build may hold the objects it substitutes from (applied on an earlier reconcile in
-            // a running cluster): built again with them.
-            for (const obj of built.objects) if (!isFluxObject(obj)) configs.add(obj, obj.metadata.namespace ?? spec.namespace);
-            if (built.missing.some((r) => !isMissing(r))) built = await once();
+          collectConfigs(built.objects);
+          // A build may hold the objects it substitutes from (applied on an earlier reconcile in a
+          // running cluster): built again with them.
+          if (built.missing.some((r) => !isMissing(r))) {
+            built = await once();
+            collectConfigs(built.objects);
           }
           for (const r of built.missing) (configs.isEncrypted(spec.namespace, r.kind, r.name) ? encryptedVars : notInRepository).add(`${r.kind} ${spec.namespace}/${r.name}`);
           objects = built.objects;
@@ -221,7 +225,6 @@ async function checkRepository(cfg: FluxlessConfig, tree: string, startPath: str
           if (!isFluxObject(obj)) {
             if (isFluxComponent(obj)) skipped++;
             else clusterObjects++;
-            configs.add(obj, obj.metadata.namespace ?? spec.namespace);
             continue;
           }
           if (obj.kind === source.kind) definedSources.add(`${obj.metadata.namespace ?? spec.namespace}/${obj.metadata.name}`);

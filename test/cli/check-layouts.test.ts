@@ -28,6 +28,11 @@ async function fleetDir(t: { after(fn: () => Promise<void>): void }, files: Reco
   return dir;
 }
 
+/** `fluxless check --path dir` on the fleet in `dir`, with a data directory of its own. */
+function checkFleet(dir: string) {
+  return runCli(['check', '--path', dir], { cwd: dir, env: cliEnv({ FLUXLESS_DATA_DIR: path.join(dir, '.fluxless') }) });
+}
+
 const CONFIG = 'source:\n  url: https://github.com/example/fleet\n  ref: {branch: main}\npath: ./clusters/prod\n';
 
 const alert = (name: string, kinds: string[]) =>
@@ -41,7 +46,7 @@ test('check: FluxInstance event sources are accepted with a warning, alertmanage
     'apps/provider.yaml': 'apiVersion: notification.toolkit.fluxcd.io/v1beta3\nkind: Provider\nmetadata:\n  name: alertmanager\nspec:\n  type: alertmanager\n  address: http://alertmanager-operated.o11y.svc.cluster.local:9093/api/v2/alerts/\n',
     'fluxless.yaml': CONFIG,
   });
-  const r = await runCli(['check', '--path', dir], { cwd: dir, env: cliEnv({ FLUXLESS_DATA_DIR: path.join(dir, '.fluxless') }) });
+  const r = await checkFleet(dir);
   const out = r.stdout;
   assert.match(out, /^! 2 Alert\(s\) name event sources of kind FluxInstance: they match no event, as Fluxless reconciles no FluxInstance objects; their other sources are forwarded$/m, out);
   assert.match(out, /^! 1 Alert\(s\) name event sources of kind ResourceSet: /m, out);
@@ -66,7 +71,7 @@ test('check: Kustomizations on an ArtifactGenerator over the repository are foll
     'apps/production/namespace.yaml': 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: podinfo\n',
     'fluxless.yaml': CONFIG,
   });
-  const r = await runCli(['check', '--path', dir], { cwd: dir, env: cliEnv({ FLUXLESS_DATA_DIR: path.join(dir, '.fluxless') }) });
+  const r = await checkFleet(dir);
   const out = r.stdout;
   assert.match(out, /^✔ 1 Kubernetes object\(s\) to apply from 2 Kustomization path\(s\)$/m, out);
   assert.match(out, /^✔ HelmRelease \(helm\.toolkit\.fluxcd\.io\/v2\): 1 supported$/m, 'the HelmRelease of the generated artifact is checked:\n' + out);
@@ -90,7 +95,7 @@ test('check: substituteFrom reads the ConfigMaps of the repository, from whichev
     'apps/prod/web-gold/replacements.yaml': '- source: {kind: Namespace, fieldPath: metadata.name}\n  targets:\n    - select: {kind: ConfigMap}\n      fieldPaths: [data.ns]\n',
     'fluxless.yaml': CONFIG,
   });
-  const r = await runCli(['check', '--path', dir], { cwd: dir, env: cliEnv({ FLUXLESS_DATA_DIR: path.join(dir, '.fluxless') }) });
+  const r = await checkFleet(dir);
   const out = r.stdout;
   assert.doesNotMatch(out, /failed/, out);
   assert.match(out, /^✔ 3 Kubernetes object\(s\) to apply from 4 Kustomization path\(s\)$/m, out);
@@ -115,7 +120,7 @@ test('check: a build that holds the ConfigMap it substitutes from is built with 
     'web/prod/ns.yaml': 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: web\n',
     'fluxless.yaml': CONFIG,
   });
-  const r = await runCli(['check', '--path', dir], { cwd: dir, env: cliEnv({ FLUXLESS_DATA_DIR: path.join(dir, '.fluxless') }) });
+  const r = await checkFleet(dir);
   const out = r.stdout;
   assert.doesNotMatch(out, /failed/, out);
   assert.match(out, /^✔ 3 Kubernetes object\(s\) to apply from 3 Kustomization path\(s\)$/m, out);
@@ -132,7 +137,7 @@ test('check: a Kustomization on a GitRepository that no build defines (the fleet
     'clusters/prod/infra-source.yaml': 'apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: infra\n  namespace: flux-system\nspec:\n  interval: 1h\n  url: https://github.com/example/infra\n  ref: {branch: main}\n',
     'fluxless.yaml': CONFIG,
   });
-  const r = await runCli(['check', '--path', dir], { cwd: dir, env: cliEnv({ FLUXLESS_DATA_DIR: path.join(dir, '.fluxless') }) });
+  const r = await checkFleet(dir);
   const out = r.stdout;
   assert.match(out, /^! GitRepository flux-system\/home-kubernetes is defined in no build of the repository: if it is this repository \(made by flux bootstrap or a FluxInstance\), set name: home-kubernetes in fluxless\.yaml$/m, out);
   assert.doesNotMatch(out, /GitRepository flux-system\/infra is defined in no build/, 'a GitRepository of the repository gets no hint');
