@@ -8,7 +8,8 @@
  * Every field kustomize takes a path or URL from is listed here, by how it is read:
  *  - dirRefs: resources, bases, components (a kustomization directory, a file, or a repo);
  *  - pluginRefs / inlinePlugins: generators, transformers, validators (a plugin
- *    configuration file, a kustomization whose output are configurations, or inline YAML);
+ *    configuration file, a kustomization whose output are configurations, or inline YAML,
+ *    a one-line flow mapping included: pluginEntryKind);
  *  - yamlFiles: files kustomize parses as YAML: patches[].path, patchesJson6902[].path,
  *    patchesStrategicMerge, crds, configurations, replacements[].path, openapi.path;
  *  - dataFiles: generator inputs read as data: configMapGenerator / secretGenerator
@@ -33,9 +34,9 @@ export interface KustomizationFile {
   docs: YValue[];
   /** resources, bases, components. */
   dirRefs: Ref[];
-  /** Single-line generators, transformers, validators entries. */
+  /** generators, transformers, validators entries read as paths (pluginEntryKind). */
   pluginRefs: Ref[];
-  /** Multi-line (inline YAML) generators, transformers, validators entries. */
+  /** generators, transformers, validators entries read as inline YAML (pluginEntryKind). */
   inlinePlugins: Ref[];
   /** Files kustomize parses as YAML. */
   yamlFiles: Ref[];
@@ -80,7 +81,11 @@ export function readKustomization(text: string, shown: string): KustomizationFil
     if (!(k instanceof YMap)) continue;
     for (const f of ['resources', 'bases', 'components']) for (const v of stringsOf(fieldValues(k, f))) push(out.dirRefs, f, v);
     for (const f of ['generators', 'transformers', 'validators']) {
-      for (const v of stringsOf(fieldValues(k, f))) push(v.includes('\n') ? out.inlinePlugins : out.pluginRefs, f, v);
+      for (const v of stringsOf(fieldValues(k, f))) {
+        const how = pluginEntryKind(v);
+        if (how !== 'path') push(out.inlinePlugins, f, v);
+        if (how !== 'inline') push(out.pluginRefs, f, v);
+      }
     }
     for (const f of ['crds', 'configurations']) for (const v of stringsOf(fieldValues(k, f))) push(out.yamlFiles, f, v);
     for (const v of stringsOf(fieldValues(k, 'patchesStrategicMerge'))) {
@@ -110,6 +115,27 @@ export function readKustomization(text: string, shown: string): KustomizationFil
     for (const f of HELM_FIELDS) if (hasField(k, f) && !out.unsupported.includes(f)) out.unsupported.push(f);
   }
   return out;
+}
+
+/**
+ * How kustomize reads a generators/transformers/validators entry: it first tries the entry as
+ * YAML resources (kio.FromBytes) and takes it as a file path only when that fails, so a
+ * one-line flow mapping (`{apiVersion: builtin, kind: ConfigMapGenerator, ...}`) is an inline
+ * configuration just as a block is. A scalar is a path; anything else that parses (a flow
+ * sequence) is checked both ways.
+ */
+export function pluginEntryKind(v: string): 'inline' | 'path' | 'both' {
+  if (v.includes('\n') || v.includes('\r')) return 'inline';
+  let docs: YValue[];
+  try {
+    const a = analyseYaml(v, { tree: true });
+    if (a.excessive) return 'inline'; // the inline check refuses it
+    docs = a.docs;
+  } catch {
+    return 'path';
+  }
+  if (docs.every((d) => typeof d === 'string')) return 'path';
+  return docs.some((d) => d instanceof YMap) ? 'inline' : 'both';
 }
 
 /** True when any document of the file has the field (as kustomize's decoding finds it). */

@@ -11,12 +11,14 @@
  *    artifact, lexically (no `..` climbing out, no absolute path) and through symlinks;
  *  - remote references (URLs, git repositories, host-like paths kustomize clones) are refused
  *    unless `allowRemoteBases`; even then, never towards loopback, link-local or unspecified
- *    addresses; `file:` URLs are always refused;
+ *    addresses, nor when kustomize would read the spelling as a local path that climbs out
+ *    (`git@host:../../x`); `file:` URLs are always refused;
  *  - every YAML file kustomize parses and every inline patch is checked for excessive aliasing;
  *  - Helm chart inflation is refused;
  *  - inside generators/transformers/validators (plugin configurations, and kustomizations
  *    whose output are configurations) every string value that names a URL counts as a remote
- *    reference, multi-line string values (inline patches) get the alias check, and
+ *    reference (as written, with YAML/JSON escapes decoded, and inside YAML nested in
+ *    strings, such as a PatchTransformer's patch), multi-line string values get the alias check, and
  *    string-building features (replacements, vars) are refused, because plugin
  *    configurations take paths kustomize loads over HTTP.
  * Entries that do not exist are left for kustomize to report.
@@ -50,6 +52,10 @@ export interface ReferenceCheckResult {
 }
 
 const NAME_MAX = 255;
+/** Levels of YAML-in-a-string inside a plugin configuration the check follows; deeper is refused. */
+const MAX_NESTED_YAML = 8;
+/** A `scheme://...` run inside longer text. */
+const URL_TOKEN = /[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s"'<>]*/g;
 const PATH_MAX = 4096;
 
 /** How a reference is read by kustomize. */
@@ -148,6 +154,10 @@ class Checker {
     const c = classifyReference(ref.value);
     if (c.kind === 'forbidden') throw new ReferenceNotAllowedError(shown, ref.field, ref.value, c.reason, OUTSIDE_HINT);
     if (c.kind === 'remote') {
+      // kustomize reads a spelling its repo-spec parser rejects as a local path: that path must stay inside too.
+      if (!isWithin(this.root, path.resolve(from, ref.value))) {
+        throw new ReferenceNotAllowedError(shown, ref.field, ref.value, 'climbs out of the source artifact when read as a local path', OUTSIDE_HINT);
+      }
       this.remote(shown, ref, c.host);
       return undefined;
     }
@@ -245,8 +255,14 @@ class Checker {
     return a.docs;
   }
 
-  /** Plugin configurations load paths over HTTP: any string naming a remote counts as a remote reference. */
-  private checkPluginStrings(shown: string, field: string, docs: YValue[]): void {
+  /**
+   * Plugin configurations load paths over HTTP: any string naming a remote counts as a remote
+   * reference, however it is spelled. Strings are checked as written and with YAML/JSON
+   * escapes decoded (`http\x3a//` in a nested patch), and a string that is itself YAML (a
+   * PatchTransformer's `patch`, which kustomize parses and may turn into a configuration) is
+   * parsed and checked the same way, to MAX_NESTED_YAML levels.
+   */
+  private checkPluginStrings(shown: string, field: string, docs: YValue[], depth = 0): void {
     for (const doc of docs) {
       for (const kind of fieldValues(doc, 'kind')) {
         if (typeof kind === 'string' && /^helmchart/i.test(kind)) throw new UnsupportedFeatureError(shown, `${kind} (Helm chart inflation)`, HELM_HINT);
@@ -254,14 +270,75 @@ class Checker {
       for (const s of allStrings(doc)) {
         // Plugin configurations carry YAML in strings (PatchTransformer's `patch`) that kustomize parses.
         if (s.includes('\n')) assertTextAliasBudget(s, `${shown} (${field})`);
-        if (!mentionsRemote(s)) continue;
-        const ref = { field, value: s };
-        const c = classifyReference(s);
-        if (c.kind === 'forbidden') throw new ReferenceNotAllowedError(shown, field, s, c.reason, OUTSIDE_HINT);
-        if (!this.allowRemote) this.remote(shown, ref, undefined);
-        const hosts = c.kind === 'remote' ? [c.host, ...urlHostsIn(s)] : urlHostsIn(s);
-        for (const h of hosts) this.remote(shown, ref, h);
+        const spellings = new Set([s, decodeEscapes(s)]);
+        const nested = nestedYaml(s, `${shown} (${field})`);
+        for (const d of nested) if (typeof d === 'string') spellings.add(d).add(decodeEscapes(d));
+        for (const v of spellings) this.checkPluginString(shown, field, v);
+        const trees = nested.filter((d) => typeof d !== 'string');
+        if (!trees.length) continue;
+        if (depth >= MAX_NESTED_YAML) {
+          throw new UnsupportedFeatureError(
+            shown,
+            `YAML nested in strings more than ${MAX_NESTED_YAML} levels deep (${field})`,
+            'write plugin configurations and their patches without YAML inside YAML inside YAML',
+          );
+        }
+        this.checkPluginStrings(shown, field, trees, depth + 1);
       }
     }
   }
+
+  /** One string of a plugin configuration (as written or decoded): refused when it names a remote kustomize may fetch. */
+  private checkPluginString(shown: string, field: string, s: string): void {
+    if (!mentionsRemote(s)) return;
+    if (s.includes('\n')) {
+      // Text that did not parse as nested YAML (or a spelling of it): each URL it holds, as a reference.
+      for (const line of s.split('\n')) {
+        if (!mentionsRemote(line)) continue;
+        for (const token of line.match(URL_TOKEN) ?? [line.trim()]) this.checkPluginString(shown, field, token);
+      }
+      return;
+    }
+    const value = s;
+    const ref = { field, value };
+    const c = classifyReference(s);
+    if (c.kind === 'forbidden') throw new ReferenceNotAllowedError(shown, field, value, c.reason, OUTSIDE_HINT);
+    if (!this.allowRemote) this.remote(shown, ref, undefined);
+    const hosts = c.kind === 'remote' ? [c.host, ...urlHostsIn(s)] : urlHostsIn(s);
+    for (const h of hosts) this.remote(shown, ref, h);
+  }
+}
+
+/**
+ * A string with the escapes of YAML double-quoted scalars and JSON strings decoded
+ * (`\x3a`, `\u003a`, `\U0000003a`, `\/`, an escaped line break), as kustomize sees the text
+ * once it parses the YAML the string holds.
+ */
+export function decodeEscapes(s: string): string {
+  if (!s.includes('\\')) return s;
+  return s
+    .replace(/\\\r?\n[ \t]*/g, '')
+    .replace(/\\(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8}))/g, (m, x?: string, u?: string, U?: string) => {
+      const cp = parseInt((x ?? u ?? U)!, 16);
+      return cp <= 0x10ffff ? String.fromCodePoint(cp) : m;
+    })
+    .replace(/\\([^\n])/g, '$1');
+}
+
+/**
+ * The documents of a plugin configuration's string when it is YAML kustomize may parse
+ * (block text, or a flow mapping or sequence); [] for a plain scalar or text that does not
+ * parse. Excessive aliasing is refused here too.
+ */
+function nestedYaml(s: string, where: string): YValue[] {
+  if (!s.includes('\n') && !/^\s*[{["']/.test(s) && !/:\s/.test(s)) return [];
+  let a: ReturnType<typeof analyseYaml>;
+  try {
+    a = analyseYaml(s, { tree: true });
+  } catch (err) {
+    if (err instanceof YamlSyntaxError && /nested/.test(err.message)) throw new KustomizationParseError(where, err.message, { cause: err });
+    return []; // not YAML: kustomize cannot parse it either
+  }
+  if (a.excessive) throw new ExcessiveAliasingError(where);
+  return a.docs.filter((d) => d !== s);
 }

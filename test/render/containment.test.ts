@@ -177,6 +177,16 @@ describe('every field kustomize takes a path from stays inside the artifact', ()
   });
 });
 
+/** A plugin directory whose own PatchTransformer patches `files` of its generator configuration to `entry`. */
+function nestedPatch(entry: string): Record<string, string> {
+  const patch = `apiVersion: builtin\nkind: ConfigMapGenerator\nmetadata:\n  name: net\nfiles:\n  - ${entry}\n`;
+  return {
+    'apps/kustomization.yaml': 'generators: [../plugins]\n',
+    'plugins/kustomization.yaml': `resources: [gen.yaml]\ntransformers:\n  - |\n    apiVersion: builtin\n    kind: PatchTransformer\n    metadata:\n      name: fix\n    patch: |\n${patch.replace(/^/gm, '      ')}`,
+    'plugins/gen.yaml': 'apiVersion: builtin\nkind: ConfigMapGenerator\nmetadata:\n  name: net\nfiles:\n  - placeholder\n',
+  };
+}
+
 describe('remote references and the network', () => {
   test('a URL in any field is refused before kustomize runs; the loopback server gets no request', async (t) => {
     const server = await recordingServer(t);
@@ -227,10 +237,27 @@ describe('remote references and the network', () => {
         'plugins/kustomization.yaml': 'resources: [t.yaml]\n',
         'plugins/t.yaml': patchTransformer,
       },
+      // kustomize takes an entry that parses as YAML for an inline configuration, one line or many.
+      'a one-line (flow mapping) generator configuration': {
+        'apps/kustomization.yaml': `generators:\n  - "{apiVersion: builtin, kind: ConfigMapGenerator, metadata: {name: g}, files: [k=${server.url}/one-line]}"\n`,
+      },
+      'a one-line configuration in a component, its URL escaped': {
+        'apps/kustomization.yaml': 'resources: [cm.yaml]\ncomponents: [../comp]\n',
+        'comp/kustomization.yaml': `apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\ngenerators:\n  - '{apiVersion: builtin, kind: ConfigMapGenerator, metadata: {name: g}, files: ["k=${server.url.replace(':', '\\u003a')}/escaped"]}'\n`,
+      },
+      // The PatchTransformer of a plugin directory rewrites the configuration its resources hold:
+      // the URL is in YAML inside a string, escaped (\x3a) or split by an escaped line break.
+      'a nested patch with an escaped URL': nestedPatch(`"k=${server.url.replace(':', '\\x3a')}/nested"`),
+      'a nested patch with a URL split by an escaped line break': nestedPatch(`"k=${server.url.replace('//', '\\\n          //')}/split"`),
     };
     for (const [what, files] of Object.entries(cases)) {
       const root = await tempTree(t, { 'apps/cm.yaml': configMap('cm'), ...files });
       await assert.rejects(renderKustomization({ root, path: 'apps', spec: {}, batch: false }), refused(/is a remote reference, and remote bases are disabled/), what);
+      await assert.rejects(
+        renderKustomization({ root, path: 'apps', spec: {}, batch: false, allowRemoteBases: true }),
+        refused(/entry '(k=)?http:\/\/127\.0\.0\.1:\d+\/[a-z.-]+' points at the local network/),
+        `${what} (allowRemoteBases)`,
+      );
     }
     const withReplacements = await tempTree(t, {
       'apps/cm.yaml': configMap('cm'),
@@ -249,6 +276,14 @@ describe('remote references and the network', () => {
     });
     const objects = await renderKustomization({ root: labels, path: 'apps', spec: {}, batch: false });
     assert.equal(objects[0]!.metadata.labels?.team, 'a');
+    // So does a one-line inline one whose strings hold dots and slashes (not paths, not URLs).
+    const oneLine = await tempTree(t, {
+      'apps/cm.yaml': configMap('cm'),
+      'apps/kustomization.yaml':
+        "resources: [cm.yaml]\ntransformers:\n  - '{apiVersion: builtin, kind: LabelTransformer, metadata: {name: l}, labels: {app.kubernetes.io/name: demo}, fieldSpecs: [{path: metadata/labels, create: true}]}'\n",
+    });
+    const [cm] = await renderKustomization({ root: oneLine, path: 'apps', spec: {}, batch: false });
+    assert.equal(cm!.metadata.labels?.['app.kubernetes.io/name'], 'demo');
   });
 
   test('allowRemoteBases never reaches the local network, in any spelling of its addresses', async (t) => {
@@ -277,6 +312,20 @@ describe('remote references and the network', () => {
         renderKustomization({ root, path: 'apps', spec: {}, batch: false, allowRemoteBases: true }),
         refused(/points at the local network \(.*\); Fluxless never fetches from loopback, link-local or unspecified addresses/),
         u,
+      );
+    }
+    // Spellings kustomize's repo-spec parser rejects are read as local paths: they must not climb out either.
+    const up = '../'.repeat(12);
+    for (const yaml of [
+      `resources: ["ab://example.com/${up}etc/kubernetes"]`,
+      `resources: ["git@example.com:${up}etc/kubernetes"]`,
+      `configMapGenerator:\n  - name: g\n    envs: ["git@example.com:${up}etc/hostname"]`,
+    ]) {
+      const root = await tempTree(t, { 'apps/kustomization.yaml': `${yaml}\n` });
+      await assert.rejects(
+        renderKustomization({ root, path: 'apps', spec: {}, batch: false, allowRemoteBases: true }),
+        refused(/climbs out of the source artifact when read as a local path/),
+        yaml,
       );
     }
     const file = await tempTree(t, { 'apps/kustomization.yaml': 'resources: ["file:///etc/kubernetes"]\n' });
