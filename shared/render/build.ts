@@ -10,15 +10,18 @@
  * Containment. Flux builds on a filesystem rooted at the artifact root with
  * LoadRestrictionsNone: any file inside the artifact may be read, nothing outside it.
  * kubectl has no such filesystem, so Fluxless combines:
- *  - `--load-restrictor=LoadRestrictionsRootOnly` (kustomize's default): every *file* a
- *    kustomization reads (resources, patches, generator inputs, ...) must be in or below that
- *    kustomization's own directory, symlinks resolved. This is stricter than Flux: a file
- *    reference such as `../common/patch.yaml` fails, while directory references
- *    (`resources: [../base]`) work as in Flux;
  *  - the pre-build walk of the kustomization graph (references.ts), which refuses every
  *    reference, in every field kustomize takes a path or URL from, that leaves the artifact
  *    or reaches the network, and every YAML input with excessive aliasing. It fails closed:
  *    a kustomization file it cannot parse is refused;
+ *  - the load restrictor that walk allows: `LoadRestrictionsNone`, as in Flux (a file
+ *    reference such as `replacements: [{path: ../../components/ks.yaml}]` works), when every
+ *    file the build reads is a path the walk resolved inside the artifact; kustomize's own
+ *    `LoadRestrictionsRootOnly` (every file in or below the reading kustomization's
+ *    directory, symlinks resolved; directory references such as `../base` still work) when
+ *    the graph has generators, transformers or validators (plugin configurations name paths
+ *    through transformations the walk cannot follow) or remote references (remote content is
+ *    never checked);
  *  - remote references are refused unless `allowRemoteBases` is set, which is the
  *    behaviour of kustomize-controller with `--no-remote-bases=true`. Flux's default allows
  *    them; Fluxless defaults to off: remote content is not checked before kustomize runs, a
@@ -96,7 +99,7 @@ export interface RenderInput extends KustomizeLimits {
 export async function renderKustomization(input: RenderInput): Promise<KubeObject[]> {
   const { root, dir } = await resolveBuildPath(input.root, input.path);
   const prepared = await prepareKustomization(root, dir, input.spec);
-  const { batchable } = await checkReferences(root, dir, { allowRemoteBases: input.allowRemoteBases });
+  const { batchable, anyArtifactFile, rootOnlyBecause } = await checkReferences(root, dir, { allowRemoteBases: input.allowRemoteBases });
   // Flux's generated resources-only kustomization: parse, namespace and sort in-process.
   if (prepared.action === 'created' && input.direct !== false && directBuildSpec(input.spec) && directBuildEnabled()) {
     const objects = await directBuild(dir, prepared.file, input.spec.targetNamespace, input.maxOutputBytes);
@@ -106,6 +109,8 @@ export async function renderKustomization(input: RenderInput): Promise<KubeObjec
   const opts: KustomizeOptions = {
     root,
     allowRemoteBases: input.allowRemoteBases,
+    anyArtifactFile,
+    rootOnlyBecause,
     timeoutMs: input.timeoutMs,
     maxOutputBytes: input.maxOutputBytes,
     memoryLimitMiB: input.memoryLimitMiB,

@@ -176,6 +176,8 @@ export class KustomizeBatcher {
         // limit fails the batch and then fails alone, under its own limit).
         memoryLimitMiB: Math.max(...batch.map((p) => p.opts.memoryLimitMiB ?? 0)) || undefined,
         cpuLimitSeconds: Math.max(...batch.map((p) => p.opts.cpuLimitSeconds ?? 0)) || undefined,
+        // The strictest load restrictor of the batch (a build that needs more fails the batch, then builds alone).
+        anyArtifactFile: batch.every((p) => p.opts.anyArtifactFile === true),
       });
       return splitAtSentinels(text, batch.length, sentinel);
     } finally {

@@ -47,6 +47,14 @@ export interface KustomizeOptions extends KustomizeLimits {
   root: string;
   /** Let kustomize reach the network (remote bases). Default false. */
   allowRemoteBases?: boolean;
+  /**
+   * Let kustomize read any file below its working tree (`LoadRestrictionsNone`, as
+   * kustomize-controller builds), for a graph references.ts found fully contained
+   * (`anyArtifactFile`). Default false: `LoadRestrictionsRootOnly`.
+   */
+  anyArtifactFile?: boolean;
+  /** Why the build is not `anyArtifactFile` (references.ts), added to a load-restrictor failure. */
+  rootOnlyBecause?: string;
   signal?: AbortSignal;
 }
 
@@ -114,7 +122,7 @@ export async function kustomizeBuild(kubectl: string, dir: string, opts: Kustomi
   const limits = effectiveLimits(opts);
   await assertRunnable(kubectl);
   const allowNetwork = opts.allowRemoteBases === true;
-  const sandboxed = await sandboxedCommand(kubectl, ['kustomize', dir, '--load-restrictor=LoadRestrictionsRootOnly'], {
+  const sandboxed = await sandboxedCommand(kubectl, ['kustomize', dir, `--load-restrictor=${opts.anyArtifactFile === true ? 'LoadRestrictionsNone' : 'LoadRestrictionsRootOnly'}`], {
     allowNetwork,
     memoryLimitMiB: limits.memoryLimitMiB,
     cpuLimitSeconds: limits.cpuLimitSeconds,
@@ -180,11 +188,18 @@ export async function kustomizeBuild(kubectl: string, dir: string, opts: Kustomi
         else if (signal === 'SIGXCPU' || /SIGXCPU/.test(err)) finish(cpuError(limits.cpuLimitSeconds));
         else if (signal === 'SIGKILL' && !err.trim()) {
           finish(new EnvironmentError('kustomize was killed (SIGKILL) without a message; the machine may be out of memory'));
-        } else finish(new ValidationError(`kustomize build failed: ${kustomizeMessage(err, roots)}`));
+        } else finish(new ValidationError(`kustomize build failed: ${kustomizeMessage(err, roots)}${restrictorNote(err, opts)}`));
       } else {
         if (err.trim()) log.debug('kustomize warnings', { dir: shownDir, stderr: kustomizeMessage(err, roots) });
         finish(undefined, Buffer.concat(out).toString('utf8'));
       }
     });
   });
+}
+
+/** What to add to kustomize's "is not in or below" refusal when Fluxless chose LoadRestrictionsRootOnly. */
+function restrictorNote(stderr: string, opts: KustomizeOptions): string {
+  if (opts.anyArtifactFile === true || !/security; file '[^']*' is not in or below/.test(stderr)) return '';
+  const why = opts.rootOnlyBecause ? `, and ${opts.rootOnlyBecause}` : '';
+  return ` (Fluxless lets kustomize read files outside a kustomization's directory only when the build has no generators, transformers, validators or remote references${why}: move the file below the kustomization that reads it)`;
 }

@@ -49,6 +49,18 @@ export interface ReferenceCheckOptions {
 export interface ReferenceCheckResult {
   /** Whether the whole graph may share a kustomize run with other builds (batch-safety.ts). */
   batchable: boolean;
+  /**
+   * Whether kustomize may read any file of the artifact (`LoadRestrictionsNone`, as
+   * kustomize-controller builds), which holds when every file the build can read is a path
+   * this check resolved inside the artifact: the graph has no generators, transformers or
+   * validators (their configurations name paths the check cannot follow through their own
+   * transformations) and no remote references (remote content is never checked). Otherwise
+   * kustomize keeps every file read in or below the reading kustomization's directory
+   * (`LoadRestrictionsRootOnly`); `rootOnlyBecause` says why.
+   */
+  anyArtifactFile: boolean;
+  /** Why the build is confined to LoadRestrictionsRootOnly (the first reason found). */
+  rootOnlyBecause?: string;
 }
 
 const NAME_MAX = 255;
@@ -81,11 +93,13 @@ const HELM_HINT = 'Fluxless (like kustomize-controller) does not inflate Helm ch
 export async function checkReferences(root: string, dir: string, opts: ReferenceCheckOptions = {}): Promise<ReferenceCheckResult> {
   const checker = new Checker(root, opts.allowRemoteBases === true);
   await checker.visit(dir, false);
-  return { batchable: checker.batchable };
+  return { batchable: checker.batchable, anyArtifactFile: checker.rootOnlyBecause === undefined, rootOnlyBecause: checker.rootOnlyBecause };
 }
 
 class Checker {
   batchable = true;
+  /** Set by the first reference that keeps kustomize on LoadRestrictionsRootOnly. */
+  rootOnlyBecause: string | undefined;
   private readonly visited = new Set<string>();
 
   constructor(
@@ -109,6 +123,10 @@ class Checker {
       throw fsFailure('cannot read', shown, err);
     }
     const k = readKustomization(text, shown);
+    if (this.rootOnlyBecause === undefined) {
+      const plugin = [...k.pluginRefs, ...k.inlinePlugins][0];
+      if (plugin) this.rootOnlyBecause = `${shown} has ${plugin.field}`;
+    }
     if (k.unsupported.length) throw new UnsupportedFeatureError(shown, `${k.unsupported[0]} (Helm chart inflation)`, HELM_HINT);
     if (plugin) {
       for (const f of ['replacements', 'vars']) {
@@ -201,6 +219,7 @@ class Checker {
   }
 
   private remote(shown: string, ref: Ref, host: string | undefined): void {
+    this.rootOnlyBecause ??= `${shown} has a remote reference in ${ref.field}`; // not the value: a URL may hold credentials
     if (!this.allowRemote) {
       throw new ReferenceNotAllowedError(shown, ref.field, ref.value, REMOTE_DISABLED, REMOTE_HINT);
     }

@@ -104,6 +104,7 @@ test('a flux-bootstrapped repository over SSH: apps reconcile, Flux itself is le
   // The apps landed.
   const cm = await client.request<{ data?: Record<string, string> }>('GET', `/api/v1/namespaces/${ns}/configmaps/podinfo-config`);
   assert.equal(cm.data?.message, 'hello from a bootstrapped fleet');
+  assert.equal(cm.data?.copied, 'hello from a bootstrapped fleet', 'the replacements file outside apps/ was applied');
 
   // Flux's Namespace is applied (its labels are there); its controllers, CRDs and RBAC are not.
   const nsObj = await client.request<{ metadata: { labels?: Record<string, string> } }>('GET', `/api/v1/namespaces/${ns}`);

@@ -103,20 +103,29 @@ describe('kustomize build containment', () => {
     );
   });
 
-  test('bases elsewhere inside the artifact work; files outside the kustomization directory are refused by kustomize', async (t) => {
+  test('files and bases elsewhere inside the artifact work, as in Flux; with a transformer in the graph, files stay below their kustomization', async (t) => {
     const root = await tempTree(t, {
       'base/kustomization.yaml': 'resources: [cm.yaml]\n',
       'base/cm.yaml': configMap('base'),
       'shared/patch.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: base\ndata:\n  patched: "true"\n',
+      'shared/replacements.yaml': 'source:\n  kind: ConfigMap\n  name: base\n  fieldPath: data.patched\ntargets:\n  - select:\n      kind: ConfigMap\n    fieldPaths: [metadata.annotations.copied]\n    options: {create: true}\n',
       'overlay/kustomization.yaml': 'resources: [../base]\n',
-      'overlay-file/kustomization.yaml': 'resources: [../base]\npatches:\n  - path: ../shared/patch.yaml\n',
+      'overlay-file/kustomization.yaml': 'resources: [../base]\npatches:\n  - path: ../shared/patch.yaml\nreplacements:\n  - path: ../shared/replacements.yaml\n',
+      'overlay-plugin/kustomization.yaml': 'resources: [../base]\npatches:\n  - path: ../shared/patch.yaml\ntransformers: [labels.yaml]\n',
+      'overlay-plugin/labels.yaml': 'apiVersion: builtin\nkind: LabelTransformer\nmetadata:\n  name: l\nlabels:\n  team: a\nfieldSpecs:\n  - path: metadata/labels\n    create: true\n',
     });
     const objects = await renderKustomization({ root, path: 'overlay', spec: { namePrefix: 'o-' } });
     assert.deepEqual(objects.map((o) => o.metadata.name), ['o-base']);
-    // LoadRestrictionsRootOnly (Flux reads any file inside the artifact; see build.ts).
+    // Flux's LoadRestrictionsNone: a patch and replacements from ../shared.
+    const [patched] = await renderKustomization({ root, path: 'overlay-file', spec: {} });
+    assert.equal((patched!.data as { patched?: string }).patched, 'true');
+    assert.equal(patched!.metadata.annotations?.copied, 'true');
+    // A graph with plugin configurations builds with kustomize's LoadRestrictionsRootOnly.
     await assert.rejects(
-      renderKustomization({ root, path: 'overlay-file', spec: {} }),
-      rejectsWith(/kustomize build failed: .*security; file 'shared\/patch.yaml' is not in or below 'overlay-file'/s),
+      renderKustomization({ root, path: 'overlay-plugin', spec: {} }),
+      rejectsWith(
+        /kustomize build failed: .*security; file 'shared\/patch.yaml' is not in or below 'overlay-plugin' \(Fluxless lets kustomize read files outside a kustomization's directory only when the build has no generators, transformers, validators or remote references, and overlay-plugin\/kustomization.yaml has transformers: move the file below the kustomization that reads it\)/s,
+      ),
     );
   });
 

@@ -153,6 +153,35 @@ describe('every field kustomize takes a path from stays inside the artifact', ()
     });
   }
 
+  test('a file elsewhere inside the artifact is read from every field, as kustomize-controller reads it (LoadRestrictionsNone)', async (t) => {
+    const shared: Record<string, string> = {
+      'shared/cm.yaml': configMap('from-shared'),
+      'shared/smp.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  smp: "yes"\n',
+      'shared/json6902.yaml': '- op: add\n  path: /data/json6902\n  value: "yes"\n',
+      'shared/data.txt': 'hello\n',
+      'shared/vars.env': 'K=V\n',
+      'shared/config.yaml': 'commonLabels:\n  - path: metadata/labels\n    create: true\n',
+      'shared/replacement.yaml': 'source: {kind: ConfigMap, name: cm, fieldPath: metadata.name}\ntargets:\n  - select: {kind: ConfigMap, name: cm}\n    fieldPaths: [data.copied]\n    options: {create: true}\n',
+    };
+    const cases: Array<[string, string]> = [
+      ['resources', 'resources: [cm.yaml, ../../shared/cm.yaml]'],
+      ['patches[].path', 'resources: [cm.yaml]\npatches:\n  - path: ../../shared/smp.yaml'],
+      ['patchesStrategicMerge', 'resources: [cm.yaml]\npatchesStrategicMerge: [../../shared/smp.yaml]'],
+      ['patchesJson6902[].path', 'resources: [cm.yaml]\npatchesJson6902:\n  - path: ../../shared/json6902.yaml\n    target: {version: v1, kind: ConfigMap, name: cm}'],
+      ['configMapGenerator[].files', 'configMapGenerator:\n  - name: g\n    files: [../../shared/data.txt]'],
+      ['configMapGenerator[].envs', 'configMapGenerator:\n  - name: g\n    envs: [../../shared/vars.env]'],
+      ['secretGenerator[].env', 'secretGenerator:\n  - name: g\n    env: ../../shared/vars.env'],
+      ['configurations', 'resources: [cm.yaml]\nconfigurations: [../../shared/config.yaml]\ncommonLabels: {team: a}'],
+      ['replacements[].path', 'resources: [cm.yaml]\nreplacements:\n  - path: ../../shared/replacement.yaml'],
+    ];
+    for (const [field, yaml] of cases) {
+      const { root } = await artifact(t, yaml);
+      await writeTree(root, shared);
+      const objects = await render(root);
+      assert.ok(objects.length > 0, field);
+    }
+  });
+
   for (const s of SPELLINGS) {
     test(`written as ${s.name}`, async (t) => {
       const { root } = await artifact(t, s.write('../../../outside'));
