@@ -15,7 +15,7 @@ import { ArtifactDigestMismatch } from '../artifacts/digest.js';
 import { RegistryAuthError, RegistryError, RegistryTooLargeError, RegistryUnreachableError, type RegistryErrorEntry } from './errors.js';
 import { readBody, redactUrl, registryBase, send, type HttpResponse, type RequestInfo, type TlsOptions, type TransportOptions } from './http.js';
 import { anonymousKeychain, type Credential, type Keychain } from './keychain.js';
-import { MANIFEST_MEDIA_TYPES } from './media-types.js';
+import { MANIFEST_MEDIA_TYPES, OCI_INDEX } from './media-types.js';
 import { parseManifest, type Descriptor, type ParsedManifest } from './manifest.js';
 import { formatRepository, isLocalRegistry, type OciReference, type RepositoryName } from './reference.js';
 import { fetchToken, forgetToken, type BearerChallenge } from './tokens.js';
@@ -239,6 +239,44 @@ export class RegistryClient {
     const sent = header(res, 'docker-content-digest');
     if (sent && sent !== digest) throw new ArtifactDigestMismatch(digest, sent, `pushed manifest of ${formatRepository(ref)}`);
     return digest;
+  }
+
+  /**
+   * The referrers of a manifest (OCI 1.1): `GET /v2/<name>/referrers/<digest>`, falling back to
+   * the referrers tag schema (`sha256-<hex>`, an index the pusher maintains) when the registry
+   * has no referrers API (404 or 405), as go-containerregistry's remote.Referrers does.
+   * `artifactType` filters the list client-side as well (a registry may ignore the filter).
+   * No referrers: an empty list.
+   */
+  async referrers(repo: RepositoryName, digest: string, opts: CallOptions & { artifactType?: string } = {}): Promise<Descriptor[]> {
+    if (!/^sha256:[a-f0-9]{64}$/.test(digest)) throw new RegistryError('GET', formatRepository(repo), 0, [], { message: `referrers of ${formatRepository(repo)}: invalid digest '${digest}'` });
+    const base = await this.base(repo.registry, opts.signal);
+    const url = new URL(`${base}/v2/${repo.repository}/referrers/${digest}`);
+    if (opts.artifactType) url.searchParams.set('artifactType', opts.artifactType);
+    const res = await this.request(repo, 'pull', { method: 'GET', url, headers: { accept: OCI_INDEX } }, opts.signal);
+    let list: Descriptor[];
+    if (res.status === 200 && (header(res, 'content-type') ?? '').split(';')[0].trim() === OCI_INDEX) {
+      const bytes = await this.read(res, this.maxManifest, `referrers of ${formatRepository(repo)}@${digest}`);
+      let parsed: ParsedManifest;
+      try {
+        parsed = parseManifest(bytes, OCI_INDEX);
+      } catch (err) {
+        throw new RegistryError('GET', redactUrl(url), 200, [], { message: `GET ${redactUrl(url)}: ${(err as Error).message}` });
+      }
+      list = parsed.kind === 'index' ? parsed.index.manifests : [];
+    } else if (res.status === 404 || res.status === 405 || res.status === 400 || res.status === 200) {
+      res.discard();
+      try {
+        const tagged = await this.getManifest({ ...repo, tag: `${digest.replace(':', '-')}` }, opts);
+        list = tagged.parsed.kind === 'index' ? tagged.parsed.index.manifests : [];
+      } catch (err) {
+        if (err instanceof RegistryError && err.notFound) return [];
+        throw err;
+      }
+    } else {
+      throw await this.errorOf(res, 'GET');
+    }
+    return opts.artifactType ? list.filter((d) => d.artifactType === opts.artifactType) : list;
   }
 
   private async manifestUrl(ref: OciReference, signal?: AbortSignal): Promise<URL> {

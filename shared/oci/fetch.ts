@@ -6,7 +6,9 @@
  *    as `+` when the Helm chart layer is selected) > tag > `latest`;
  * 2. revision: `<tag>@sha256:<manifest digest>` from a HEAD of the tag (a GET when the HEAD
  *    fails), or `sha256:<hex>` for a digest ref;
- * 3. nothing is pulled when the revision, `ignore` and `layerSelector` equal the last ones;
+ * 3. `spec.verify`: the manifest's signatures are checked before anything is pulled, when the
+ *    caller says it is needed (a new revision, a new generation, or a failed last check);
+ *    then nothing is pulled when the revision, `ignore` and `layerSelector` equal the last ones;
  * 4. else the manifest (an index resolves to its linux/amd64 image), its annotations as
  *    metadata, the layer selected by media type (else the first), then `extract` (untar,
  *    symlinks dropped, re-archived as a Flux tarball with the ignore rules) or `copy` (the
@@ -49,6 +51,16 @@ export interface FetchOciOptions {
   workDir?: string;
   /** Cap on the extracted content (default 512 MiB). */
   maxExtractedBytes?: number;
+  /** Signature verification (`spec.verify`), run before the pull. */
+  verify?: OciVerifyHook;
+}
+
+/** How fetchOciRepository verifies a revision before pulling it. */
+export interface OciVerifyHook {
+  /** True when `revision` must be verified now (Flux: new revision, new generation, or a failed last check). */
+  needed(revision: string): boolean;
+  /** Verifies the manifest `digest`; throws OciError (VerificationError) when no signature is accepted. */
+  run(client: RegistryClient, repo: RepositoryName, digest: string, signal: AbortSignal): Promise<void>;
 }
 
 /** The result: unchanged (nothing pulled), or the artifact to store. */
@@ -60,6 +72,8 @@ export interface OciUnchanged {
   revision: string;
   /** `sha256:<hex>` of the manifest. */
   manifestDigest: string;
+  /** The revision whose signature was verified in this fetch (undefined: not checked now). */
+  verified?: string;
   /** Requests made (registry and token servers). */
   requests: number;
 }
@@ -72,6 +86,8 @@ export interface OciFetched {
   manifestDigest: string;
   /** The tag followed (tag and semver refs). */
   tag?: string;
+  /** The revision whose signature was verified in this fetch (undefined: not checked now). */
+  verified?: string;
   /** `host/repo@sha256:<hex>`: what was pulled. */
   pulled: string;
   /** The artifact bytes to store: a Flux tarball (extract) or the layer as is (copy). */
@@ -144,9 +160,15 @@ export async function fetchOciRepository(spec: OciRepositorySpec, auth: OciAuth 
     throw new OciError('OCIArtifactPullFailed', `failed to determine artifact digest: ${errorMessage(err)}`, { cause: err });
   }
 
-  // 3. Unchanged?
+  // 3. Verified (before anything is pulled)? Unchanged?
+  let verified: string | undefined;
+  if (opts.verify?.needed(revision)) {
+    await opts.verify.run(client, repo, manifestDigest, signal);
+    verified = revision;
+  }
+  const v = verified !== undefined ? { verified } : {};
   if (opts.lastRevision === revision && opts.lastIgnore === spec.ignore && layerSelectorEqual(spec.layerSelector, opts.lastLayerSelector)) {
-    return { changed: false, revision, manifestDigest, requests: requests() };
+    return { changed: false, revision, manifestDigest, ...v, requests: requests() };
   }
 
   // 4. Pull.
@@ -185,6 +207,7 @@ export async function fetchOciRepository(spec: OciRepositorySpec, auth: OciAuth 
     manifestDigest,
     ...(ref.tag !== undefined && !ref.digest ? { tag: ref.tag } : {}),
     pulled: `${formatRepository(repo)}@${manifestDigest}`,
+    ...v,
     metadata,
     layer,
     operation,

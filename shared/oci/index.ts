@@ -8,6 +8,7 @@ export {
   newRevisionMessage,
   combineSignals,
   type FetchOciOptions,
+  type OciVerifyHook,
   type OciFetchResult,
   type OciFetched,
   type OciUnchanged,
@@ -15,6 +16,7 @@ export {
 export {
   parseOciRepository,
   parseOciUrl,
+  parseVerification,
   layerOperation,
   layerSelectorEqual,
   isHelmChartSelector,
@@ -24,6 +26,8 @@ export {
   type OciRepositorySpec,
   type OciRef,
   type OciLayerSelector,
+  type OciVerification,
+  type OidcIdentityMatch,
 } from './spec.js';
 export { pushArtifact, DEFAULT_PUSH_IGNORE, REPRODUCIBLE_CREATED, type PushArtifactOptions, type PushArtifactResult } from './push.js';
 export { pullHelmChart, resolveHelmChartVersion, parseChartUrl, type HelmChartPullOptions, type HelmChartPullResult, type HelmChartVersion } from './helm.js';

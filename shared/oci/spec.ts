@@ -2,8 +2,9 @@
  * OCIRepository (`source.toolkit.fluxcd.io/v1`, Flux 2.9) validation. Pure: no I/O.
  * Messages and Stalled reasons follow source-controller where it has them
  * (`URL validation failed for '<url>': ...` -> `URLInvalid`); fields Fluxless does not
- * implement are rejected, never ignored: `verify` (signatures would not be checked),
- * `serviceAccountName`, `proxySecretRef`, providers `azure` and `gcp`.
+ * implement are rejected, never ignored: `verify.provider: notation`, `serviceAccountName`,
+ * `proxySecretRef`, providers `azure` and `gcp`. `verify` with `cosign` (keys or keyless) is
+ * checked here and carried out by cosign/ before anything is pulled.
  */
 import { parseDuration } from '../util/duration.js';
 import { OciSpecError } from './errors.js';
@@ -50,6 +51,25 @@ export interface OciRepositorySpec {
   ignore?: string;
   insecure: boolean;
   suspend: boolean;
+  /** `spec.verify`: the signatures that must be found before the artifact is pulled. */
+  verify?: OciVerification;
+}
+
+/** One `spec.verify.matchOIDCIdentity` entry: Go regexps over the Fulcio certificate's issuer and subject. */
+export interface OidcIdentityMatch {
+  issuer: string;
+  subject: string;
+}
+
+/** `spec.verify` with provider cosign (the only provider Fluxless implements). */
+export interface OciVerification {
+  provider: 'cosign';
+  /** Secret whose `*.pub` keys are trusted; unset = keyless. */
+  secretRef?: { name: string };
+  /** Keyless: the identities accepted (any one); empty = any Fulcio identity, as cosign. */
+  matchOIDCIdentity: OidcIdentityMatch[];
+  /** Secret with `trusted_root.json` (self-hosted Sigstore); unset = the public Sigstore root. */
+  trustedRootSecretRef?: { name: string };
 }
 
 /** A validated OCIRepository object. */
@@ -69,13 +89,9 @@ export interface OciRepository {
 
 const INTERVAL_RE = /^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$/;
 const TIMEOUT_RE = /^([0-9]+(\.[0-9]+)?(ms|s|m))+$/;
-const SPEC_FIELDS = new Set(['url', 'ref', 'layerSelector', 'provider', 'secretRef', 'certSecretRef', 'interval', 'timeout', 'ignore', 'insecure', 'suspend']);
+const SPEC_FIELDS = new Set(['url', 'ref', 'layerSelector', 'provider', 'secretRef', 'certSecretRef', 'interval', 'timeout', 'ignore', 'insecure', 'suspend', 'verify']);
+const VERIFY_FIELDS = new Set(['provider', 'secretRef', 'matchOIDCIdentity', 'trustedRootSecretRef']);
 const UNSUPPORTED: Record<string, { reason: string; message: string }> = {
-  verify: {
-    reason: 'VerificationError',
-    message:
-      'spec.verify is not supported by Fluxless yet: cosign/notation signatures would not be verified, so the object is not reconciled rather than reported verified; remove spec.verify to pull without verification',
-  },
   serviceAccountName: {
     reason: 'UnsupportedField',
     message: 'spec.serviceAccountName is not supported by Fluxless yet (no ServiceAccount pull secrets or object-level workload identity); use spec.secretRef with a kubernetes.io/dockerconfigjson Secret, or provider aws with the function role',
@@ -205,6 +221,7 @@ export function parseOciRepository(obj: unknown, opts: { defaultNamespace?: stri
   }
 
   const secretRef = parseLocalRef(spec.secretRef, 'spec.secretRef', fail);
+  const verify = parseVerification(spec.verify, 'spec.verify', fail);
   const certSecretRef = parseLocalRef(spec.certSecretRef, 'spec.certSecretRef', fail);
 
   // interval, timeout
@@ -250,11 +267,56 @@ export function parseOciRepository(obj: unknown, opts: { defaultNamespace?: stri
       ...(typeof spec.ignore === 'string' ? { ignore: spec.ignore } : {}),
       insecure: spec.insecure === true,
       suspend: spec.suspend === true,
+      ...(verify ? { verify } : {}),
     },
   };
 }
 
-function parseLocalRef(v: unknown, field: string, fail: (msg: string) => never): { name: string } | undefined {
+/**
+ * `spec.verify` (OCIRepository, and HelmChart for OCI charts): provider `cosign` (default),
+ * `secretRef` with `*.pub` keys, or keyless with `matchOIDCIdentity` (Go regexps, checked
+ * here) and an optional `trustedRootSecretRef`. `notation` is refused: Fluxless does not
+ * verify Notation signatures, and an object is never reported verified when it was not.
+ */
+export function parseVerification(v: unknown, field: string, fail: (msg: string, reason?: string) => never, opts: { trustedRoot?: boolean } = {}): OciVerification | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!isObject(v)) return fail(`${field} must be an object`);
+  for (const k of Object.keys(v)) {
+    if (!VERIFY_FIELDS.has(k) || (k === 'trustedRootSecretRef' && opts.trustedRoot === false)) fail(`${field}.${k} is not a verify field (use provider, secretRef, matchOIDCIdentity${opts.trustedRoot === false ? '' : ', trustedRootSecretRef'})`);
+  }
+  const provider = v.provider === undefined || v.provider === null || v.provider === '' ? 'cosign' : v.provider;
+  if (provider === 'notation') {
+    fail(
+      `${field}.provider 'notation' is not supported by Fluxless yet: Notation signatures would not be verified, so the object is not reconciled rather than reported verified; sign with cosign and use provider cosign, or remove ${field}`,
+      'VerificationError',
+    );
+  }
+  if (provider !== 'cosign') fail(`${field}.provider '${String(provider)}' is not one of cosign, notation`);
+  const secretRef = parseLocalRef(v.secretRef, `${field}.secretRef`, fail);
+  const trustedRootSecretRef = parseLocalRef(v.trustedRootSecretRef, `${field}.trustedRootSecretRef`, fail);
+  const matchOIDCIdentity: OidcIdentityMatch[] = [];
+  if (v.matchOIDCIdentity !== undefined && v.matchOIDCIdentity !== null) {
+    if (!Array.isArray(v.matchOIDCIdentity)) fail(`${field}.matchOIDCIdentity must be a list of {issuer, subject}`);
+    (v.matchOIDCIdentity as unknown[]).forEach((m, i) => {
+      const at = `${field}.matchOIDCIdentity[${i}]`;
+      if (!isObject(m)) fail(`${at} must be an object with issuer and subject`);
+      const entry = m as Record<string, unknown>;
+      for (const k of Object.keys(entry)) if (k !== 'issuer' && k !== 'subject') fail(`${at}.${k} is not a field (use issuer, subject)`);
+      for (const k of ['issuer', 'subject'] as const) {
+        if (typeof entry[k] !== 'string' || !entry[k]) fail(`${at}.${k} is required (a Go regular expression)`);
+        try {
+          compileGoRegexp(entry[k] as string);
+        } catch (err) {
+          fail(`${at}.${k} '${String(entry[k])}' is not a valid regular expression: ${(err as Error).message}`);
+        }
+      }
+      matchOIDCIdentity.push({ issuer: entry.issuer as string, subject: entry.subject as string });
+    });
+  }
+  return { provider: 'cosign', ...(secretRef ? { secretRef } : {}), matchOIDCIdentity, ...(trustedRootSecretRef ? { trustedRootSecretRef } : {}) };
+}
+
+function parseLocalRef(v: unknown, field: string, fail: (msg: string, reason?: string) => never): { name: string } | undefined {
   if (v === undefined || v === null) return undefined;
   if (!isObject(v) || typeof v.name !== 'string' || !v.name) return fail(`${field}.name is required when ${field} is set`);
   for (const k of Object.keys(v)) if (k !== 'name') fail(`${field}.${k} is not a field of a local object reference (only name)`);

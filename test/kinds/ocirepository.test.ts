@@ -30,6 +30,9 @@ import { log } from '../../shared/util/log.js';
 import { testEnv } from '../harness/index.js';
 import { startFront, type Front } from '../oci/front.js';
 import { tree, uniqueRepo } from '../oci/helpers.js';
+import { TestSigstore, cosignKeyPair, legacyLayer, pushBundle, pushLegacySignatures, simpleSigningPayload, v3Bundle } from '../oci/sigstore-fixture.js';
+import { RegistryClient } from '../../shared/oci/client.js';
+import { parseRepository } from '../../shared/oci/reference.js';
 
 const GIT = 'https://github.com/example/fleet';
 const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -352,7 +355,7 @@ describe('OCIRepository kind', () => {
     const cases: Array<[string, Record<string, unknown>, string, RegExp]> = [
       ['tagged', { url: `oci://${fr.host}/${repo}:v1` }, 'URLInvalid', /URL validation failed for 'oci:\/\/.*:v1': URL must not contain a tag; remove ':v1'/],
       ['http', { url: `https://${fr.host}/${repo}` }, 'URLInvalid', /URL must be in format 'oci:\/\/<domain>\/<org>\/<repo>'/],
-      ['verify', { url: `oci://${fr.host}/${repo}`, verify: { provider: 'cosign' } }, 'VerificationError', /spec\.verify is not supported/],
+      ['notation', { url: `oci://${fr.host}/${repo}`, verify: { provider: 'notation', secretRef: { name: 'trust' } } }, 'VerificationError', /spec\.verify\.provider 'notation' is not supported by Fluxless yet/],
       ['typo', { url: `oci://${fr.host}/${repo}`, refs: { tag: 'v1' } }, 'InvalidSpec', /spec\.refs is not an OCIRepository field/],
     ];
     for (const [name, spec, reason, message] of cases) {
@@ -413,6 +416,89 @@ describe('OCIRepository kind', () => {
     assert.ok(fr.tokenRequests.some((r) => r.authorization === `Basic ${Buffer.from('puller:pull-pass').toString('base64')}`));
     // The password never shows in the status or events.
     assert.doesNotMatch(JSON.stringify(rec), /pull-pass/);
+  });
+
+  test('spec.verify with cosign keys: verified before the pull, once per revision; an unsigned new revision is refused and the last artifact kept', async (t) => {
+    const signer = cosignKeyPair();
+    const secretData: Record<string, Record<string, string>> = { 'cosign-keys': { 'old.pub': cosignKeyPair().publicPem, 'release.pub': signer.publicPem, 'README': 'not a key' } };
+    const secrets: SecretReader = {
+      get: async (ns, name) => secretData[name] ?? assert.fail(`unexpected Secret ${ns}/${name}`),
+      invalidate: () => undefined,
+    };
+    const f = await fixture(t, { secrets });
+    const fr = await front();
+    const repo = uniqueRepo('fluxless/kind-verify');
+    const d1 = await publish(repo, 'latest', { 'a.yaml': 'a: 1\n' }, rev(1));
+    const name = `${fr.host}/${repo}`;
+    await pushLegacySignatures(parseRepository(`${host}/${repo}`), d1, [legacyLayer(simpleSigningPayload(name, d1), signer.privateKey)]);
+    await f.define('app', { url: `oci://${name}`, verify: { provider: 'cosign', secretRef: { name: 'cosign-keys' } } });
+
+    const res = await f.reconcile('app');
+    assert.equal(res.ready, true, res.message);
+    const rec = await f.record('app');
+    const revision = `latest@${d1}`;
+    assert.deepEqual(pick(getCondition(rec, 'SourceVerified')), { status: 'True', reason: 'Succeeded', message: `verified signature of revision ${revision}` });
+    assert.equal(rec.status.artifact?.revision, revision);
+
+    // Unchanged: not verified again (one HEAD, no signature reads).
+    fr.requests.length = 0;
+    assert.equal((await f.reconcile('app')).ready, true);
+    assert.deepEqual(fr.requests.map((r) => `${r.method} ${r.path}`), [`HEAD /v2/${repo}/manifests/latest`]);
+
+    // A new revision without a signature: VerificationError, nothing pulled, the verified artifact kept.
+    const d2 = await publish(repo, 'latest', { 'a.yaml': 'a: 2\n' }, rev(2));
+    fr.requests.length = 0;
+    const bad = await f.reconcile('app');
+    assert.equal(bad.ready, false);
+    const after = await f.record('app');
+    const message = getCondition(after, 'Ready')!.message;
+    assert.equal(getCondition(after, 'Ready')?.reason, 'VerificationError');
+    assert.match(message, new RegExp(`^failed to verify the signature using provider 'cosign': no matching signatures were found for '${name}@${d2}'`));
+    assert.deepEqual(pick(getCondition(after, 'SourceVerified')), { status: 'False', reason: 'VerificationError', message });
+    assert.equal(getCondition(after, 'Stalled'), undefined, 'retried on the interval');
+    assert.equal(getCondition(after, 'FetchFailed'), undefined);
+    assert.equal(after.status.artifact?.revision, revision, 'the last verified artifact is kept');
+    assert.ok(!fr.requests.some((r) => r.path.includes('/blobs/')), 'no layer was pulled');
+    assert.equal(after.events?.at(-1)?.reason, 'VerificationError');
+
+    // Signed afterwards: the next reconcile verifies and pulls it.
+    await pushLegacySignatures(parseRepository(`${host}/${repo}`), d2, [legacyLayer(simpleSigningPayload(name, d2), signer.privateKey)]);
+    assert.equal((await f.reconcile('app')).ready, true);
+    const good = await f.record('app');
+    assert.equal(good.status.artifact?.revision, `latest@${d2}`);
+    assert.equal(getCondition(good, 'SourceVerified')?.status, 'True');
+
+    // verify removed: the condition goes away.
+    await f.define('app', { url: `oci://${name}` }, 2);
+    assert.equal((await f.reconcile('app')).ready, true);
+    assert.equal(getCondition(await f.record('app'), 'SourceVerified'), undefined);
+  });
+
+  test('spec.verify keyless with a trustedRootSecretRef: the identity must match matchOIDCIdentity', async (t) => {
+    const sigstore = new TestSigstore();
+    const secrets: SecretReader = {
+      get: async (_ns, n) => (n === 'sigstore-root' ? { 'trusted_root.json': sigstore.trustedRoot() } : assert.fail(`unexpected Secret ${n}`)),
+      invalidate: () => undefined,
+    };
+    const f = await fixture(t, { secrets });
+    const repo = uniqueRepo('fluxless/kind-keyless');
+    const digest = await publish(repo, 'v1', { 'a.yaml': 'a: 1\n' }, rev(1));
+    const name = `${host}/${repo}`;
+    const id = { issuer: 'https://token.actions.githubusercontent.com', subject: 'https://github.com/example/fleet/.github/workflows/release.yaml@refs/heads/main' };
+    const { cert, key } = sigstore.issue(id);
+    await pushBundle(parseRepository(name), digest, v3Bundle(name, digest, key, { cert, sigstore }), (await new RegistryClient().getManifest({ ...parseRepository(name), digest })).bytes.length);
+    const verify = (subject: string) => ({ provider: 'cosign', trustedRootSecretRef: { name: 'sigstore-root' }, matchOIDCIdentity: [{ issuer: '^https://token.actions.githubusercontent.com$', subject }] });
+
+    await f.define('other', { url: `oci://${name}`, ref: { tag: 'v1' }, verify: verify('^https://github.com/someone/.*$') });
+    assert.equal((await f.reconcile('other')).ready, false);
+    const refused = await f.record('other');
+    assert.match(getCondition(refused, 'Ready')!.message, /^failed to verify the signature using provider 'cosign keyless': no matching signatures were found .*matches no spec\.verify\.matchOIDCIdentity entry/);
+    assert.equal(refused.status.artifact, undefined, 'nothing stored');
+
+    await f.define('app', { url: `oci://${name}`, ref: { tag: 'v1' }, verify: verify('^https://github.com/example/fleet/.*@refs/heads/main$') });
+    const res = await f.reconcile('app');
+    assert.equal(res.ready, true, res.message);
+    assert.equal(getCondition(await f.record('app'), 'SourceVerified')?.message, `verified signature of revision v1@${digest}`);
   });
 
   test('finalize deletes the artifacts, the record and the users index', async (t) => {

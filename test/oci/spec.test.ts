@@ -49,8 +49,17 @@ describe('parseOciRepository', () => {
     rejects({ url: 'oci://ghcr.io/Test/test' }, 'URLInvalid', /repository can only contain the characters/);
   });
 
-  test('verify is never silently accepted', () => {
-    rejects({ verify: { provider: 'cosign' } }, 'VerificationError', /spec.verify is not supported by Fluxless yet/);
+  test('verify: cosign keys or keyless are read; notation is refused, never reported verified', () => {
+    assert.deepEqual(parseOciRepository(base({ verify: { provider: 'cosign', secretRef: { name: 'keys' } } })).spec.verify, { provider: 'cosign', secretRef: { name: 'keys' }, matchOIDCIdentity: [] });
+    const keyless = { matchOIDCIdentity: [{ issuer: '^https://token.actions.githubusercontent.com$', subject: '^https://github.com/fluxcd/flux2/.*$' }], trustedRootSecretRef: { name: 'root' } };
+    assert.deepEqual(parseOciRepository(base({ verify: keyless })).spec.verify, { provider: 'cosign', ...keyless }, 'provider defaults to cosign');
+    assert.equal(parseOciRepository(base({})).spec.verify, undefined);
+    rejects({ verify: { provider: 'notation', secretRef: { name: 't' } } }, 'VerificationError', /spec.verify.provider 'notation' is not supported by Fluxless yet/);
+    rejects({ verify: { provider: 'gpg' } }, 'InvalidSpec', /spec.verify.provider 'gpg' is not one of cosign, notation/);
+    rejects({ verify: { provider: 'cosign', matchOIDCIdentity: [{ issuer: '(' , subject: 'x' }] } }, 'InvalidSpec', /matchOIDCIdentity\[0\]\.issuer '\(' is not a valid regular expression/);
+    rejects({ verify: { provider: 'cosign', matchOIDCIdentity: [{ issuer: 'x' }] } }, 'InvalidSpec', /matchOIDCIdentity\[0\]\.subject is required/);
+    rejects({ verify: { provider: 'cosign', secretRef: {} } }, 'InvalidSpec', /spec.verify.secretRef.name is required/);
+    rejects({ verify: { provider: 'cosign', keys: 'x' } }, 'InvalidSpec', /spec.verify.keys is not a verify field/);
   });
 
   test('unsupported fields and providers are rejected with what to do', () => {

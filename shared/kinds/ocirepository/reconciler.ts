@@ -29,6 +29,7 @@ import { FluxlessError, errorMessage } from '../../util/errors.js';
 import { jitter } from '../../util/time.js';
 import { ociAuthFor } from './credentials.js';
 import { failureCondition, failureStatus, successStatus } from './status.js';
+import { SOURCE_VERIFIED, unverifiedCondition, verifiedCondition, verifyHook } from './verification.js';
 
 /** Used when the spec is too broken to say its interval. */
 const DEFAULT_INTERVAL_MS = 60_000;
@@ -86,6 +87,16 @@ async function storeArtifact(svc: ReconcileServices, req: ReconcileRequest, res:
   };
 }
 
+/**
+ * Adds `SourceVerified` to a success: True for the revision verified now, kept as it is
+ * when the revision was verified before, removed when the spec has no `verify` (Flux).
+ */
+function withVerification(update: StatusUpdate, hasVerify: boolean, verified: string | undefined): StatusUpdate {
+  if (!hasVerify) return { ...update, removeConditions: [...(update.removeConditions ?? []), SOURCE_VERIFIED] };
+  if (verified === undefined) return update;
+  return { ...update, conditions: [...(update.conditions ?? []), verifiedCondition(verified)] };
+}
+
 /** Reconciles one OCIRepository. */
 export async function reconcileOciRepository(svc: ReconcileServices, req: ReconcileRequest): Promise<ReconcileResult> {
   const { key, record: rec, signal } = req;
@@ -126,7 +137,8 @@ export async function reconcileOciRepository(svc: ReconcileServices, req: Reconc
           lastLayerSelector: rec.status.observedLayerSelector as OciLayerSelector | undefined,
         }
       : {};
-    let res = await fetchOciRepository(spec, auth, { ...last, signal });
+    const verify = spec.verify ? verifyHook(svc.secrets, key, rec, spec.verify) : undefined;
+    let res = await fetchOciRepository(spec, auth, { ...last, signal, ...(verify ? { verify } : {}) });
     if (!res.changed && cur) {
       const problem = await artifactProblem(svc, cur);
       if (problem) {
@@ -136,27 +148,36 @@ export async function reconcileOciRepository(svc: ReconcileServices, req: Reconc
           await svc.artifacts.delete(cur.key).catch(() => false);
           await recordEvent(svc.state, key, { severity: 'error', reason: 'ArtifactVerificationFailed', message: `failed to verify integrity of artifact: ${problem.message}` }, svc.now());
         }
-        res = await fetchOciRepository(spec, auth, { signal });
+        const verified = res.verified;
+        res = await fetchOciRepository(spec, auth, { signal, ...(verify ? { verify } : {}) });
+        res.verified ??= verified;
       }
     }
     if (!res.changed) {
-      await writeStatus(svc.state, key, successStatus(rec, spec.url, cur!, { handledRequest, nextRunMs }), svc.now());
+      await writeStatus(svc.state, key, withVerification(successStatus(rec, spec.url, cur!, { handledRequest, nextRunMs }), spec.verify !== undefined, res.verified), svc.now());
       return { ready: true, reason: 'Succeeded', message: `stored artifact for digest '${res.revision}'`, revision: res.revision, wake: [] };
     }
 
     const artifact = await storeArtifact(svc, req, res);
-    const update = successStatus(rec, spec.url, artifact, {
-      stored: { observedIgnore: res.observedIgnore, observedLayerSelector: res.observedLayerSelector },
-      handledRequest,
-      nextRunMs,
-    });
+    const update = withVerification(
+      successStatus(rec, spec.url, artifact, {
+        stored: { observedIgnore: res.observedIgnore, observedLayerSelector: res.observedLayerSelector },
+        handledRequest,
+        nextRunMs,
+      }),
+      spec.verify !== undefined,
+      res.verified,
+    );
     await writeStatus(svc.state, key, update, svc.now());
     req.log.info('new artifact', { revision: res.revision, pulled: res.pulled, operation: res.operation, files: res.fileCount, size: res.size, requests: res.requests });
     return { ready: true, reason: 'Succeeded', message: update.message, revision: res.revision, wake: await sourceUsers(svc, key, res.revision) };
   } catch (err) {
     const { reason, stalled, condition } = classify(err);
     const message = errorMessage(err);
-    const update: StatusUpdate = failureStatus(reason, message, { stalled, condition, handledRequest, nextRunMs });
+    const verification = reason === 'VerificationError';
+    // Flux: a failed signature check is SourceVerified=False (not FetchFailed), retried on the interval.
+    const update: StatusUpdate = failureStatus(reason, message, { stalled, condition: verification ? undefined : condition, handledRequest, nextRunMs });
+    if (verification) update.conditions = [...(update.conditions ?? []), unverifiedCondition(message)];
     if (dropped) {
       update.fields = { ...update.fields, artifact: undefined };
       update.removeConditions = [...(update.removeConditions ?? []), 'ArtifactInStorage'];
