@@ -7,6 +7,7 @@ import { parseDuration } from '../util/duration.js';
 import { HELM_TOOLKIT_GROUP, keptMetadata, objectIdentity, type HelmRelease } from './release-spec.js';
 import { SOURCE_API_VERSION, SOURCE_API_VERSIONS } from './repository-spec.js';
 import { S, validate, type Schema } from './schema.js';
+import { parseVerification, type OciVerification } from '../oci/spec.js';
 
 /** A validated HelmChart spec. */
 export interface HelmChartSpec {
@@ -22,6 +23,8 @@ export interface HelmChartSpec {
   valuesFiles: string[];
   ignoreMissingValuesFiles: boolean;
   suspend: boolean;
+  /** `spec.verify` (cosign): checked for charts from an OCI HelmRepository, as in Flux. */
+  verify?: OciVerification;
 }
 
 /** A validated HelmChart. */
@@ -43,11 +46,16 @@ export const HELMCHART_SPEC_SCHEMA: Schema = S.obj(
     valuesFiles: S.arr(S.str()),
     ignoreMissingValuesFiles: S.bool(),
     suspend: S.bool(),
+    verify: S.obj(
+      {
+        provider: S.enumOf('cosign', 'notation'),
+        secretRef: S.obj({ name: S.str() }, ['name']),
+        matchOIDCIdentity: S.arr(S.obj({ issuer: S.str(), subject: S.str() }, ['issuer', 'subject'])),
+      },
+      [],
+    ),
   },
   ['chart', 'interval', 'sourceRef'],
-  {
-    verify: 'chart signature verification (cosign/notation) is not supported by Fluxless; remove spec.verify',
-  },
 );
 
 /** Validates a HelmChart and returns it typed. Throws ValidationError naming the fields. */
@@ -63,6 +71,9 @@ export function parseHelmChart(o: unknown, opts: { defaultNamespace?: string } =
   const ref = spec.sourceRef as { apiVersion?: string; kind: HelmChartSpec['sourceRef']['kind']; name: string };
   if (!spec.chart) throw new ValidationError(`${id}: spec.chart: Required value`);
   const interval = spec.interval as string;
+  const verify = parseVerification(spec.verify, 'spec.verify', (msg) => {
+    throw new ValidationError(`${id}: ${msg}`);
+  }, { trustedRoot: false });
   return {
     apiVersion: raw.apiVersion as string,
     kind: 'HelmChart',
@@ -77,6 +88,7 @@ export function parseHelmChart(o: unknown, opts: { defaultNamespace?: string } =
       valuesFiles: ((spec.valuesFiles as string[] | undefined) ?? []).slice(),
       ignoreMissingValuesFiles: spec.ignoreMissingValuesFiles === true,
       suspend: spec.suspend === true,
+      ...(verify ? { verify } : {}),
     },
   };
 }
@@ -115,6 +127,7 @@ export function helmChartFromRelease(hr: HelmRelease): HelmChart | undefined {
       valuesFiles: tpl.spec.valuesFiles.slice(),
       ignoreMissingValuesFiles: tpl.spec.ignoreMissingValuesFiles,
       suspend: false,
+      ...(tpl.spec.verify ? { verify: { ...tpl.spec.verify, matchOIDCIdentity: [] } } : {}),
     },
   };
 }

@@ -11,6 +11,7 @@ import { goJsonEncode, goStruct } from '../util/gojson.js';
 import { helmChartNameOf, helmReleaseName, releaseNamespaceOf } from './names.js';
 import { S, validate, type Schema } from './schema.js';
 import type { Values, ValuesReference } from './values.js';
+import { parseVerification } from '../oci/spec.js';
 
 export const HELMRELEASE_API_VERSION = 'helm.toolkit.fluxcd.io/v2';
 export const HELM_TOOLKIT_GROUP = 'helm.toolkit.fluxcd.io';
@@ -140,6 +141,8 @@ export interface HelmChartTemplate {
     reconcileStrategy: 'ChartVersion' | 'Revision';
     valuesFiles: string[];
     ignoreMissingValuesFiles: boolean;
+    /** `verify` (cosign; keyless without secretRef), passed to the generated HelmChart. */
+    verify?: { provider: 'cosign'; secretRef?: { name: string } };
   };
 }
 
@@ -275,11 +278,9 @@ export const HELMRELEASE_SPEC_SCHEMA: Schema = S.obj(
             reconcileStrategy: S.enumOf('ChartVersion', 'Revision'),
             valuesFiles: S.arr(S.str()),
             ignoreMissingValuesFiles: S.bool(),
+            verify: S.obj({ provider: S.enumOf('cosign', 'notation'), secretRef: S.obj({ name: S.str() }, ['name']) }, []),
           },
           ['chart', 'sourceRef'],
-          {
-            verify: 'chart signature verification (cosign/notation) is not supported; remove spec.chart.spec.verify',
-          },
         ),
       },
       ['spec'],
@@ -485,7 +486,7 @@ export function keptMetadata(meta: Raw, name: string, namespace: string): HelmRe
  * Validates a HelmRelease (already parsed from YAML/JSON) and returns it typed with Flux's
  * defaults. Throws ValidationError naming the object and every offending field.
  *
- * Rejected: `chart.spec.verify` (no signature verification). Because the helm CLI keeps a release's
+ * `chart.spec.verify` (cosign) is passed to the generated HelmChart (`notation` is refused). Because the helm CLI keeps a release's
  * storage in the namespace it installs to, a `storageNamespace` that differs from the
  * release namespace is rejected too; without it, storage is the release namespace.
  */
@@ -555,6 +556,12 @@ export function parseHelmRelease(o: unknown, opts: { defaultNamespace?: string }
           reconcileStrategy: (str(chartSpecRaw.reconcileStrategy) ?? 'ChartVersion') as 'ChartVersion' | 'Revision',
           valuesFiles: ((chartSpecRaw.valuesFiles as string[] | undefined) ?? []).slice(),
           ignoreMissingValuesFiles: bool(chartSpecRaw.ignoreMissingValuesFiles),
+          ...(() => {
+            const v = parseVerification(chartSpecRaw.verify, 'spec.chart.spec.verify', (msg) => {
+              throw new ValidationError(`${id}: ${msg}`);
+            }, { trustedRoot: false });
+            return v ? { verify: { provider: v.provider, ...(v.secretRef ? { secretRef: v.secretRef } : {}) } } : {};
+          })(),
         },
       }
     : undefined;

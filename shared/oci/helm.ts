@@ -38,6 +38,12 @@ export interface HelmChartPullOptions {
   clientOptions?: Omit<RegistryClientOptions, 'keychain' | 'tls' | 'insecure'>;
   /** Largest chart accepted (default 64 MiB). */
   maxChartBytes?: number;
+  /**
+   * Signature check of the chart's manifest (HelmChart `spec.verify`), run before the chart is
+   * read, and on every pull, also when the version is unchanged (source-controller verifies at
+   * every reconcile). Throws to refuse the chart.
+   */
+  verify?: (client: RegistryClient, repo: RepositoryName, digest: string, signal: AbortSignal) => Promise<void>;
 }
 
 /** A resolved chart version. */
@@ -54,7 +60,7 @@ export interface HelmChartVersion {
 
 /** Result of pullHelmChart. */
 export type HelmChartPullResult =
-  | (HelmChartVersion & { changed: false; requests: number })
+  | (HelmChartVersion & { changed: false; verified?: boolean; requests: number })
   | (HelmChartVersion & {
       changed: true;
       /** The chart package (.tgz) bytes. */
@@ -69,6 +75,8 @@ export type HelmChartPullResult =
       /** Manifest annotations. */
       annotations: Record<string, string>;
       layer: Descriptor;
+      /** True when `verify` accepted the chart's signature. */
+      verified?: boolean;
       requests: number;
     });
 
@@ -143,13 +151,29 @@ export async function pullHelmChart(chartUrl: string, version: string | undefine
     if (err instanceof OciError) throw err;
     throw new OciError('ChartPullError', `failed to get chart version for remote reference: ${errorMessage(err)}`, { cause: err });
   }
-  if (opts.lastVersion !== undefined && opts.lastVersion === resolved.version) return { ...resolved, changed: false, requests: requests() };
+  if (opts.lastVersion !== undefined && opts.lastVersion === resolved.version) {
+    if (!opts.verify) return { ...resolved, changed: false, requests: requests() };
+    let digest: string;
+    try {
+      digest = (await client.headManifest({ ...repo, tag: resolved.tag }, { signal })).digest;
+    } catch (err) {
+      throw new OciError('ChartPullError', `failed to download chart for remote reference: failed to get '${resolved.ref}': ${errorMessage(err)}`, { cause: err });
+    }
+    await opts.verify(client, repo, digest, signal);
+    return { ...resolved, changed: false, verified: true, requests: requests() };
+  }
+  let verified = false;
   const fail = (err: unknown): never => {
+    if (err instanceof OciError && err.reason === 'VerificationError') throw err;
     throw new OciError('ChartPullError', `failed to download chart for remote reference: failed to get '${resolved.ref}': ${errorMessage(err)}`, { cause: err });
   };
   try {
     const m = await client.getManifest({ ...repo, tag: resolved.tag }, { signal });
     if (m.parsed.kind !== 'image') throw new Error(`${resolved.ref} is an image index, not a Helm chart`);
+    if (opts.verify) {
+      await opts.verify(client, repo, m.descriptor.digest, signal);
+      verified = true;
+    }
     const manifest = m.parsed.manifest;
     if (manifest.config.mediaType !== HELM_CONFIG) throw new Error(`could not load config with mediatype ${HELM_CONFIG}`);
     const layer = manifest.layers.find((l) => l.mediaType === HELM_CHART_CONTENT) ?? manifest.layers.find((l) => l.mediaType === HELM_LEGACY_CHART_CONTENT);
@@ -175,6 +199,7 @@ export async function pullHelmChart(chartUrl: string, version: string | undefine
       metadata,
       annotations: { ...(manifest.annotations ?? {}) },
       layer,
+      ...(verified ? { verified } : {}),
       requests: requests(),
     };
   } catch (err) {

@@ -68,7 +68,8 @@ describe('parseHelmRelease', () => {
   test('unsupported and unknown fields are rejected, never ignored', () => {
     assert.throws(() => parseHelmRelease(hr({ interval: '1m', chart, kubeConfig: { secretRef: { name: 'k', keys: 'x' } } })), /unknown field "spec\.kubeConfig\.secretRef\.keys"/);
     assert.throws(() => parseHelmRelease(hr({ interval: '1m', chart, instal: {} })), /unknown field "spec\.instal"/);
-    assert.throws(() => parseHelmRelease(hr({ interval: '1m', chart: { spec: { ...chart.spec, verify: { provider: 'cosign' } } } })), /spec\.chart\.spec\.verify: not supported/);
+    assert.deepEqual(parseHelmRelease(hr({ interval: '1m', chart: { spec: { ...chart.spec, verify: { provider: 'cosign', secretRef: { name: 'keys' } } } } })).spec.chart?.spec.verify, { provider: 'cosign', secretRef: { name: 'keys' } });
+    assert.throws(() => parseHelmRelease(hr({ interval: '1m', chart: { spec: { ...chart.spec, verify: { provider: 'notation' } } } })), /spec\.chart\.spec\.verify\.provider 'notation' is not supported by Fluxless yet/);
   });
 
   test('kubeConfig and serviceAccountName are parsed; kubeConfig takes exactly one of secretRef or configMapRef', () => {

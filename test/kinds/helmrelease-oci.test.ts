@@ -13,10 +13,14 @@ import { getCondition } from '../../shared/state/records.js';
 import { testEnv } from '../harness/index.js';
 import { packageChart, tempDir, writeAppChart } from '../helm/helpers.js';
 import { chartFrom, helmFixture, helmRelease, helmRepository } from './helm-fixture.js';
+import { parseRepository } from '../../shared/oci/reference.js';
+import { cosignKeyPair, legacyLayer, pushLegacySignatures, simpleSigningPayload } from '../oci/sigstore-fixture.js';
 
 const run = promisify(execFile);
 let host = '';
 const project = `hr${Math.random().toString(36).slice(2, 8)}`;
+/** Manifest digests of the pushed charts, by version (from `helm push`'s output). */
+const pushed: Record<string, string> = {};
 
 before(async () => {
   const env = await testEnv();
@@ -26,7 +30,8 @@ before(async () => {
   const helmEnv = { ...process.env, HELM_CONFIG_HOME: path.join(dir, 'cfg'), HELM_CACHE_HOME: path.join(dir, 'cache'), HELM_REGISTRY_CONFIG: path.join(dir, 'registry.json') };
   for (const v of ['1.0.0', '1.1.0']) {
     const tgz = await packageChart(await writeAppChart(path.join(dir, v), { name: 'podinfo', version: v }), path.join(dir, 'out'));
-    await run(helm, ['push', tgz, `oci://${host}/${project}`, '--plain-http'], { env: helmEnv });
+    const out = await run(helm, ['push', tgz, `oci://${host}/${project}`, '--plain-http'], { env: helmEnv });
+    pushed[v] = /Digest: (sha256:[a-f0-9]{64})/.exec(out.stdout + out.stderr)![1];
   }
 });
 
@@ -75,5 +80,38 @@ describe('HelmRelease from OCI', () => {
     const hr = (await f.record('HelmRelease', 'web'))!;
     assert.equal(getCondition(hr, 'Ready')?.status, 'True', getCondition(hr, 'Ready')?.message);
     assert.equal(getCondition(await f.record('HelmChart', `${f.ns}-web`), 'Ready')?.message, "pulled 'podinfo' chart with version '1.0.0'");
+  });
+
+  test('chart.spec.verify: an OCI chart without a matching cosign signature is not installed; signed, it is, with SourceVerified', async (t) => {
+    const f = await helmFixture(t, 'hrsig');
+    const signer = cosignKeyPair();
+    await f.client.request('POST', `/api/v1/namespaces/${f.ns}/secrets`, { body: { metadata: { name: 'cosign-pub' }, stringData: { 'cosign.pub': signer.publicPem } } });
+    await f.define(helmRepository('registry', `oci://${host}/${project}`, { type: 'oci', insecure: true }));
+    await f.once('HelmRepository', 'registry');
+    const chart = chartFrom('registry', 'podinfo', '1.0.0');
+    await f.define(helmRelease('web', { chart: { spec: { ...(chart.spec as object), verify: { provider: 'cosign', secretRef: { name: 'cosign-pub' } } } } }));
+    await f.settle('HelmRelease', 'web');
+    const hc = (await f.record('HelmChart', `${f.ns}-web`))!;
+    const ref = `${host}/${project}/podinfo@${pushed['1.0.0']}`;
+    assert.equal(getCondition(hc, 'Ready')?.reason, 'VerificationError');
+    assert.match(getCondition(hc, 'Ready')!.message, new RegExp(`^failed to verify the signature using provider 'cosign': no matching signatures were found for '${ref.replace(/[.]/g, '\\.')}'`));
+    assert.equal(getCondition(hc, 'SourceVerified')?.status, 'False');
+    assert.equal(hc.status.artifact, undefined, 'no chart stored');
+    const hr = (await f.record('HelmRelease', 'web'))!;
+    assert.notEqual(getCondition(hr, 'Ready')?.status, 'True');
+    assert.equal(hr.status.history, undefined, 'nothing installed');
+
+    // Signed (cosign v2 layout, on the chart's manifest digest): verified, pulled, installed.
+    const repo = parseRepository(`${host}/${project}/podinfo`);
+    await pushLegacySignatures(repo, pushed['1.0.0'], [legacyLayer(simpleSigningPayload(`${host}/${project}/podinfo`, pushed['1.0.0']), signer.privateKey)]);
+    await f.settle('HelmChart', `${f.ns}-web`);
+    const ok = (await f.record('HelmChart', `${f.ns}-web`))!;
+    assert.equal(getCondition(ok, 'Ready')?.status, 'True', getCondition(ok, 'Ready')?.message);
+    assert.deepEqual(
+      { status: getCondition(ok, 'SourceVerified')?.status, reason: getCondition(ok, 'SourceVerified')?.reason, message: getCondition(ok, 'SourceVerified')?.message },
+      { status: 'True', reason: 'Succeeded', message: 'verified signature of version 1.0.0' },
+    );
+    await f.settle('HelmRelease', 'web');
+    assert.equal(getCondition((await f.record('HelmRelease', 'web'))!, 'Ready')?.status, 'True');
   });
 });

@@ -28,6 +28,7 @@ import { errorMessage } from '../../util/errors.js';
 import { secretLookup } from '../helmrepository/reconciler.js';
 import { offlineHelmRunner } from '../helmrelease/runner.js';
 import { downloadCache, indexCache, once } from './cache.js';
+import { cosignCheck } from '../ocirepository/verification.js';
 
 /** Why a build could not start: the source is missing or has no artifact yet (FetchFailed). */
 export class SourceUnavailableError extends Error {
@@ -53,6 +54,8 @@ export interface BuildInput {
 export interface BuildOutput {
   result: ChartBuildResult;
   sourceRevision?: string;
+  /** The chart version whose signature `spec.verify` accepted in this build (OCI charts). */
+  verified?: string;
 }
 
 const inflightDownloads = new Map<string, Promise<DownloadedChart>>();
@@ -145,14 +148,16 @@ async function fromHelmRepository(i: BuildInput, repo: HelmRepository, cached: C
         lastVersion,
         signal: i.signal,
         timeoutMs: repo.spec.timeoutMs,
+        ...(chart.spec.verify ? { verify: cosignCheck(svc.secrets, i.key.namespace, chart.spec.verify) } : {}),
       });
     } catch (err) {
       if (err instanceof OciError && err.reason !== 'ChartPullError') throw err;
       const msg = errorMessage(err).replace(/^failed to (get chart version|download chart) for remote reference: /, '');
       throw new ChartBuildError(/failed to get chart version/.test(errorMessage(err)) ? 'ChartReference' : 'ChartPull', `failed to ${/failed to get chart version/.test(errorMessage(err)) ? 'get chart version' : 'download chart'} for remote reference: ${msg}`, { cause: err });
     }
+    const verified = pulled.verified ? { verified: pulled.version } : {};
     if (!pulled.changed) {
-      return { result: { name: cached!.name, version: cached!.version, fileName: `${cached!.name}-${cached!.version}.tgz`, packaged: false, valuesFiles: cached!.valuesFiles ?? [], resolvedDependencies: 0, upToDate: true } };
+      return { result: { name: cached!.name, version: cached!.version, fileName: `${cached!.name}-${cached!.version}.tgz`, packaged: false, valuesFiles: cached!.valuesFiles ?? [], resolvedDependencies: 0, upToDate: true }, ...verified };
     }
     const data = pulled.chartTgz;
     const md = await chartMetadataFromArchive(data);
@@ -165,7 +170,7 @@ async function fromHelmRepository(i: BuildInput, repo: HelmRepository, cached: C
       version: pulled.version,
       download: async () => ({ data, digest: pulled.digest, metadata: md, url: pulled.ref }),
     });
-    return { result };
+    return { result, ...verified };
   }
   const art = source.status.artifact;
   if (!art) throw new SourceUnavailableError('NoSourceArtifact', `no artifact available for HelmRepository source '${repo.metadata.name}'`);

@@ -10,13 +10,14 @@ import { createHash } from 'node:crypto';
 import type { ChartBuildResult } from '../../helm/chart-build.js';
 import { parseHelmChart, type HelmChart } from '../../helm/chart-spec.js';
 import { ChartBuildError, RepositoryError } from '../../helm/errors.js';
+import { unverifiedCondition, withVerification } from '../ocirepository/verification.js';
 import { OciError } from '../../oci/index.js';
 import type { KindReconciler, ReconcileRequest, ReconcileResult, ReconcileServices, Wake } from '../../reconcile/contract.js';
 import { helmChartDescriptor } from './descriptor.js';
 import { transientCause } from '../../reconcile/failure.js';
 import { dropIndex } from '../../reconcile/reverse-index.js';
 import { registerSourceUser, sourceUsers } from '../../reconcile/source-users.js';
-import { writeStatus } from '../../reconcile/status.js';
+import { writeStatus, type StatusUpdate } from '../../reconcile/status.js';
 import { getCondition, isReady, readRecord, recordKey, type ArtifactInfo, type ObjectRecord } from '../../state/records.js';
 import { errorMessage } from '../../util/errors.js';
 import { jitter } from '../../util/time.js';
@@ -65,12 +66,14 @@ export async function reconcileHelmChart(svc: ReconcileServices, req: ReconcileR
     if (!source?.object || source.deleted) {
       throw new SourceUnavailableError('SourceUnavailable', `failed to get source: ${PLURAL[ref.kind] ?? ref.kind.toLowerCase()}.source.toolkit.fluxcd.io "${ref.name}" not found`);
     }
-    const { result, sourceRevision } = await buildChart({ svc, key, chart, rec, source, signal });
+    const { result, sourceRevision, verified } = await buildChart({ svc, key, chart, rec, source, signal });
+    if (chart.spec.verify && verified === undefined) req.log.warn('spec.verify is not applied: as in Flux, only charts from an OCI HelmRepository are verified', { source: `${ref.kind}/${ref.name}` });
+    const verification = (u: StatusUpdate): StatusUpdate => withVerification(u, chart.spec.verify !== undefined, verified === undefined ? undefined : `verified signature of version ${verified}`);
     const message = buildSummary(result);
     const reason = reasonFor(result);
     const fields = { observedChartName: result.name, ...(sourceRevision ? { observedSourceArtifactRevision: sourceRevision } : {}) };
     if (result.upToDate && rec.status.artifact) {
-      await writeStatus(svc.state, key, sourceSuccess(rec, { reason, message, artifact: rec.status.artifact, event: { reason, message }, fields, handledRequest, nextRunMs }), svc.now());
+      await writeStatus(svc.state, key, verification(sourceSuccess(rec, { reason, message, artifact: rec.status.artifact, event: { reason, message }, fields, handledRequest, nextRunMs })), svc.now());
       return { ready: true, reason, message, revision: rec.status.artifact.revision, wake: [] };
     }
     if (!result.data) throw new ChartBuildError('Unknown', 'the chart build produced no package');
@@ -92,7 +95,7 @@ export async function reconcileHelmChart(svc: ReconcileServices, req: ReconcileR
       lastUpdateTime: stored.lastUpdateTime,
     };
     const storedFields = { observedValuesFiles: chart.spec.ignoreMissingValuesFiles ? result.valuesFiles : undefined, url: stored.url };
-    await writeStatus(svc.state, key, sourceSuccess(rec, { reason, message, artifact, stored: storedFields, event: { reason, message }, fields, handledRequest, nextRunMs }), svc.now());
+    await writeStatus(svc.state, key, verification(sourceSuccess(rec, { reason, message, artifact, stored: storedFields, event: { reason, message }, fields, handledRequest, nextRunMs })), svc.now());
     req.log.info('new chart artifact', { chart: result.name, version: result.version, packaged: result.packaged, dependencies: result.resolvedDependencies });
     const token = `${result.version}@${stored.digest}`;
     const wake = await sourceUsers(svc, key, token);
@@ -120,7 +123,10 @@ export async function reconcileHelmChart(svc: ReconcileServices, req: ReconcileR
       condition = 'StorageOperationFailed';
     } else reason = 'Failed';
     const message = errorMessage(err);
-    await writeStatus(svc.state, key, sourceFailure(reason, message, { stalled, condition, handledRequest, nextRunMs }), svc.now());
+    const failed = sourceFailure(reason, message, { stalled, condition: reason === 'VerificationError' ? undefined : condition, handledRequest, nextRunMs });
+    // Flux: a refused signature is SourceVerified=False, VerificationError (not FetchFailed).
+    if (reason === 'VerificationError') failed.conditions = [...(failed.conditions ?? []), unverifiedCondition(message)];
+    await writeStatus(svc.state, key, failed, svc.now());
     req.log.warn('chart failed', { reason, error: message });
     // A generated chart that starts failing tells its HelmRelease at once (it reports why it waits).
     const o = rec.origin;

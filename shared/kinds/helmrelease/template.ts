@@ -24,6 +24,7 @@ export function chartDefinition(c: HelmChart): KubeObject {
   };
   if (c.spec.valuesFiles.length) spec.valuesFiles = c.spec.valuesFiles;
   if (c.spec.ignoreMissingValuesFiles) spec.ignoreMissingValuesFiles = true;
+  if (c.spec.verify) spec.verify = { provider: c.spec.verify.provider, ...(c.spec.verify.secretRef ? { secretRef: c.spec.verify.secretRef } : {}) };
   return {
     apiVersion: c.apiVersion,
     kind: 'HelmChart',

@@ -29,7 +29,7 @@ import { FluxlessError, errorMessage } from '../../util/errors.js';
 import { jitter } from '../../util/time.js';
 import { ociAuthFor } from './credentials.js';
 import { failureCondition, failureStatus, successStatus } from './status.js';
-import { SOURCE_VERIFIED, unverifiedCondition, verifiedCondition, verifyHook } from './verification.js';
+import { unverifiedCondition, verifyHook, withVerification } from './verification.js';
 
 /** Used when the spec is too broken to say its interval. */
 const DEFAULT_INTERVAL_MS = 60_000;
@@ -87,14 +87,9 @@ async function storeArtifact(svc: ReconcileServices, req: ReconcileRequest, res:
   };
 }
 
-/**
- * Adds `SourceVerified` to a success: True for the revision verified now, kept as it is
- * when the revision was verified before, removed when the spec has no `verify` (Flux).
- */
-function withVerification(update: StatusUpdate, hasVerify: boolean, verified: string | undefined): StatusUpdate {
-  if (!hasVerify) return { ...update, removeConditions: [...(update.removeConditions ?? []), SOURCE_VERIFIED] };
-  if (verified === undefined) return update;
-  return { ...update, conditions: [...(update.conditions ?? []), verifiedCondition(verified)] };
+/** Flux's SourceVerified message for a revision verified now. */
+function verifiedMessage(revision: string | undefined): string | undefined {
+  return revision === undefined ? undefined : `verified signature of revision ${revision}`;
 }
 
 /** Reconciles one OCIRepository. */
@@ -154,7 +149,7 @@ export async function reconcileOciRepository(svc: ReconcileServices, req: Reconc
       }
     }
     if (!res.changed) {
-      await writeStatus(svc.state, key, withVerification(successStatus(rec, spec.url, cur!, { handledRequest, nextRunMs }), spec.verify !== undefined, res.verified), svc.now());
+      await writeStatus(svc.state, key, withVerification(successStatus(rec, spec.url, cur!, { handledRequest, nextRunMs }), spec.verify !== undefined, verifiedMessage(res.verified)), svc.now());
       return { ready: true, reason: 'Succeeded', message: `stored artifact for digest '${res.revision}'`, revision: res.revision, wake: [] };
     }
 
@@ -166,7 +161,7 @@ export async function reconcileOciRepository(svc: ReconcileServices, req: Reconc
         nextRunMs,
       }),
       spec.verify !== undefined,
-      res.verified,
+      verifiedMessage(res.verified),
     );
     await writeStatus(svc.state, key, update, svc.now());
     req.log.info('new artifact', { revision: res.revision, pulled: res.pulled, operation: res.operation, files: res.fileCount, size: res.size, requests: res.requests });
