@@ -35,3 +35,19 @@ export class GitHostKeyError extends FluxlessError {
     super('GitHostKeyVerificationFailed', message, options);
   }
 }
+
+/**
+ * `spec.verify` refused the checkout: Flux's reason (InvalidCommitSignature,
+ * InvalidTagSignature, InvalidGitObject, InvalidVerificationMode, VerificationError) and
+ * message. Stalled only when the spec cannot be verified as written (a Tag mode on a ref
+ * that is not a tag).
+ */
+export class GitVerificationError extends FluxlessError {
+  readonly reason: string;
+  readonly stalled: boolean;
+  constructor(reason: string, message: string, options?: { cause?: unknown; hint?: string; stalled?: boolean }) {
+    super(reason, message, options);
+    this.reason = reason;
+    this.stalled = options?.stalled === true;
+  }
+}

@@ -5,7 +5,7 @@
 import { ValidationError, errorMessage } from '../util/errors.js';
 import { isSshUrl, parseSshUrl, sshUrlForScpLike } from './git-ssh-url.js';
 import { parseSemverConstraint } from './git-semver.js';
-import type { GitRef, GitRepository, GitRepositorySpec } from './types.js';
+import type { GitVerification, GitRef, GitRepository, GitRepositorySpec } from './types.js';
 
 /** GitRepository apiVersions Fluxless accepts. */
 export const GIT_REPOSITORY_API_VERSIONS = ['source.toolkit.fluxcd.io/v1', 'source.toolkit.fluxcd.io/v1beta2'] as const;
@@ -47,10 +47,9 @@ export function redactUrl(url: string): string {
   }
 }
 
-const SPEC_SUPPORTED = new Set(['url', 'secretRef', 'interval', 'timeout', 'ref', 'ignore', 'suspend', 'recurseSubmodules', 'provider']);
+const SPEC_SUPPORTED = new Set(['url', 'secretRef', 'interval', 'timeout', 'ref', 'ignore', 'suspend', 'recurseSubmodules', 'provider', 'verify']);
 /** Fields Flux has that Fluxless does not implement; setting them is an error, not silently ignored. */
 const SPEC_UNSUPPORTED: Record<string, string> = {
-  verify: 'commit signature verification is not supported; remove spec.verify',
   include: 'including other GitRepository artifacts is not supported; remove spec.include',
   sparseCheckout: 'sparse checkout is not supported; remove spec.sparseCheckout (use spec.ignore to leave paths out of the artifact)',
   proxySecretRef: 'proxies are not supported; remove spec.proxySecretRef',
@@ -213,6 +212,7 @@ export function parseGitRepository(obj: unknown, opts: { defaultNamespace?: stri
 
   if (spec.ignore !== undefined && spec.ignore !== null && typeof spec.ignore !== 'string') fail('spec.ignore must be a string (one pattern per line)');
   if (spec.suspend !== undefined && typeof spec.suspend !== 'boolean') fail('spec.suspend must be a boolean');
+  const verify = parseGitVerification(spec.verify, fail);
 
   const labels = isObject(meta.labels) ? (meta.labels as Record<string, string>) : undefined;
   const annotations = isObject(meta.annotations) ? (meta.annotations as Record<string, string>) : undefined;
@@ -237,8 +237,24 @@ export function parseGitRepository(obj: unknown, opts: { defaultNamespace?: stri
       timeoutMs,
       ...(typeof spec.ignore === 'string' ? { ignore: spec.ignore } : {}),
       suspend: spec.suspend === true,
+      ...(verify ? { verify } : {}),
     },
   };
+}
+
+/**
+ * `spec.verify` (source-controller GitRepositoryVerification): `mode` HEAD (default; `head`
+ * is read as HEAD), Tag or TagAndHEAD, and the required `secretRef` with the trusted keys.
+ */
+function parseGitVerification(v: unknown, fail: (msg: string) => never): GitVerification | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!isObject(v)) return fail('spec.verify must be an object with mode and secretRef');
+  for (const k of Object.keys(v)) if (k !== 'mode' && k !== 'secretRef') fail(`spec.verify.${k} is not a verify field (use mode, secretRef)`);
+  const raw = v.mode === undefined || v.mode === null || v.mode === '' ? 'HEAD' : v.mode;
+  const mode = raw === 'head' ? 'HEAD' : raw;
+  if (mode !== 'HEAD' && mode !== 'Tag' && mode !== 'TagAndHEAD') fail(`spec.verify.mode '${String(raw)}' must be HEAD, Tag or TagAndHEAD`);
+  if (!isObject(v.secretRef) || typeof v.secretRef.name !== 'string' || !v.secretRef.name) fail('spec.verify.secretRef.name is required: the Secret with the trusted PGP (*.asc) or SSH (*.sshpub) public keys');
+  return { mode: mode as GitVerification['mode'], secretRef: { name: (v.secretRef as { name: string }).name } };
 }
 
 /** `sha1:<hash>` (fluxcd/pkg git.Hash.Digest). */

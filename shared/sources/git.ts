@@ -25,8 +25,9 @@ import { GitAuthError, GitHostKeyError, GitOperationError, GitRefNotFoundError, 
 import { pickSemverTag, parseSemverConstraint } from './git-semver.js';
 import { formatRevision, normalizeRevision, redactUrl } from './git-spec.js';
 import { pktLine, pktText, splitPkts, type Pkt } from './git-ssh-pktline.js';
+import { splitCommitSignature, splitTagSignature } from './git-verify.js';
 import { isSshUrl } from './git-ssh-url.js';
-import type { GitCredentials, GitFetchOptions, GitFetchResult, GitRef, GitRepositorySpec, ResolvedGitRevision } from './types.js';
+import type { GitCredentials, GitFetchOptions, GitFetchResult, GitRef, GitRepositorySpec, ResolvedGitRevision, SignedGitObject } from './types.js';
 import { basicAuth } from '../util/basic-auth.js';
 
 export { parseGitRepository, formatRevision, normalizeRevision, commitFromRevision, parseDuration, redactUrl } from './git-spec.js';
@@ -463,6 +464,7 @@ async function fetchWith(s: Session, dir: string, lastRevision: string | undefin
 
   let commit: string;
   let followed: string | undefined;
+  let tag: (SignedGitObject & { name: string; oid: string }) | undefined;
   if (ref.kind === 'commit') {
     await fetchCommit(s, dir, ref);
     commit = ref.commit;
@@ -488,10 +490,15 @@ async function fetchWith(s: Session, dir: string, lastRevision: string | undefin
     }
     if (!oid) throw new GitRefNotFoundError(`repository ${s.url} is empty: push a commit to ${describeRef(ref)} first`);
     commit = await peelToCommit(s, dir, oid);
+    if (oid !== commit && followed.startsWith('refs/tags/')) {
+      const raw = await git.readObject({ fs, dir, oid, format: 'content', cache: s.cache });
+      tag = { name: followed.slice('refs/tags/'.length), oid, ...splitTagSignature(Buffer.from(raw.object as Uint8Array)) };
+    }
   }
   signal.throwIfAborted();
   await git.checkout({ fs, dir, ref: commit, force: true, cache: s.cache });
   const { commit: c } = await git.readCommit({ fs, dir, oid: commit, cache: s.cache });
+  const rawCommit = await git.readObject({ fs, dir, oid: commit, format: 'content', cache: s.cache });
   const revision = formatRevision(ref, commit, followed);
   log.debug('git checkout done', { url: s.url, revision });
   return {
@@ -500,6 +507,8 @@ async function fetchWith(s: Session, dir: string, lastRevision: string | undefin
     commit,
     ...(followed ? { ref: followed } : {}),
     dir,
+    signed: splitCommitSignature(Buffer.from(rawCommit.object as Uint8Array)),
+    ...(tag ? { tag } : {}),
     message: c.message,
     author: { name: c.author.name, email: c.author.email, timestamp: c.author.timestamp },
     committer: { name: c.committer.name, email: c.committer.email, timestamp: c.committer.timestamp },

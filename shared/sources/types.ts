@@ -39,6 +39,24 @@ export interface GitRepositorySpec {
   /** .sourceignore-format patterns that replace the default excludes. */
   ignore?: string;
   suspend: boolean;
+  /** `spec.verify`: the signatures the checkout must carry. */
+  verify?: GitVerification;
+}
+
+/** `spec.verify` of a GitRepository. */
+export interface GitVerification {
+  /** What is verified: the commit (HEAD), the tag object (Tag), or both. */
+  mode: 'HEAD' | 'Tag' | 'TagAndHEAD';
+  /** The Secret with trusted keys: `*.asc` OpenPGP key rings, `*.sshpub` SSH authorized keys (other keys are read as OpenPGP). */
+  secretRef: { name: string };
+}
+
+/** A signed git object as stored: the signed bytes and the signature (empty when unsigned). */
+export interface SignedGitObject {
+  /** The object's bytes without its signature (what the signature covers). */
+  payload: Buffer;
+  /** The armored signature (`gpgsig` of a commit, the trailing block of a tag); '' when unsigned. */
+  signature: string;
 }
 
 /** A validated GitRepository (source.toolkit.fluxcd.io) object. */
@@ -92,7 +110,17 @@ export interface GitCommitInfo {
 /** Result of fetchGitRepository: unchanged (still lastRevision), or a new checkout in `dir` with its revision and commit. */
 export type GitFetchResult =
   | { changed: false; revision: string; commit: string }
-  | ({ changed: true; revision: string; commit: string; ref?: string; dir: string } & GitCommitInfo);
+  | ({
+      changed: true;
+      revision: string;
+      commit: string;
+      ref?: string;
+      dir: string;
+      /** The commit's signed content and signature. */
+      signed: SignedGitObject;
+      /** The annotated tag followed (tag and semver refs), with its signed content; undefined for a lightweight tag or another ref. */
+      tag?: SignedGitObject & { name: string; oid: string };
+    } & GitCommitInfo);
 
 /** Options of fetchGitRepository: the checkout directory, the revision already held, and cancellation. */
 export interface GitFetchOptions {

@@ -76,7 +76,8 @@ describe('parseGitRepository', () => {
   });
 
   test('unsupported Flux fields are rejected by name', () => {
-    rejects({ verify: { mode: 'HEAD', secretRef: { name: 'pgp' } } }, /spec\.verify is not supported/);
+    rejects({ verify: { mode: 'head2', secretRef: { name: 'pgp' } } }, /spec\.verify\.mode 'head2' must be HEAD, Tag or TagAndHEAD/);
+    rejects({ verify: { mode: 'HEAD' } }, /spec\.verify\.secretRef\.name is required/);
     rejects({ include: [{ repository: { name: 'other' } }] }, /spec\.include is not supported/);
     rejects({ recurseSubmodules: true }, /spec\.recurseSubmodules is not supported/);
     rejects({ proxySecretRef: { name: 'proxy' } }, /spec\.proxySecretRef is not supported/);

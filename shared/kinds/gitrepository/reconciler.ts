@@ -3,7 +3,8 @@
  * the remote for its refs; when the revision is new (or the stored artifact is missing or
  * corrupt, or was built with other ignore rules), fetch it shallowly, archive it, store the
  * artifact (keeping the last 2) and record it in the status; then wake the objects that
- * use this source (through the users index, no scan).
+ * use this source (through the users index, no scan). With `spec.verify`, a new checkout's
+ * commit and/or tag signature is checked before it is archived (SourceVerified).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -16,13 +17,17 @@ import { dropIndex } from '../../reconcile/reverse-index.js';
 import { sourceUsers } from '../../reconcile/source-users.js';
 import { writeStatus } from '../../reconcile/status.js';
 import { fetchGitRepository, parseGitRepository } from '../../sources/git.js';
-import { GitAuthError } from '../../sources/git-errors.js';
+import { GitAuthError, GitVerificationError } from '../../sources/git-errors.js';
+import { gitTrustedKeys, verifyGitObject, type GitTrustedKeys } from '../../sources/git-verify.js';
+import type { GitFetchResult, GitVerification } from '../../sources/types.js';
 import type { ArtifactInfo } from '../../state/records.js';
 import { FluxlessError, errorMessage } from '../../util/errors.js';
 import { jitter } from '../../util/time.js';
 import { gitCredentials } from './credentials.js';
 
 const DEFAULT_INTERVAL_MS = 60_000;
+/** The condition Flux sets for `spec.verify`. */
+const SOURCE_VERIFIED = 'SourceVerified';
 
 /** True when the stored artifact can still be read and matches its digest. */
 async function artifactIntact(svc: ReconcileServices, a: ArtifactInfo): Promise<boolean> {
@@ -32,6 +37,53 @@ async function artifactIntact(svc: ReconcileServices, a: ArtifactInfo): Promise<
   } catch {
     return false;
   }
+}
+
+/** True when the stored artifact was not verified the way `verify` asks now (Flux: no observed mode, or one that misses the commit or the tag). */
+function requiresVerification(verify: GitVerification | undefined, observed: string | undefined): boolean {
+  if (!verify) return false;
+  if (!observed) return true;
+  const wantsHead = verify.mode !== 'Tag';
+  const wantsTag = verify.mode !== 'HEAD';
+  return (observed === 'Tag' && wantsHead) || (observed === 'HEAD' && wantsTag);
+}
+
+/** The trusted keys of the verify Secret; a Secret that cannot be read is Flux's `public keys secret error`. */
+async function verifyKeys(svc: ReconcileServices, namespace: string, name: string): Promise<GitTrustedKeys> {
+  try {
+    return gitTrustedKeys(await svc.secrets.get(namespace, name));
+  } catch (err) {
+    throw new GitVerificationError('VerificationError', `public keys secret error: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+/**
+ * source-controller's verifySignature on a new checkout: the tag object (Tag, TagAndHEAD),
+ * then the commit (HEAD, TagAndHEAD). Returns the SourceVerified message.
+ */
+async function verifyCheckout(res: Extract<GitFetchResult, { changed: true }>, verify: GitVerification, keys: GitTrustedKeys): Promise<string> {
+  const lines: string[] = [];
+  if (verify.mode !== 'HEAD') {
+    const tag = res.tag;
+    if (!tag) {
+      if (!res.ref?.startsWith('refs/tags/')) throw new GitVerificationError('InvalidVerificationMode', "cannot verify tag object's signature if a tag reference is not specified", { stalled: true });
+      throw new GitVerificationError('InvalidGitObject', `cannot verify signature of tag '${res.ref.slice('refs/tags/'.length)}' since it is not signed`);
+    }
+    if (!tag.signature) throw new GitVerificationError('InvalidGitObject', `cannot verify signature of tag '${tag.name}@${tag.oid}' since it is not signed`);
+    try {
+      lines.push(`tag '${tag.name}@${tag.oid}' with key '${await verifyGitObject(tag, keys)}'`);
+    } catch (err) {
+      throw new GitVerificationError('InvalidTagSignature', `signature verification of tag '${tag.name}@${tag.oid}' failed: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+  if (verify.mode !== 'Tag') {
+    try {
+      lines.push(`commit '${res.commit}' with key '${await verifyGitObject(res.signed, keys)}'`);
+    } catch (err) {
+      throw new GitVerificationError('InvalidCommitSignature', `signature verification of commit '${res.commit}' failed: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+  return `verified signature of\n${lines.map((l) => `\t- ${l}`).join('\n')}`;
 }
 
 /** Reconciles one GitRepository. */
@@ -45,9 +97,11 @@ export async function reconcileGitRepository(svc: ReconcileServices, req: Reconc
     intervalMs = repo.spec.intervalMs;
     if (repo.spec.suspend || rec.suspended) return { ready: true, reason: 'Suspended', message: 'GitRepository is suspended', wake: [] };
     const auth = repo.spec.secretRef ? gitCredentials(await svc.secrets.get(key.namespace, repo.spec.secretRef.name)) : undefined;
-    // Skip the fetch only when the stored artifact was built from the same ignore rules and is intact.
+    // Skip the fetch only when the stored artifact was built from the same ignore rules, is
+    // intact, and was verified the way spec.verify asks (source-controller requiresVerification).
     const cur = rec.status.artifact;
-    const sameRules = cur && (cur.ignore ?? '') === (repo.spec.ignore ?? '');
+    const verify = repo.spec.verify;
+    const sameRules = cur && (cur.ignore ?? '') === (repo.spec.ignore ?? '') && !requiresVerification(verify, rec.status.sourceVerificationMode as string | undefined);
     let res = await fetchGitRepository(repo.spec, auth, { dir: path.join(work, 'checkout'), lastRevision: sameRules ? cur.revision : undefined, signal });
     if (!res.changed && cur && !(await artifactIntact(svc, cur))) {
       req.log.warn('stored artifact is missing or corrupt: rebuilding it', { revision: cur.revision });
@@ -55,9 +109,12 @@ export async function reconcileGitRepository(svc: ReconcileServices, req: Reconc
     }
     if (!res.changed) {
       const message = `stored artifact for revision '${res.revision}'`;
-      await writeStatus(svc.state, key, { ready: true, reason: 'Succeeded', message, handledRequest, nextRunMs: jitter(intervalMs) }, svc.now());
+      const unverified = verify ? {} : { removeConditions: [SOURCE_VERIFIED], fields: { sourceVerificationMode: undefined } };
+      await writeStatus(svc.state, key, { ready: true, reason: 'Succeeded', message, handledRequest, nextRunMs: jitter(intervalMs), ...unverified }, svc.now());
       return { ready: true, reason: 'Succeeded', message, revision: res.revision, wake: [] };
     }
+    // Signatures first: a checkout that fails verification is not archived (the last artifact stays).
+    const verified = verify ? await verifyCheckout(res, verify, await verifyKeys(svc, key.namespace, verify.secretRef.name)) : undefined;
     const art = await buildArtifact(res.dir, { ignore: repo.spec.ignore });
     const stored = await svc.artifacts.put(key, res.revision, art.tarGz);
     await svc.artifacts.gc(key, 2, { protect: [stored.key] }).catch((err: unknown) => req.log.warn('artifact gc failed', { error: errorMessage(err) }));
@@ -79,8 +136,12 @@ export async function reconcileGitRepository(svc: ReconcileServices, req: Reconc
         reason: 'Succeeded',
         message,
         handledRequest,
-        fields: { artifact },
-        conditions: [{ type: 'ArtifactInStorage', status: 'True', reason: 'Succeeded', message }],
+        fields: { artifact, sourceVerificationMode: verify?.mode },
+        conditions: [
+          { type: 'ArtifactInStorage', status: 'True', reason: 'Succeeded', message },
+          ...(verified ? [{ type: SOURCE_VERIFIED, status: 'True' as const, reason: 'Succeeded', message: verified }] : []),
+        ],
+        ...(verify ? {} : { removeConditions: [SOURCE_VERIFIED] }),
         event: { severity: 'info', reason: 'NewArtifact', message: `stored artifact for commit '${res.message.split('\n')[0]}'`, revision: res.revision },
         nextRunMs: jitter(intervalMs),
       },
@@ -90,12 +151,20 @@ export async function reconcileGitRepository(svc: ReconcileServices, req: Reconc
     return { ready: true, reason: 'Succeeded', message, revision: res.revision, wake: await sourceUsers(svc, key, res.revision) };
   } catch (err) {
     const reason =
-      err instanceof GitAuthError ? 'AuthenticationFailed' : err instanceof FluxlessError && err.code === 'ValidationFailed' ? 'InvalidSpec' : 'GitOperationFailed';
+      err instanceof GitVerificationError
+        ? err.reason
+        : err instanceof GitAuthError
+          ? 'AuthenticationFailed'
+          : err instanceof FluxlessError && err.code === 'ValidationFailed'
+            ? 'InvalidSpec'
+            : 'GitOperationFailed';
     const message = errorMessage(err);
+    const stalled = reason === 'InvalidSpec' || (err instanceof GitVerificationError && err.stalled);
+    const verification = err instanceof GitVerificationError ? { conditions: [{ type: SOURCE_VERIFIED, status: 'False' as const, reason, message }] } : {};
     await writeStatus(
       svc.state,
       key,
-      { ready: false, reason, message, stalled: reason === 'InvalidSpec', handledRequest, nextRunMs: jitter(intervalMs), event: { severity: 'error', reason, message } },
+      { ready: false, reason, message, stalled, handledRequest, nextRunMs: jitter(intervalMs), event: { severity: 'error', reason, message }, ...verification },
       svc.now(),
     );
     req.log.warn('source failed', { reason, error: message });
