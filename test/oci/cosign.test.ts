@@ -70,6 +70,11 @@ describe('cosign verification (real registry)', () => {
     assert.deepEqual(await verify(a, keys(signer.publicPem)), { digest: a.digest, format: 'bundle', signer: 'key1.pub' });
     await assert.rejects(verify(a, keys(cosignKeyPair().publicPem)), /bundle 1 with key1\.pub: signature verification failed/);
 
+    // Logged in a transparency log the verifier does not know: with a key, the log is not consulted (Flux's IgnoreTlog).
+    const logged = await artifact('cosign-v3-key-logged');
+    await pushBundle(logged.repo, logged.digest, v3Bundle(logged.name, logged.digest, signer.privateKey, { sigstore: new TestSigstore() }), logged.size);
+    assert.equal((await verify(logged, keys(signer.publicPem))).format, 'bundle');
+
     const b = await artifact('cosign-v3-other');
     await pushBundle(b.repo, b.digest, v3Bundle(b.name, b.digest, signer.privateKey, { statementFor: a.digest }), b.size);
     await assert.rejects(verify(b, keys(signer.publicPem)), new RegExp(`does not name ${b.digest} among its subjects`));

@@ -258,9 +258,12 @@ export function v3Bundle(repo: string, digest: string, key: KeyObject, opts: { c
   const type = 'application/vnd.in-toto+json';
   const sig = sign('sha256', pae(type, payload), key);
   const envelope = { payload: payload.toString('base64'), payloadType: type, signatures: [{ sig: sig.toString('base64'), keyid: '' }] };
-  if (!opts.cert || !opts.sigstore) {
-    return { mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json', verificationMaterial: { publicKey: { hint: 'test-key' }, tlogEntries: [] }, dsseEnvelope: envelope };
+  if (!opts.cert) {
+    // Key-signed; with `sigstore`, logged too (cosign sign --key uploads to Rekor by default).
+    const tlogEntries = opts.sigstore ? [keyedLogEntry(opts.sigstore, envelope, payload, sig)] : [];
+    return { mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json', verificationMaterial: { publicKey: { hint: 'test-key' }, tlogEntries }, dsseEnvelope: envelope };
   }
+  if (!opts.sigstore) throw new Error('a keyless bundle needs the Sigstore that issued its certificate');
   const body = {
     apiVersion: '0.0.1',
     kind: 'dsse',
@@ -288,6 +291,29 @@ export function v3Bundle(repo: string, digest: string, key: KeyObject, opts: { c
       ],
     },
     dsseEnvelope: envelope,
+  };
+}
+
+/** A Rekor dsse entry for a key-signed envelope (the verifier is the key, not a certificate). */
+function keyedLogEntry(sigstore: TestSigstore, envelope: object, payload: Buffer, sig: Buffer): object {
+  const body = {
+    apiVersion: '0.0.1',
+    kind: 'dsse',
+    spec: {
+      envelopeHash: { algorithm: 'sha256', value: createHash('sha256').update(canonicalJson(envelope)).digest('hex') },
+      payloadHash: { algorithm: 'sha256', value: createHash('sha256').update(payload).digest('hex') },
+      signatures: [{ signature: sig.toString('base64'), verifier: Buffer.from('key').toString('base64') }],
+    },
+  };
+  const e = sigstore.logEntry(body);
+  return {
+    logIndex: String(e.logIndex),
+    logId: { keyId: Buffer.from(e.logID, 'hex').toString('base64') },
+    kindVersion: { kind: 'dsse', version: '0.0.1' },
+    integratedTime: String(e.integratedTime),
+    inclusionPromise: { signedEntryTimestamp: e.set },
+    inclusionProof: sigstore.inclusionProof(e.body),
+    canonicalizedBody: e.body,
   };
 }
 
