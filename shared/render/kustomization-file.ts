@@ -56,6 +56,8 @@ const HELM_FIELDS = ['helmCharts', 'helmGlobals', 'helmChartInflationGenerator']
  * aliases exceed go-yaml's budget: a file Fluxless cannot analyse is never built.
  */
 export function readKustomization(text: string, shown: string): KustomizationFile {
+  const differential = parserDifferential(text);
+  if (differential) throw new KustomizationParseError(shown, `${differential}: kustomize's YAML parser would read this file differently from Fluxless's check, so it is not built; save it as plain UTF-8 with ordinary line breaks`);
   let analysis: ReturnType<typeof analyseYaml>;
   try {
     analysis = analyseYaml(text, { tree: true });
@@ -78,7 +80,8 @@ export function readKustomization(text: string, shown: string): KustomizationFil
     if (value !== '') list.push({ field, value });
   };
   for (const k of analysis.docs) {
-    if (!(k instanceof YMap)) continue;
+    if (k === '') continue; // an empty document
+    if (!(k instanceof YMap)) throw new KustomizationParseError(shown, 'a document of the file is not a YAML mapping (kustomization fields must be a mapping)');
     for (const f of ['resources', 'bases', 'components']) for (const v of stringsOf(fieldValues(k, f))) push(out.dirRefs, f, v);
     for (const f of ['generators', 'transformers', 'validators']) {
       for (const v of stringsOf(fieldValues(k, f))) {
@@ -89,8 +92,11 @@ export function readKustomization(text: string, shown: string): KustomizationFil
     }
     for (const f of ['crds', 'configurations']) for (const v of stringsOf(fieldValues(k, f))) push(out.yamlFiles, f, v);
     for (const v of stringsOf(fieldValues(k, 'patchesStrategicMerge'))) {
-      // kustomize reads an entry as a file when it can, else as an inline patch.
-      push(v.includes('\n') ? out.inlineYaml : out.yamlFiles, 'patchesStrategicMerge', v);
+      // kustomize tries an entry as YAML resources first and loads it as a file path when that
+      // fails, multi-line or not: anything that is not a mapping is checked as a path as well.
+      const how = patchEntryKind(v);
+      if (how !== 'path') push(out.inlineYaml, 'patchesStrategicMerge', v);
+      if (how !== 'inline') push(out.yamlFiles, 'patchesStrategicMerge', v);
     }
     for (const f of ['patches', 'patchesJson6902']) {
       for (const item of itemsOf(fieldValues(k, f))) {
@@ -136,6 +142,39 @@ export function pluginEntryKind(v: string): 'inline' | 'path' | 'both' {
   }
   if (docs.every((d) => typeof d === 'string')) return 'path';
   return docs.some((d) => d instanceof YMap) ? 'inline' : 'both';
+}
+
+/**
+ * Why `text` may not parse the same for kustomize (go-yaml v2, YAML 1.1) as for the check
+ * (the `yaml` package), or undefined: go-yaml breaks lines at U+0085, U+2028 and U+2029 and
+ * decodes UTF-16 by its byte-order mark, where the check sees ordinary characters (U+FFFD
+ * stands for bytes that are not UTF-8, as a UTF-16 file reads); NUL is refused with them.
+ */
+export function parserDifferential(text: string): string | undefined {
+  // eslint-disable-next-line no-control-regex
+  const m = /[\u0000\u0085\u2028\u2029\uFFFD]/.exec(text);
+  if (!m) return undefined;
+  const c = m[0];
+  if (c === '\uFFFD') return 'it is not UTF-8 text (UTF-16 or UTF-32, or invalid bytes)';
+  return `it contains ${c === '\u0000' ? 'a NUL character' : `the character U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}, a line break for kustomize`}`;
+}
+
+/**
+ * How kustomize reads a patchesStrategicMerge entry: YAML resources when it parses as
+ * mappings, otherwise a file path (a scalar, even one spanning lines); anything else both.
+ */
+export function patchEntryKind(v: string): 'inline' | 'path' | 'both' {
+  let docs: YValue[];
+  try {
+    const a = analyseYaml(v, { tree: true });
+    if (a.excessive) return 'inline'; // the inline check refuses it
+    docs = a.docs;
+  } catch {
+    return 'path';
+  }
+  if (docs.length > 0 && docs.every((d) => d instanceof YMap)) return 'inline';
+  if (docs.every((d) => typeof d === 'string')) return 'path';
+  return 'both';
 }
 
 /** True when any document of the file has the field (as kustomize's decoding finds it). */

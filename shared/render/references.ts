@@ -30,7 +30,7 @@ import { isBatchSafe } from './batch-safety.js';
 import { ExcessiveAliasingError, KustomizationParseError, ReferenceNotAllowedError, UnsupportedFeatureError } from './errors.js';
 import { fsCode, fsFailure } from './fs-errors.js';
 import { assertInside, displayPath, findKustomizationFile, isWithin } from './generator.js';
-import { readKustomization, type Ref } from './kustomization-file.js';
+import { parserDifferential, readKustomization, type Ref } from './kustomization-file.js';
 import { classifyReference, hostOfPathLike, isHostLike, isLocalNetworkHost, mentionsRemote, urlHostsIn } from './remote.js';
 import { YamlSyntaxError, allStrings, analyseYaml, fieldValues, type YValue } from './yaml-analysis.js';
 import { assertFileAliasBudget, assertTextAliasBudget } from './yaml-scan.js';
@@ -263,6 +263,8 @@ class Checker {
 
   /** The analysis tree of YAML that must be fully analysed (plugin configurations). */
   private tree(text: string, where: string): YValue[] {
+    const differential = parserDifferential(text);
+    if (differential) throw new KustomizationParseError(where, `${differential}: kustomize would read it differently from Fluxless's check, so it is not built`);
     let a: ReturnType<typeof analyseYaml>;
     try {
       a = analyseYaml(text, { tree: true });

@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, realpath, rm, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { kustomizeBuild, renderKustomization } from '../../shared/render/build.js';
-import { ReferenceNotAllowedError, UnsupportedFeatureError } from '../../shared/render/errors.js';
+import { KustomizationParseError, ReferenceNotAllowedError, UnsupportedFeatureError } from '../../shared/render/errors.js';
 import { materializeBuildTree } from '../../shared/render/materialize.js';
 import { sandboxCapabilities } from '../../shared/render/sandbox.js';
 import { ensureTools } from '../../shared/render/tools.js';
@@ -384,5 +384,59 @@ describe('remote references and the network', () => {
     const { kubectl } = await ensureTools();
     await assert.rejects(kustomizeBuild(kubectl, root, { root }), refused(/^kustomize build failed: /, ValidationError));
     assert.deepEqual(server.requests, []);
+  });
+});
+
+describe('parser differentials: what kustomize reads is what the check read', () => {
+  const hidden = (sep: string) => `namePrefix: x-${sep}configMapGenerator:${sep}- name:${sep}    leak${sep}  files:${sep}  - ../../../../a/HEX-1/app/secret.yaml${sep}`;
+
+  for (const [name, sep] of [
+    ['U+2028', '\u2028'],
+    ['U+2029', '\u2029'],
+    ['U+0085', '\u0085'],
+  ] as const) {
+    test(`a generator hidden behind ${name} line breaks (go-yaml breaks lines there) is refused, top-level or nested`, async (t) => {
+      const { base, hex } = await cacheLayout(t);
+      const attack = hidden(sep).replace('HEX', hex);
+      await assert.rejects(renderFromCache(base, { 'apps/kustomization.yaml': attack }), refused(new RegExp(`${name.replace("+", "\\+")}, a line break for kustomize`), KustomizationParseError));
+      await assert.rejects(
+        renderFromCache(base, { 'apps/kustomization.yaml': 'resources: [sub]\n', 'apps/sub/kustomization.yaml': attack.replace('../../../../', '../../../../../') }),
+        refused(/sub\/kustomization\.yaml: .*a line break for kustomize/, KustomizationParseError),
+      );
+    });
+  }
+
+  test('a UTF-16 kustomization (go-yaml decodes it by its byte-order mark) is refused, not read as empty', async (t) => {
+    const { base, hex } = await cacheLayout(t);
+    const text = `configMapGenerator:\n- name: leak\n  files:\n  - ../../../../../a/${hex}-1/app/secret.yaml\n`;
+    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
+    const artifact = path.join(base, 'a', `${'e'.repeat(64)}-2`);
+    await writeTree(artifact, { 'apps/kustomization.yaml': 'resources: [sub]\n' });
+    await mkdir(path.join(artifact, 'apps/sub'), { recursive: true });
+    await import('node:fs/promises').then((fs) => fs.writeFile(path.join(artifact, 'apps/sub/kustomization.yaml'), utf16));
+    const work = await mkdtemp(path.join(base, 'w-'));
+    const root = path.join(work, 'src');
+    await materializeBuildTree(artifact, 'apps', [], root);
+    await assert.rejects(renderKustomization({ root, path: 'apps', spec: {}, batch: false }), refused(/sub\/kustomization\.yaml: .*not UTF-8 text/, KustomizationParseError));
+  });
+
+  test('a kustomization document that is not a mapping is refused, not skipped', async (t) => {
+    const { base } = await cacheLayout(t);
+    await assert.rejects(
+      renderFromCache(base, { 'apps/kustomization.yaml': 'resources: [sub]\n', 'apps/sub/kustomization.yaml': '- resources\n' }),
+      refused(/sub\/kustomization\.yaml: .*not a YAML mapping/, KustomizationParseError),
+    );
+  });
+
+  test('a multi-line patchesStrategicMerge entry that is not a patch is checked as the path kustomize loads', async (t) => {
+    const { base, hex } = await cacheLayout(t);
+    const files = {
+      'apps/kustomization.yaml': `resources: [cm.yaml]\npatchesStrategicMerge:\n  - "x\\n/../../../../../a/${hex}-1/app/secret.yaml"\n`,
+      'apps/cm.yaml': secret('other-teams-secret').replace('hunter2', 'mine'),
+    };
+    await assert.rejects(renderFromCache(base, files), refused(/patchesStrategicMerge/));
+    // A real inline patch still works.
+    const ok = await renderFromCache(base, { 'apps/kustomization.yaml': 'resources: [cm.yaml]\npatchesStrategicMerge:\n  - |\n    apiVersion: v1\n    kind: ConfigMap\n    metadata:\n      name: a\n    data:\n      k: patched\n', 'apps/cm.yaml': configMap('a', { k: 'v' }) });
+    assert.equal((ok.find((o) => o.kind === 'ConfigMap')?.data as Record<string, string>).k, 'patched');
   });
 });
