@@ -59,6 +59,8 @@ type Challenge = { kind: 'bearer'; bearer: BearerChallenge } | { kind: 'basic' }
 const DEFAULT_MAX_MANIFEST = 4 << 20;
 const DEFAULT_MAX_BLOB = 256 << 20;
 const MAX_ERROR_BODY = 64 * 1024;
+/** Pages of one referrers list Fluxless follows (cosign reads at most a few signatures). */
+const MAX_REFERRER_PAGES = 20;
 const challenges = new Map<string, Challenge>();
 
 /** Forgets remembered registry challenges (tests). */
@@ -256,14 +258,7 @@ export class RegistryClient {
     const res = await this.request(repo, 'pull', { method: 'GET', url, headers: { accept: OCI_INDEX } }, opts.signal);
     let list: Descriptor[];
     if (res.status === 200 && (header(res, 'content-type') ?? '').split(';')[0].trim() === OCI_INDEX) {
-      const bytes = await this.read(res, this.maxManifest, `referrers of ${formatRepository(repo)}@${digest}`);
-      let parsed: ParsedManifest;
-      try {
-        parsed = parseManifest(bytes, OCI_INDEX);
-      } catch (err) {
-        throw new RegistryError('GET', redactUrl(url), 200, [], { message: `GET ${redactUrl(url)}: ${(err as Error).message}` });
-      }
-      list = parsed.kind === 'index' ? parsed.index.manifests : [];
+      list = await this.referrerPages(repo, digest, url, res, opts.signal);
     } else if (res.status === 404 || res.status === 405 || res.status === 400 || res.status === 200) {
       res.discard();
       try {
@@ -277,6 +272,37 @@ export class RegistryClient {
       throw await this.errorOf(res, 'GET');
     }
     return opts.artifactType ? list.filter((d) => d.artifactType === opts.artifactType) : list;
+  }
+
+  /**
+   * The descriptors of a referrers API answer and of the pages its `Link: <...>; rel="next"`
+   * headers name (OCI distribution-spec: a registry may paginate the list), same origin only,
+   * at most MAX_REFERRER_PAGES pages; a page seen before ends the walk.
+   */
+  private async referrerPages(repo: RepositoryName, digest: string, first: URL, firstRes: HttpResponse, signal?: AbortSignal): Promise<Descriptor[]> {
+    const list: Descriptor[] = [];
+    const seen = new Set<string>([first.toString()]);
+    let url = first;
+    let res = firstRes;
+    for (let page = 1; ; page++) {
+      const bytes = await this.read(res, this.maxManifest, `referrers of ${formatRepository(repo)}@${digest}`);
+      let parsed: ParsedManifest;
+      try {
+        parsed = parseManifest(bytes, OCI_INDEX);
+      } catch (err) {
+        throw new RegistryError('GET', redactUrl(url), 200, [], { message: `GET ${redactUrl(url)}: ${(err as Error).message}` });
+      }
+      if (parsed.kind === 'index') list.push(...parsed.index.manifests);
+      const next = nextLink(res, url);
+      if (!next || seen.has(next.toString())) return list;
+      if (page >= MAX_REFERRER_PAGES) {
+        throw new RegistryError('GET', redactUrl(next), 200, [], { message: `referrers of ${formatRepository(repo)}@${digest}: more than ${MAX_REFERRER_PAGES} pages` });
+      }
+      seen.add(next.toString());
+      url = next;
+      res = await this.request(repo, 'pull', { method: 'GET', url, headers: { accept: OCI_INDEX } }, signal);
+      if (res.status !== 200) throw await this.errorOf(res, 'GET');
+    }
   }
 
   private async manifestUrl(ref: OciReference, signal?: AbortSignal): Promise<URL> {

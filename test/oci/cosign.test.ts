@@ -14,6 +14,7 @@ import { parseTrustedRoot, verifyCosign, type CosignTrust } from '../../shared/o
 import { pushArtifact } from '../../shared/oci/push.js';
 import { parseRepository, type RepositoryName } from '../../shared/oci/reference.js';
 import { testEnv } from '../harness/index.js';
+import { startFront } from './front.js';
 import { tree, uniqueRepo } from './helpers.js';
 import { TestSigstore, cosignKeyPair, legacyLayer, pushBundle, pushLegacySignatures, simpleSigningPayload, v3Bundle } from './sigstore-fixture.js';
 
@@ -78,6 +79,23 @@ describe('cosign verification (real registry)', () => {
     const b = await artifact('cosign-v3-other');
     await pushBundle(b.repo, b.digest, v3Bundle(b.name, b.digest, signer.privateKey, { statementFor: a.digest }), b.size);
     await assert.rejects(verify(b, keys(signer.publicPem)), new RegExp(`does not name ${b.digest} among its subjects`));
+  });
+
+  test('cosign v3 bundle on the second page of a registry referrers API (Link pagination) is found', async () => {
+    const a = await artifact('cosign-v3-paged');
+    const signer = cosignKeyPair();
+    await pushBundle(a.repo, a.digest, v3Bundle(a.name, a.digest, cosignKeyPair().privateKey), a.size);
+    await pushBundle(a.repo, a.digest, v3Bundle(a.name, a.digest, signer.privateKey), a.size);
+    const front = await startFront({ upstream: host, referrersPage: 1 });
+    try {
+      const paged = { ...a, repo: parseRepository(`${front.host}/${a.repo.repository}`) };
+      assert.deepEqual(await verify(paged, keys(signer.publicPem)), { digest: a.digest, format: 'bundle', signer: 'key1.pub' });
+      const pages = front.requests.filter((r) => r.path.startsWith(`/v2/${a.repo.repository}/referrers/`));
+      assert.deepEqual(pages.map((r) => r.path.includes('page=1')), [false, true], 'both pages of the referrers list were read');
+      await assert.rejects(verify(paged, keys(cosignKeyPair().publicPem)), /bundle 2 with key1\.pub: signature verification failed/);
+    } finally {
+      await front.close();
+    }
   });
 
   test('keyless cosign v2 against a self-hosted Sigstore: chain, SCT, Rekor SET and identity are all checked', async () => {

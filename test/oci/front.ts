@@ -1,7 +1,9 @@
 /**
  * A loopback front for the harness's docker-registry, for the tests that need what the
  * registry itself cannot do here: token auth (a token server on the same host, like
- * Harbor's), basic auth, Link pagination of tag lists (distribution 2.8 ignores `n`),
+ * Harbor's), basic auth, Link pagination of tag lists (distribution 2.8 ignores `n`), the
+ * OCI 1.1 referrers API (served, in Link-paginated pages, from the `sha256-<hex>` referrers
+ * tag index, which distribution 2.8 stores but cannot serve as the API),
  * TLS with client certificates, and a byte flipped in blob downloads. It records every
  * request it gets.
  */
@@ -15,6 +17,8 @@ export interface FrontOptions {
   upstream: string;
   /** Serve tag lists in pages of at most this many, with Link headers. */
   paginate?: number;
+  /** Serve `GET /v2/<name>/referrers/<digest>` in pages of at most this many, with Link headers. */
+  referrersPage?: number;
   /** Require a token from /token (basic credentials from `users`, anonymous pull if `anonymousPull`). */
   bearer?: { users: Record<string, string>; service?: string; anonymousPull?: boolean; expiresIn?: number; refreshTokens?: Record<string, string> };
   /** Require HTTP basic credentials from `users`. */
@@ -81,7 +85,7 @@ export async function startFront(opts: FrontOptions): Promise<Front> {
       return json(res, 200, { token, expires_in: opts.bearer?.expiresIn ?? 300, issued_at: new Date().toISOString() });
     }
     requests.push({ method: req.method ?? '', path: url.pathname + url.search, ...(authz ? { authorization: authz } : {}) });
-    const m = /^\/v2\/(.+?)\/(tags\/list|manifests\/|blobs\/)/.exec(url.pathname);
+    const m = /^\/v2\/(.+?)\/(tags\/list|manifests\/|blobs\/|referrers\/)/.exec(url.pathname);
     const repo = m?.[1];
     const action = req.method === 'GET' || req.method === 'HEAD' ? 'pull' : 'push';
     if (opts.bearer) {
@@ -98,6 +102,7 @@ export async function startFront(opts: FrontOptions): Promise<Front> {
       return json(res, 401, { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] });
     }
     if (opts.paginate && req.method === 'GET' && m?.[2] === 'tags/list') return paginate(res, repo!, url, opts);
+    if (opts.referrersPage && req.method === 'GET' && m?.[2] === 'referrers/') return referrers(res, repo!, url, opts.upstream, opts.referrersPage);
     const corrupt = opts.corruptBlobs && req.method === 'GET' && m?.[2] === 'blobs/';
     proxy(req, res, opts.upstream, host, scheme, corrupt === true);
   };
@@ -155,6 +160,17 @@ async function paginate(res: ServerResponse, repo: string, url: URL, opts: Front
     res.setHeader('link', `</v2/${repo}/tags/list?last=${encodeURIComponent(page[page.length - 1])}&n=${n}>; rel="next"`);
   }
   json(res, 200, { name: repo, tags: page });
+}
+
+async function referrers(res: ServerResponse, repo: string, url: URL, upstream: string, size: number): Promise<void> {
+  const digest = url.pathname.slice(url.pathname.lastIndexOf('/') + 1);
+  const up = await fetch(`http://${upstream}/v2/${repo}/manifests/${digest.replace(':', '-')}`, { headers: { accept: 'application/vnd.oci.image.index.v1+json' } });
+  const all = up.status === 200 ? ((await up.json()) as { manifests: unknown[] }).manifests : [];
+  const from = Number(url.searchParams.get('page') ?? '0');
+  if ((from + 1) * size < all.length) res.setHeader('link', `</v2/${repo}/referrers/${digest}?page=${from + 1}>; rel="next"`);
+  const b = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: all.slice(from * size, (from + 1) * size) }));
+  res.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json', 'content-length': b.length });
+  res.end(b);
 }
 
 function proxy(req: IncomingMessage, res: ServerResponse, upstream: string, host: string, scheme: string, corrupt: boolean): void {
