@@ -132,16 +132,20 @@ export function readKustomization(text: string, shown: string): KustomizationFil
  */
 export function pluginEntryKind(v: string): 'inline' | 'path' | 'both' {
   if (v.includes('\n') || v.includes('\r')) return 'inline';
-  let docs: YValue[];
+  const docs = entryDocuments(v);
+  if (docs === 'excessive') return 'inline'; // the inline check refuses it
+  if (docs === undefined || docs.every((d) => typeof d === 'string')) return 'path';
+  return docs.some((d) => d instanceof YMap) ? 'inline' : 'both';
+}
+
+/** The YAML documents of a list entry; undefined when it does not parse, 'excessive' past go-yaml's alias budget. */
+function entryDocuments(v: string): YValue[] | 'excessive' | undefined {
   try {
     const a = analyseYaml(v, { tree: true });
-    if (a.excessive) return 'inline'; // the inline check refuses it
-    docs = a.docs;
+    return a.excessive ? 'excessive' : a.docs;
   } catch {
-    return 'path';
+    return undefined;
   }
-  if (docs.every((d) => typeof d === 'string')) return 'path';
-  return docs.some((d) => d instanceof YMap) ? 'inline' : 'both';
 }
 
 /**
@@ -164,14 +168,9 @@ export function parserDifferential(text: string): string | undefined {
  * mappings, otherwise a file path (a scalar, even one spanning lines); anything else both.
  */
 export function patchEntryKind(v: string): 'inline' | 'path' | 'both' {
-  let docs: YValue[];
-  try {
-    const a = analyseYaml(v, { tree: true });
-    if (a.excessive) return 'inline'; // the inline check refuses it
-    docs = a.docs;
-  } catch {
-    return 'path';
-  }
+  const docs = entryDocuments(v);
+  if (docs === 'excessive') return 'inline'; // the inline check refuses it
+  if (docs === undefined) return 'path';
   if (docs.length > 0 && docs.every((d) => d instanceof YMap)) return 'inline';
   if (docs.every((d) => typeof d === 'string')) return 'path';
   return 'both';
