@@ -122,9 +122,12 @@ async function verifyPgp(obj: SignedGitObject, rings: string[]): Promise<string>
   } catch (err) {
     throw new Error(`unable to verify Git object: the signature cannot be read: ${errorMessage(err)}`, { cause: err });
   }
-  const textual = signature.packets.some((p) => p.signatureType === openpgp.enums.signature.text);
-  const message = textual ? await openpgp.createMessage({ text: obj.payload.toString('utf8') }) : await openpgp.createMessage({ binary: obj.payload });
+  // The payload as bytes, also for text (0x01) signatures: openpgp canonicalizes their line
+  // endings on the bytes; decoding to a string first would map distinct invalid UTF-8 to U+FFFD.
+  const message = await openpgp.createMessage({ binary: obj.payload });
   const result = await openpgp.verify({ message, signature, verificationKeys: keys });
+  const now = new Date();
+  let refused: string | undefined;
   for (const s of result.signatures) {
     try {
       await s.verified;
@@ -132,9 +135,18 @@ async function verifyPgp(obj: SignedGitObject, rings: string[]): Promise<string>
       continue;
     }
     const signer = keys.find((k) => k.getKeys(s.keyID).length > 0);
-    if (signer) return signer.getKeyID().toHex().toUpperCase();
+    if (!signer) continue;
+    // openpgp checks the key's expiry and (soft) revocation at the signature's creation time,
+    // which the signer chooses; git (gpg EXPKEYSIG/REVKEYSIG) and go-crypto check them now.
+    try {
+      await signer.getSigningKey(s.keyID, now);
+    } catch (err) {
+      refused = `the signing key ${signer.getKeyID().toHex().toUpperCase()} is not valid now: ${errorMessage(err)}`;
+      continue;
+    }
+    return signer.getKeyID().toHex().toUpperCase();
   }
-  throw new Error('unable to verify payload with any of the given key rings');
+  throw new Error(refused ?? 'unable to verify payload with any of the given key rings');
 }
 
 function readString(b: Buffer, at: { off: number }): Buffer {
