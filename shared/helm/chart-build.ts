@@ -284,7 +284,12 @@ export async function buildRemoteChart(o: RemoteChartOptions): Promise<ChartBuil
   const valuesFiles = effectiveValuesFiles(o.valuesFiles);
   const version = o.versionMetadata ? versionWithMetadata(cv.version, o.versionMetadata) : cv.version;
   const requiresPackaging = valuesFiles.length > 0 || Boolean(o.versionMetadata);
-  const fileName = `${cv.name}-${version}.tgz`;
+  let fileName: string;
+  try {
+    fileName = path.basename(chartsEntry('/', `${cv.name}-${version}.tgz`));
+  } catch (err) {
+    throw new ChartBuildError('ChartReference', `chart '${o.chart}' in the repository index: ${(err as Error).message}`);
+  }
   if (o.cached && !o.force && o.cached.name === cv.name && o.cached.version === version) {
     return { name: cv.name, version, fileName, packaged: requiresPackaging, valuesFiles: o.cached.valuesFiles ?? valuesFiles, resolvedDependencies: 0, upToDate: true };
   }
@@ -525,10 +530,12 @@ async function addLocalDependency(o: { sourceDir: string; chartPath: string }, d
   } catch (err) {
     throw new Error(`failed to load chart from '${abs.slice(o.sourceDir.length)}' (reference '${dep.repository}'): ${(err as Error).message}`);
   }
+  const problem = validateMetadata(md);
+  if (problem) throw new Error(`chart at '${abs.slice(o.sourceDir.length)}' (reference '${dep.repository}'): ${problem}`);
   const v = tryParseVersion(md.version ?? '');
   if (!v) throw new Error(`invalid semantic version '${md.version ?? ''}'`);
   if (!satisfies(v, constraint)) throw new Error(`can't get a valid version for constraint '${dep.version}'`);
-  if (st.isDirectory()) await copyTree(o.sourceDir, abs, path.join(chartsDir, md.name ?? dep.name));
+  if (st.isDirectory()) await copyTree(o.sourceDir, abs, chartsEntry(chartsDir, md.name!));
   else await cp(abs, path.join(chartsDir, path.basename(abs)));
 }
 
@@ -555,7 +562,9 @@ async function addRemoteDependency(
         throw new Error(`failed to get chart '${dep.name}' version '${dep.version ?? ''}' from '${repoUrl}': ${(err as Error).message}`);
       }
       const md = await chartMetadataFromArchive(data);
-      await writeFile(path.join(chartsDir, `${md.name ?? dep.name}-${md.version ?? 'unknown'}.tgz`), data);
+      const problem = validateMetadata(md);
+      if (problem) throw new Error(`chart '${dep.name}' from '${repoUrl}': ${problem}`);
+      await writeFile(chartsEntry(chartsDir, `${md.name}-${md.version}.tgz`), data);
       return;
     }
     try {
@@ -585,7 +594,22 @@ async function addRemoteDependency(
   } catch (err) {
     throw new Error(`chart download of version '${cv.version}' failed: ${(err as Error).message}`);
   }
-  await writeFile(path.join(chartsDir, `${cv.name}-${cv.version}.tgz`), dl.data);
+  await writeFile(chartsEntry(chartsDir, `${cv.name}-${cv.version}.tgz`), dl.data);
+}
+
+/**
+ * `dir/name` for a name taken from chart metadata or an index (a chart's name and version),
+ * refused unless it is one plain file name: such names come from whoever published the
+ * chart, and a name with a path in it must not choose where Fluxless writes.
+ */
+export function chartsEntry(dir: string, name: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (name === '' || name === '.' || name === '..' || /[/\\\u0000]/.test(name)) {
+    throw new Error(`chart file name ${JSON.stringify(name)} is invalid: a chart's name and version may not contain a path`);
+  }
+  const p = path.join(dir, name);
+  if (path.dirname(p) !== path.resolve(dir)) throw new Error(`chart file name ${JSON.stringify(name)} is invalid`);
+  return p;
 }
 
 /** Values the chart ships with (its values.yaml), for diffs and `helm get values --all` style views. */
