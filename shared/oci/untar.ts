@@ -3,20 +3,24 @@
  * `layerSelector.operation: extract` (fluxcd/pkg tar.Untar with WithSkipSymlinks): regular
  * files and directories are written, symlinks are skipped, any other entry type (hard
  * links, devices, FIFOs) fails; names must be relative without `..` or `\`; a later entry
- * for the same file replaces the earlier one. The total file size is capped (Flux has no
- * cap for OCI layers; a function's disk and memory are not unlimited).
+ * for the same file replaces the earlier one. The total file size, the decompressed stream
+ * and the entries (directories a path implies included) are capped (Flux has no cap for
+ * OCI layers; a function's disk, inodes and time are not unlimited).
  */
 import { constants as fsc, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { extract as tarExtract } from 'tar-stream';
 import { entrySegments } from '../artifacts/extract.js';
 import { FluxlessError } from '../util/errors.js';
 
 /** Default cap on the sum of file sizes in an extracted layer (512 MiB). */
 export const DEFAULT_MAX_EXTRACTED_BYTES = 512 * 1024 * 1024;
+
+/** Default cap on entries: files, directories (those a path implies included) and skipped symlinks. */
+export const DEFAULT_MAX_LAYER_ENTRIES = 100_000;
 
 /** What an extraction wrote. */
 export interface UntarResult {
@@ -42,12 +46,22 @@ const WRITE_FLAGS = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | (fsc.O_NOFOLLOW ?
  */
 export async function untarLayer(source: Readable, dest: string, opts: { maxBytes?: number; maxEntries?: number } = {}): Promise<UntarResult> {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_EXTRACTED_BYTES;
-  const maxEntries = opts.maxEntries ?? 1_000_000;
+  const maxEntries = opts.maxEntries ?? DEFAULT_MAX_LAYER_ENTRIES;
   const root = path.resolve(dest);
   await fsp.mkdir(root, { recursive: true });
   const made = new Set<string>([root]);
+  let entries = 0;
+  const count = (n: number) => {
+    entries += n;
+    if (entries > maxEntries) throw new LayerExtractError(`layer has more than ${maxEntries} entries (files, directories and symlinks)`);
+  };
   const mkdirp = async (dir: string) => {
     if (made.has(dir)) return;
+    // Every directory the path implies counts, not only the entry: a few deep names must not
+    // create directories without bound.
+    let implied = 0;
+    for (let d = dir; !made.has(d) && d.startsWith(root + path.sep); d = path.dirname(d)) implied++;
+    count(implied);
     try {
       await fsp.mkdir(dir, { recursive: true, mode: 0o750 });
     } catch (err) {
@@ -58,7 +72,17 @@ export async function untarLayer(source: Readable, dest: string, opts: { maxByte
   const result: UntarResult = { files: 0, dirs: 0, bytes: 0, skippedSymlinks: 0 };
   const ex = tarExtract();
   const gunzip = zlib.createGunzip();
-  let entries = 0;
+  // Decompressed bytes, headers and data of skipped entries included, within what the limits
+  // allow (the file bytes plus a header, padding and a PAX record per entry).
+  const streamLimit = maxBytes + (Math.min(maxEntries, 1_000_000) + 2) * 1536 + (1 << 20);
+  let streamed = 0;
+  const limit = new Transform({
+    transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
+      streamed += chunk.length;
+      if (streamed > streamLimit) cb(new LayerExtractError(`layer decompresses to more than ${streamLimit} bytes; refusing to extract (possible gzip bomb)`));
+      else cb(null, chunk);
+    },
+  });
   const consume = (async () => {
     for await (const entry of ex) {
       const h = entry.header;
@@ -70,8 +94,8 @@ export async function untarLayer(source: Readable, dest: string, opts: { maxByte
         entry.resume();
         throw new LayerExtractError(`tar contained invalid name error ${JSON.stringify(h.name)}: ${(err as Error).message}`, { cause: err });
       }
-      if (++entries > maxEntries) throw new LayerExtractError(`layer has more than ${maxEntries} entries`);
       if (type === 'symlink') {
+        count(1);
         result.skippedSymlinks++;
         entry.resume();
         continue;
@@ -80,7 +104,7 @@ export async function untarLayer(source: Readable, dest: string, opts: { maxByte
       if (segs.length > 0 && !abs.startsWith(root + path.sep)) throw new LayerExtractError(`tar entry ${JSON.stringify(h.name)} resolves outside the destination`);
       if (type === 'directory') {
         entry.resume();
-        if (segs.length > 0) {
+        if (segs.length > 0 && !made.has(abs)) {
           await mkdirp(abs);
           result.dirs++;
         }
@@ -91,6 +115,7 @@ export async function untarLayer(source: Readable, dest: string, opts: { maxByte
         throw new LayerExtractError(`tar file entry ${h.name} contained unsupported file type ${type}`);
       }
       if (segs.length === 0) throw new LayerExtractError(`tar file entry ${JSON.stringify(h.name)} has no name`);
+      count(1);
       result.bytes += h.size ?? 0;
       if (result.bytes > maxBytes) {
         entry.resume();
@@ -111,7 +136,7 @@ export async function untarLayer(source: Readable, dest: string, opts: { maxByte
   })();
   consume.catch(() => undefined);
   let pipeErr: unknown;
-  await pipeline(source, gunzip, ex).catch((err: unknown) => {
+  await pipeline(source, gunzip, limit, ex).catch((err: unknown) => {
     pipeErr = err;
   });
   let consumeErr: unknown;
