@@ -49,6 +49,8 @@ export interface ExtractOptions {
   maxBytes?: number;
   /** Max entries, files plus directories (default 100 000). */
   maxFiles?: number;
+  /** Max bytes of one file read (default: no limit beyond maxBytes); files readArtifact does not keep are exempt. */
+  maxFileBytes?: number;
   /** Check the compressed bytes against this digest (`sha256:<hex>`) first. */
   expectedDigest?: string;
   /** Files written at once (default 16). */
@@ -87,9 +89,20 @@ export function shownName(name: string): string {
   return JSON.stringify(name.length > SHOWN_NAME_CHARS ? `${name.slice(0, SHOWN_NAME_CHARS)}…` : name);
 }
 
+/** Which limit an archive broke: total bytes, one file's bytes, or the number of entries. */
+export type ArtifactLimit = 'bytes' | 'fileBytes' | 'entries';
+
 /** The archive is bigger than the limits allow. */
 export class ArtifactTooLargeError extends FluxlessError {
-  constructor(message: string) {
+  /**
+   * @param limit which limit was broken
+   * @param entry the entry (its name in the archive) at which it was broken
+   */
+  constructor(
+    message: string,
+    readonly limit: ArtifactLimit = 'bytes',
+    readonly entry?: string,
+  ) {
     super('ArtifactTooLarge', message, { hint: 'Exclude files with .sourceignore or spec.ignore, or raise the limit.' });
   }
 }
@@ -208,6 +221,8 @@ interface ArchiveSink {
   dir(segs: string[], name: string): Promise<void> | void;
   /** May return a promise: up to `concurrency` of them run at once. */
   file(segs: string[], name: string, data: Buffer, mode: number): Promise<void> | void;
+  /** Whether the sink wants this file's contents; an unwanted file is counted and skipped unread. */
+  wants?(segs: string[]): boolean;
 }
 
 /**
@@ -218,7 +233,7 @@ async function scanArchive(
   tarGz: Buffer | Readable,
   maxBytes: number,
   maxFiles: number,
-  opts: { expectedDigest?: string; concurrency?: number },
+  opts: { expectedDigest?: string; concurrency?: number; maxFileBytes?: number },
   sink: ArchiveSink,
 ): Promise<ExtractResult> {
   const source = Buffer.isBuffer(tarGz) ? Readable.from([tarGz]) : tarGz;
@@ -248,7 +263,7 @@ async function scanArchive(
       dirsSeen.add(p);
     }
     if (result.files + (isDir ? 0 : 1) + dirsSeen.size > maxFiles) {
-      throw new ArtifactTooLargeError(`artifact has more than ${maxFiles} entries (files and directories); the limit is ${maxFiles}`);
+      throw new ArtifactTooLargeError(`artifact has more than ${maxFiles} entries (files and directories); the limit is ${maxFiles}`, 'entries');
     }
   };
 
@@ -282,7 +297,15 @@ async function scanArchive(
       if (!Number.isSafeInteger(size) || size < 0) throw pipeErrToUser(new Error(`entry ${shownName(h.name)} has an invalid size`));
       result.bytes += size;
       if (result.bytes > maxBytes) {
-        throw new ArtifactTooLargeError(`artifact is bigger than the limit of ${maxBytes} bytes (at entry ${shownName(h.name)}, ${result.bytes} bytes so far)`);
+        throw new ArtifactTooLargeError(`artifact is bigger than the limit of ${maxBytes} bytes (at entry ${shownName(h.name)}, ${result.bytes} bytes so far)`, 'bytes', h.name);
+      }
+      if (sink.wants && !sink.wants(segs)) {
+        entry.resume();
+        result.files++;
+        continue;
+      }
+      if (opts.maxFileBytes !== undefined && size > opts.maxFileBytes) {
+        throw new ArtifactTooLargeError(`artifact entry ${shownName(h.name)} is ${size} bytes, over the limit of ${opts.maxFileBytes} bytes per file`, 'fileBytes', h.name);
       }
       const chunks: Buffer[] = [];
       for await (const c of entry) chunks.push(c as Buffer);
@@ -345,7 +368,7 @@ function extractInto(tarGz: Buffer | Readable, dest: string, maxBytes: number, m
     if (!abs.startsWith(dest + path.sep)) throw new UnsafeArtifactError(`artifact entry ${shownName(name)} resolves outside the destination`);
     return abs;
   };
-  return scanArchive(tarGz, maxBytes, maxFiles, { expectedDigest: opts.expectedDigest, concurrency: opts.writeConcurrency }, {
+  return scanArchive(tarGz, maxBytes, maxFiles, { expectedDigest: opts.expectedDigest, concurrency: opts.writeConcurrency, maxFileBytes: opts.maxFileBytes }, {
     dir: (segs, name) => mkdirp(resolveInDest(segs, name)),
     file: (segs, name, data, mode) => {
       const abs = resolveInDest(segs, name);
@@ -362,11 +385,17 @@ export interface ArtifactContents extends ExtractResult {
   directories: Set<string>;
 }
 
+/** Options of readArtifact: extractArtifact's, plus which files to keep in memory. */
+export interface ReadOptions extends Omit<ExtractOptions, 'writeConcurrency'> {
+  /** Keep only the files this accepts (by relative path); the others are checked and counted but not held. */
+  keep?: (rel: string) => boolean;
+}
+
 /**
  * Reads an artifact into memory with the same checks and limits as extractArtifact, for
  * consumers that do not need the files on disk.
  */
-export async function readArtifact(tarGz: Buffer | Readable, opts: Omit<ExtractOptions, 'writeConcurrency'> = {}): Promise<ArtifactContents> {
+export async function readArtifact(tarGz: Buffer | Readable, opts: ReadOptions = {}): Promise<ArtifactContents> {
   if (opts.expectedDigest !== undefined && Buffer.isBuffer(tarGz)) verifyDigest(tarGz, opts.expectedDigest);
   const entries = new Map<string, { data: Buffer; mode: number }>();
   const directories = new Set<string>();
@@ -377,7 +406,9 @@ export async function readArtifact(tarGz: Buffer | Readable, opts: Omit<ExtractO
       directories.add(d);
     }
   };
-  const res = await scanArchive(tarGz, opts.maxBytes ?? DEFAULT_MAX_BYTES, opts.maxFiles ?? DEFAULT_MAX_FILES, { expectedDigest: opts.expectedDigest }, {
+  const keep = opts.keep;
+  const res = await scanArchive(tarGz, opts.maxBytes ?? DEFAULT_MAX_BYTES, opts.maxFiles ?? DEFAULT_MAX_FILES, { expectedDigest: opts.expectedDigest, maxFileBytes: opts.maxFileBytes }, {
+    wants: keep ? (segs) => keep(segs.join('/')) : undefined,
     dir: (segs, name) => addDirs(segs, name),
     file: (segs, name, data, mode) => {
       const rel = segs.join('/');

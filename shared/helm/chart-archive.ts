@@ -4,12 +4,14 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { readArtifact } from '../artifacts/extract.js';
+import { ArtifactTooLargeError, readArtifact } from '../artifacts/extract.js';
 import { goFormatFloat, GoYamlError, parseGoYaml } from './goyaml.js';
 import { MAX_CHART_SIZE, type ChartDependency, type ChartMetadata } from './index-file.js';
 
-/** source-controller MaxChartFileSize: a single file inside a chart (5 MiB). */
+/** source-controller MaxChartFileSize and Helm's MaxDecompressedFileSize: a single file inside a chart (5 MiB). */
 export const MAX_CHART_FILE_SIZE = 5 << 20;
+/** Helm's MaxDecompressedChartSize: all the files of a packaged chart, decompressed (100 MiB). */
+export const MAX_DECOMPRESSED_CHART_SIZE = 100 << 20;
 
 /** A chart archive or directory could not be read; the message is Flux's. */
 export class ChartLoadError extends Error {}
@@ -79,13 +81,24 @@ export interface ChartArchiveFiles {
   files: Map<string, Buffer>;
 }
 
-/** Reads a packaged chart into memory, refusing unsafe paths and archives over 10 MiB. */
-export async function readChartArchive(tgz: Buffer): Promise<ChartArchiveFiles> {
+/**
+ * Reads a packaged chart into memory, refusing unsafe paths and Helm's loader limits: an
+ * archive over 10 MiB, more than 100 MiB decompressed, a file over 5 MiB. `keep` selects the
+ * files held in memory (paths relative to the chart); the others are checked and dropped.
+ */
+export async function readChartArchive(tgz: Buffer, keep?: (rel: string) => boolean): Promise<ChartArchiveFiles> {
   if (tgz.length > MAX_CHART_SIZE) throw new ChartLoadError(`size of chart exceeds '${MAX_CHART_SIZE}' bytes limit`);
   let contents;
   try {
-    contents = await readArtifact(tgz, { maxBytes: 64 * MAX_CHART_SIZE, maxFiles: 20_000 });
+    contents = await readArtifact(tgz, {
+      maxBytes: MAX_DECOMPRESSED_CHART_SIZE,
+      maxFileBytes: MAX_CHART_FILE_SIZE,
+      maxFiles: 20_000,
+      keep: keep && ((rel) => rel.includes('/') && keep(rel.slice(rel.indexOf('/') + 1))),
+    });
   } catch (err) {
+    if (err instanceof ArtifactTooLargeError && err.limit === 'bytes') throw new ChartLoadError(`decompressed chart is larger than the maximum size ${MAX_DECOMPRESSED_CHART_SIZE}`);
+    if (err instanceof ArtifactTooLargeError && err.limit === 'fileBytes') throw new ChartLoadError(`decompressed chart file ${JSON.stringify(err.entry ?? '')} is larger than the maximum file size ${MAX_CHART_FILE_SIZE}`);
     throw new ChartLoadError(err instanceof Error ? err.message.replace(/^artifact /, 'chart archive ') : String(err));
   }
   // Helm's loader strips the first path segment of every entry (the chart's directory).
@@ -102,7 +115,7 @@ export async function readChartArchive(tgz: Buffer): Promise<ChartArchiveFiles> 
 
 /** source-controller LoadChartMetadataFromArchive: Chart.yaml and requirements.yaml of the top directory. */
 export async function chartMetadataFromArchive(tgz: Buffer): Promise<ChartMetadata> {
-  const { files } = await readChartArchive(tgz);
+  const { files } = await readChartArchive(tgz, (rel) => rel === 'Chart.yaml' || rel === 'requirements.yaml');
   const chart = files.get('Chart.yaml');
   if (!chart) throw new ChartLoadError(`no 'Chart.yaml' found`);
   if (chart.length > MAX_CHART_FILE_SIZE) throw new ChartLoadError(`size of 'Chart.yaml' exceeds '${MAX_CHART_FILE_SIZE}' bytes limit`);

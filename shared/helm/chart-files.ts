@@ -7,7 +7,7 @@
 import { gzipSync } from 'node:zlib';
 import { parseAllDocuments } from 'yaml';
 import { END_OF_ARCHIVE, padding, tarHeader } from '../artifacts/tar.js';
-import { ChartLoadError, readChartArchive, type ChartArchiveFiles } from './chart-archive.js';
+import { ChartLoadError, MAX_DECOMPRESSED_CHART_SIZE, readChartArchive, type ChartArchiveFiles } from './chart-archive.js';
 
 /** A CRD document of a chart's `crds/` directory. */
 export interface ChartCrd {
@@ -62,8 +62,24 @@ function docsOf(text: string, file: string): Record<string, unknown>[] {
   return out;
 }
 
-async function collect(chart: ChartArchiveFiles, prefix: string, into: ChartCrds, depth: number): Promise<void> {
+/** The files CRD collection reads: crds/ of the chart and of directory subcharts, and packaged subcharts. */
+function crdRelevant(rel: string): boolean {
+  return rel.startsWith('crds/') || /^charts\/[^/]+\/crds\//.test(rel) || /^charts\/[^/]+\.tgz$/.test(rel);
+}
+
+/** Bytes of CRD files parsed so far across a chart and its nested subcharts. */
+interface Budget {
+  left: number;
+}
+
+function spend(budget: Budget, data: Buffer): void {
+  budget.left -= data.length;
+  if (budget.left < 0) throw new ChartLoadError(`the crds/ files of the chart and its subcharts are larger than the maximum size ${MAX_DECOMPRESSED_CHART_SIZE}`);
+}
+
+async function collect(chart: ChartArchiveFiles, prefix: string, into: ChartCrds, depth: number, budget: Budget): Promise<void> {
   for (const [rel, data] of chart.files) {
+    if (MANIFEST_EXT.test(rel) && (rel.startsWith('crds/') || /^charts\/[^/]+\/crds\//.test(rel))) spend(budget, data);
     if (rel.startsWith('crds/') && MANIFEST_EXT.test(rel)) {
       for (const o of docsOf(data.toString('utf8'), prefix + rel)) {
         const api = String(o.apiVersion ?? '');
@@ -80,8 +96,8 @@ async function collect(chart: ChartArchiveFiles, prefix: string, into: ChartCrds
       }
     }
     if (depth < 4 && /^charts\/[^/]+\.tgz$/.test(rel)) {
-      const inner = await readChartArchive(data).catch(() => undefined);
-      if (inner) await collect(inner, `${prefix}${rel}/`, into, depth + 1);
+      const inner = await readChartArchive(data, crdRelevant).catch(() => undefined);
+      if (inner) await collect(inner, `${prefix}${rel}/`, into, depth + 1, budget);
     }
   }
 }
@@ -89,6 +105,6 @@ async function collect(chart: ChartArchiveFiles, prefix: string, into: ChartCrds
 /** The CRDs of a packaged chart and of its subcharts (Helm's CRDObjects), parsed. */
 export async function chartCrds(tgz: Buffer): Promise<ChartCrds> {
   const out: ChartCrds = { crds: [], ignored: [] };
-  await collect(await readChartArchive(tgz), '', out, 0);
+  await collect(await readChartArchive(tgz, crdRelevant), '', out, 0, { left: MAX_DECOMPRESSED_CHART_SIZE });
   return out;
 }
