@@ -13,7 +13,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { parseOciUrl } from '../oci/spec.js';
+import { parseOciUrl } from '../oci/url.js';
 import { errorMessage, ValidationError } from '../util/errors.js';
 import { parseDuration } from '../util/duration.js';
 import { expandHome } from '../util/paths.js';

@@ -9,7 +9,7 @@
  * the last argument, as in Go.
  */
 import { createHash } from 'node:crypto';
-import { compileGoRegexp } from '../oci/version.js';
+import { expandGoTemplate, GoRegexp } from '../util/go-regexp.js';
 import { GoMap, GoStruct, NO_VALUE, formatValue, indirectTypeName, isTrue, type GoValue } from './go-values.js';
 
 type Thunk = () => GoValue;
@@ -153,25 +153,13 @@ function toJson(v: GoValue): unknown {
   return v;
 }
 
-function regexp(pattern: string, fn: string): RegExp {
+function regexp(pattern: string, fn: string): GoRegexp {
   try {
-    return compileGoRegexp(pattern);
+    return GoRegexp.compile(pattern);
   } catch (err) {
-    throw new Error(`${fn}: error parsing regexp: ${(err as Error).message}`);
+    // Go's message already starts with "error parsing regexp: ".
+    throw new Error(`${fn}: ${(err as Error).message}`);
   }
-}
-
-function withGlobal(re: RegExp): RegExp {
-  return new RegExp(re.source, re.flags.includes('g') ? re.flags : re.flags + 'g');
-}
-
-/** Go regexp replacement syntax ($1, ${name}) to JavaScript's ($1, $<name>). */
-function goReplacement(repl: string): string {
-  return repl.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*|\d+)\}|\$([A-Za-z_][A-Za-z0-9_]*|\d+)/g, (m, a?: string, b?: string) => {
-    if (m === '$$') return '$$';
-    const name = a ?? b ?? '';
-    return /^\d+$/.test(name) ? `$${name}` : `$<${name}>`;
-  });
 }
 
 const FUNCS: Record<string, Fn> = {
@@ -395,18 +383,10 @@ const FUNCS: Record<string, Fn> = {
   // ---- Sprig: regular expressions (Go RE2 syntax as users write it)
   regexMatch: strFn('regexMatch', (re, s) => regexp(re, 'regexMatch').test(s), 2),
   regexFind: strFn('regexFind', (re, s) => regexp(re, 'regexFind').exec(s)?.[0] ?? '', 2),
-  regexFindAll: fixed('regexFindAll', 3, (re, s, n) => {
-    const all = [...str(s).matchAll(withGlobal(regexp(str(re), 'regexFindAll')))].map((m) => m[0]);
-    const c = num(n, 'regexFindAll');
-    return c < 0 ? all : all.slice(0, c);
-  }),
-  regexReplaceAll: strFn('regexReplaceAll', (re, s, repl) => s.replace(withGlobal(regexp(re, 'regexReplaceAll')), goReplacement(repl)), 3),
-  regexReplaceAllLiteral: strFn('regexReplaceAllLiteral', (re, s, repl) => s.replace(withGlobal(regexp(re, 'regexReplaceAllLiteral')), () => repl), 3),
-  regexSplit: fixed('regexSplit', 3, (re, s, n) => {
-    const parts = str(s).split(regexp(str(re), 'regexSplit'));
-    const c = num(n, 'regexSplit');
-    return c < 0 ? parts : parts.slice(0, c);
-  }),
+  regexFindAll: fixed('regexFindAll', 3, (re, s, n) => regexp(str(re), 'regexFindAll').findAll(str(s), num(n, 'regexFindAll')).map((m) => m[0] ?? '')),
+  regexReplaceAll: strFn('regexReplaceAll', (re, s, repl) => regexp(re, 'regexReplaceAll').replaceAll(s, (m) => expandGoTemplate(repl, m)), 3),
+  regexReplaceAllLiteral: strFn('regexReplaceAllLiteral', (re, s, repl) => regexp(re, 'regexReplaceAllLiteral').replaceAll(s, () => repl), 3),
+  regexSplit: fixed('regexSplit', 3, (re, s, n) => regexp(str(re), 'regexSplit').split(str(s), num(n, 'regexSplit'))),
 };
 
 /** True when templates may call `name`. */

@@ -15,8 +15,9 @@
  * Errors carry Flux's messages; `invalid` ones make the policy Stalled (`InvalidPolicy`).
  */
 import semver from 'semver';
-import { compileGoRegexp, constraintMatches, parseConstraint, parseVersion, type VersionConstraint } from '../oci/version.js';
+import { constraintMatches, parseConstraint, parseVersion, type VersionConstraint } from '../oci/version.js';
 import { FluxlessError, errorMessage } from '../util/errors.js';
+import { expandGoTemplate, GoRegexp } from '../util/go-regexp.js';
 import { parseGoFloat } from './go-float.js';
 
 /** The `spec.policy` of an ImagePolicy, after Flux's precedence (semver, alphabetical, numerical). */
@@ -131,9 +132,9 @@ export interface TagFilter {
 
 /** Compiles `filterTags` (Go RE2 syntax as users write it); throws PolicyError (invalid). */
 export function compileTagFilter(spec: TagFilterSpec): TagFilter {
-  let re: RegExp;
+  let re: GoRegexp;
   try {
-    re = compileGoRegexp(spec.pattern);
+    re = GoRegexp.compile(spec.pattern);
   } catch (err) {
     throw new PolicyError(`failed to filter tags: invalid regular expression pattern '${spec.pattern}': ${errorMessage(err)}`, { invalid: true, cause: err });
   }
@@ -148,49 +149,6 @@ export function compileTagFilter(spec: TagFilterSpec): TagFilter {
       return out;
     },
   };
-}
-
-/**
- * Go's `Regexp.Expand` of a template over a match: `$name` / `${name}` (letters, digits,
- * `_`; a number is a group index), `$$` is a `$`; unknown groups expand to nothing; a `$`
- * that starts no valid name is kept as is.
- */
-export function expandGoTemplate(template: string, m: RegExpExecArray): string {
-  let out = '';
-  let i = 0;
-  while (i < template.length) {
-    const d = template.indexOf('$', i);
-    if (d < 0) {
-      out += template.slice(i);
-      break;
-    }
-    out += template.slice(i, d);
-    const rest = template.slice(d + 1);
-    if (rest.startsWith('$')) {
-      out += '$';
-      i = d + 2;
-      continue;
-    }
-    const brace = /^\{([A-Za-z0-9_]+)\}/.exec(rest);
-    const bare = /^[A-Za-z0-9_]+/.exec(rest);
-    const name = brace ? brace[1] : bare?.[0];
-    if (!name) {
-      out += '$';
-      i = d + 1;
-      continue;
-    }
-    out += groupValue(m, name);
-    i = d + 1 + (brace ? brace[0].length : name.length);
-  }
-  return out;
-}
-
-function groupValue(m: RegExpExecArray, name: string): string {
-  if (/^[0-9]+$/.test(name)) {
-    const n = Number(name);
-    return n < m.length ? (m[n] ?? '') : '';
-  }
-  return m.groups?.[name] ?? '';
 }
 
 /**

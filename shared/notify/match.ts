@@ -6,7 +6,7 @@
  * that does not compile is skipped and reported (`InvalidConfig` on the Alert).
  */
 import type { NotificationEvent } from './event.js';
-import { compileGoRegexp, goMatch } from './regexp.js';
+import { GoRegexp } from '../util/go-regexp.js';
 import type { AlertSpec, EventSource } from './spec.js';
 
 /** A problem with an Alert found while matching, to record as a Warning event on it. */
@@ -33,14 +33,14 @@ export function sourceMatches(src: EventSource, alert: Pick<AlertSpec, 'eventSev
 
 function listMatches(alert: AlertSpec, list: string[], which: 'inclusion' | 'exclusion', msg: string, warnings: AlertWarning[]): boolean {
   for (const exp of list) {
-    let re: RegExp;
+    let re: GoRegexp;
     try {
-      re = compileGoRegexp(exp);
+      re = GoRegexp.compile(exp);
     } catch {
       warnings.push({ alert, reason: 'InvalidConfig', message: `failed to compile ${which} regex: ${exp}` });
       continue;
     }
-    if (goMatch(re, msg)) return true;
+    if (re.test(msg)) return true;
   }
   return false;
 }

@@ -29,7 +29,6 @@ import { errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { NOTIFY_TARGET_KIND, providerSkips } from './deliver.js';
 import { cleanupMetadata, EVENT_SOURCE_KINDS, rateLimitKey, shapeEvent, withoutToken, type NotificationEvent } from './event.js';
-import { matchAlerts } from './match.js';
 import { parseAlert, parseProvider, type AlertSpec } from './spec.js';
 import { withCel } from '../cel/load.js';
 
@@ -88,6 +87,8 @@ export async function dispatchEvent(rt: Runtime, shaped: NotificationEvent, labe
   const e = withoutToken(cleaned);
   const alerts = await alertsOf(rt);
   if (!alerts.length) return { enqueued: [] };
+  // Loaded on the first event with Alerts: matching carries the Go regexp engine.
+  const { matchAlerts } = await import('./match.js');
   const { matched, warnings } = matchAlerts(alerts, e, labels);
   for (const w of warnings) {
     await recordEvent(rt.state, { kind: 'Alert', namespace: w.alert.namespace, name: w.alert.name }, { severity: 'error', reason: w.reason, message: w.message }, rt.now()).catch(() => undefined);

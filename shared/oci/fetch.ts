@@ -32,7 +32,8 @@ import { ANNOTATION_REVISION, ANNOTATION_SOURCE } from './media-types.js';
 import { formatRepository, type OciReference, type RepositoryName } from './reference.js';
 import { isHelmChartSelector, layerOperation, layerSelectorEqual, parseOciUrl, type OciLayerSelector, type OciRepositorySpec } from './spec.js';
 import { untarLayer } from './untar.js';
-import { compileGoRegexp, parseConstraint, pickSemverTag } from './version.js';
+import { GoRegexp } from '../util/go-regexp.js';
+import { parseConstraint, pickSemverTag } from './version.js';
 
 /** Options of one fetch. */
 export interface FetchOciOptions {
@@ -252,8 +253,8 @@ async function resolveRef(client: RegistryClient, repo: RepositoryName, spec: Oc
   if (r.kind === 'digest') return { ...repo, digest: r.digest };
   if (r.kind === 'tag') return { ...repo, tag: r.tag };
   const tags = await client.listTags(repo, { signal });
-  let filter: RegExp | undefined;
-  if (r.semverFilter) filter = compileGoRegexp(r.semverFilter);
+  let filter: GoRegexp | undefined;
+  if (r.semverFilter) filter = GoRegexp.compile(r.semverFilter);
   let constraint;
   try {
     constraint = parseConstraint(r.semver);

@@ -48,7 +48,7 @@ export {
   type OciReference,
   type RepositoryName,
 } from './reference.js';
-export { parseVersion, parseStrictVersion, parseConstraint, constraintMatches, pickSemverTag, ociTagToSemver, semverToOciTag, compileGoRegexp, type VersionConstraint } from './version.js';
+export { parseVersion, parseStrictVersion, parseConstraint, constraintMatches, pickSemverTag, ociTagToSemver, semverToOciTag, type VersionConstraint } from './version.js';
 export { parseManifest, encodeImageManifest, encodeFluxConfig, pickPlatform, type Descriptor, type ImageManifest, type ImageIndex, type ParsedManifest } from './manifest.js';
 export { RegistryError, RegistryAuthError, RegistryUnreachableError, RegistryTooLargeError, OciError, OciSpecError, type RegistryErrorEntry } from './errors.js';
 export { untarLayer, LayerExtractError, DEFAULT_MAX_EXTRACTED_BYTES, type UntarResult } from './untar.js';

@@ -9,8 +9,12 @@
 import { parseDuration } from '../util/duration.js';
 import { OciSpecError } from './errors.js';
 import { HELM_CHART_CONTENT } from './media-types.js';
-import { InvalidReferenceError, OCI_SCHEME, parseRepository, type RepositoryName } from './reference.js';
-import { compileGoRegexp, parseConstraint } from './version.js';
+import type { RepositoryName } from './reference.js';
+import { parseOciUrl } from './url.js';
+import { GoRegexp } from '../util/go-regexp.js';
+import { parseConstraint } from './version.js';
+
+export { parseOciUrl };
 
 /** API versions we read (v1beta2 has the same spec). */
 export const OCI_REPOSITORY_API_VERSIONS = ['source.toolkit.fluxcd.io/v1', 'source.toolkit.fluxcd.io/v1beta2'] as const;
@@ -112,29 +116,6 @@ function isEmpty(v: unknown): boolean {
 }
 
 /**
- * Validates the URL the way source-controller's parseRepository does: `oci://`, then a
- * repository without a tag. Throws OciSpecError (URLInvalid) with Flux's message.
- */
-export function parseOciUrl(url: string): RepositoryName {
-  const fail = (msg: string): never => {
-    throw new OciSpecError('URLInvalid', `URL validation failed for '${url}': ${msg}`);
-  };
-  if (typeof url !== 'string' || !url.startsWith(OCI_SCHEME)) fail("URL must be in format 'oci://<domain>/<org>/<repo>'");
-  const rest = url.slice(OCI_SCHEME.length);
-  const slash = rest.indexOf('/');
-  const path = slash >= 0 ? rest.slice(slash + 1) : rest;
-  if (path.includes('@')) fail(`URL must not contain a digest; remove '@${path.split('@')[1]}' and set spec.ref.digest`);
-  const colon = path.indexOf(':');
-  if (slash >= 0 && colon >= 0) fail(`URL must not contain a tag; remove ':${path.slice(colon + 1)}'`);
-  try {
-    return parseRepository(rest);
-  } catch (err) {
-    if (err instanceof InvalidReferenceError) fail(err.message);
-    throw err;
-  }
-}
-
-/**
  * Validates and normalises an OCIRepository manifest (already parsed from YAML/JSON).
  * Throws OciSpecError naming the object and the field; `reason` is the Stalled reason.
  */
@@ -207,7 +188,7 @@ export function parseOciRepository(obj: unknown, opts: { defaultNamespace?: stri
     const filter = str('semverFilter');
     if (filter) {
       try {
-        compileGoRegexp(filter);
+        GoRegexp.compile(filter);
       } catch (err) {
         fail(`spec.ref.semverFilter '${filter}' is not a valid regular expression: ${(err as Error).message}`);
       }
@@ -305,7 +286,7 @@ export function parseVerification(v: unknown, field: string, fail: (msg: string,
       for (const k of ['issuer', 'subject'] as const) {
         if (typeof entry[k] !== 'string' || !entry[k]) fail(`${at}.${k} is required (a Go regular expression)`);
         try {
-          compileGoRegexp(entry[k] as string);
+          GoRegexp.compile(entry[k] as string);
         } catch (err) {
           fail(`${at}.${k} '${String(entry[k])}' is not a valid regular expression: ${(err as Error).message}`);
         }

@@ -111,7 +111,7 @@ export function semverToOciTag(version: string, layerMediaType?: string): string
 export function pickSemverTag(
   tags: Iterable<string>,
   constraint: VersionConstraint,
-  opts: { filter?: RegExp; layerMediaType?: string } = {},
+  opts: { filter?: { test(tag: string): boolean }; layerMediaType?: string } = {},
 ): string | undefined {
   let best: { tag: string; v: semver.SemVer } | undefined;
   for (const tag of tags) {
@@ -121,21 +121,4 @@ export function pickSemverTag(
     if (!best || semver.compare(v, best.v) > 0) best = { tag, v };
   }
   return best?.tag;
-}
-
-/**
- * Compiles a Go (RE2) regular expression the way users write them for Flux: `(?P<name>` is
- * turned into `(?<name>`, a leading `(?i)`/`(?s)`/`(?m)` becomes a flag. Throws on a
- * syntax error.
- */
-export function compileGoRegexp(pattern: string): RegExp {
-  let src = pattern;
-  let flags = '';
-  const lead = /^\(\?([ims]+)\)/.exec(src);
-  if (lead) {
-    flags = [...new Set(lead[1].split(''))].join('');
-    src = src.slice(lead[0].length);
-  }
-  src = src.replace(/\(\?P</g, '(?<');
-  return new RegExp(src, flags);
 }

@@ -5,7 +5,8 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compilePolicy, compileTagFilter, expandGoTemplate, latestTag, policyChoice, PolicyError } from '../../shared/images/policy.js';
+import { compilePolicy, compileTagFilter, latestTag, policyChoice, PolicyError } from '../../shared/images/policy.js';
+import { expandGoTemplate } from '../../shared/util/go-regexp.js';
 import { parseGoFloat } from '../../shared/images/go-float.js';
 import { sortTagsDescending } from '../../shared/images/tags.js';
 

@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileGoRegexp, parseConstraint, parseVersion, pickSemverTag } from '../../shared/oci/version.js';
+import { parseConstraint, parseVersion, pickSemverTag } from '../../shared/oci/version.js';
+import { GoRegexp } from '../../shared/util/go-regexp.js';
 import { HELM_CHART_CONTENT } from '../../shared/oci/media-types.js';
 
 describe('versions (fluxcd/pkg ParseVersion + Masterminds constraints)', () => {
@@ -22,8 +23,8 @@ describe('versions (fluxcd/pkg ParseVersion + Masterminds constraints)', () => {
 
   test('semverFilter keeps only matching tags', () => {
     const tags = ['1.0.0-dev.1', '1.1.0', '1.2.0-dev.2'];
-    assert.equal(pickSemverTag(tags, parseConstraint('>=1.0.0-0'), { filter: compileGoRegexp('.*-dev.*') }), '1.2.0-dev.2');
-    assert.equal(compileGoRegexp('(?i)^V(?P<n>[0-9]+)').exec('v12')?.groups?.n, '12');
+    assert.equal(pickSemverTag(tags, parseConstraint('>=1.0.0-0'), { filter: GoRegexp.compile('.*-dev.*') }), '1.2.0-dev.2');
+    assert.equal(GoRegexp.compile('(?i)^V(?P<n>[0-9]+)').exec('v12')?.groups?.n, '12');
   });
 
   test('Helm chart layer: `_` in a tag is read as `+`, otherwise the tag is skipped', () => {

@@ -6,7 +6,7 @@
  */
 import type { ObjectKey } from '../../kube/object.js';
 import type { RegistryClient } from '../../oci/client.js';
-import { compileGoRegexp } from '../../oci/version.js';
+import { GoRegexp } from '../../util/go-regexp.js';
 import type { StateStore } from '../../state/store.js';
 import { FluxlessError, errorMessage } from '../../util/errors.js';
 import { LATEST_TAGS_COUNT, readTags, writeTags, type StoredTags } from '../../images/tags.js';
@@ -58,10 +58,10 @@ export async function shouldScan(state: StateStore, key: ObjectKey, spec: ImageR
 }
 
 /** Compiles the exclusion list (Flux: `failed to compile regex <re>: ...`). */
-export function compileExclusions(list: readonly string[]): RegExp[] {
+export function compileExclusions(list: readonly string[]): GoRegexp[] {
   return list.map((p) => {
     try {
-      return compileGoRegexp(p);
+      return GoRegexp.compile(p);
     } catch (err) {
       throw new ScanError(`failed to compile regex ${p}: ${errorMessage(err)}`, { cause: err, hint: 'fix spec.exclusionList (Go regular expressions)' });
     }

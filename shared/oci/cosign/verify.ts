@@ -30,7 +30,7 @@ import type { RegistryClient } from '../client.js';
 import { OciError } from '../errors.js';
 import { formatRepository, type RepositoryName } from '../reference.js';
 import type { OidcIdentityMatch } from '../spec.js';
-import { compileGoRegexp } from '../version.js';
+import { GoRegexp } from '../../util/go-regexp.js';
 import { legacyToBundle, legacyPayloadProblem } from './legacy-bundle.js';
 import { findSignatures, signatureTag } from './signatures.js';
 
@@ -147,7 +147,7 @@ export async function verifyCosign(client: RegistryClient, repo: RepositoryName,
 /** True when `identities` is empty or one entry's issuer and subject regexps both match (cosign: unanchored). */
 export function identityMatches(identities: OidcIdentityMatch[], issuer: string, subject: string): boolean {
   if (identities.length === 0) return true;
-  return identities.some((m) => compileGoRegexp(m.issuer).test(issuer) && compileGoRegexp(m.subject).test(subject));
+  return identities.some((m) => GoRegexp.compile(m.issuer).test(issuer) && GoRegexp.compile(m.subject).test(subject));
 }
 
 const EXT_KEY_USAGE = '2.5.29.37';
