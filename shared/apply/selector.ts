@@ -6,6 +6,7 @@
  */
 import { splitApiVersion, type KubeObject } from '../kube/object.js';
 import { ValidationError } from '../util/errors.js';
+import { GoRegexp } from '../util/go-regexp.js';
 
 /** A selector as written in a Kustomization (`spec.ignore[].target`, `spec.patches[].target`). */
 export interface ObjectSelector {
@@ -135,17 +136,18 @@ function validValue(v: string): boolean {
 /** A compiled ObjectSelector. */
 export class CompiledSelector {
   private constructor(
-    private readonly res: { group?: RegExp; version?: RegExp; kind?: RegExp; name?: RegExp; namespace?: RegExp },
+    private readonly res: { group?: GoRegexp; version?: GoRegexp; kind?: GoRegexp; name?: GoRegexp; namespace?: GoRegexp },
     private readonly labels?: LabelSelector,
     private readonly annotations?: LabelSelector,
   ) {}
 
   /** Compiles a selector; `field` names it in errors (e.g. `spec.ignore[0].target`). */
   static compile(sel: ObjectSelector, field: string): CompiledSelector {
-    const re = (v: string | undefined, what: string): RegExp | undefined => {
+    // kustomize's selector: Go's regexp, anchored.
+    const re = (v: string | undefined, what: string): GoRegexp | undefined => {
       if (!v) return undefined;
       try {
-        return new RegExp(`^(?:${v})$`);
+        return GoRegexp.compile(`^(?:${v})$`);
       } catch (err) {
         throw new ValidationError(`${field}.${what}: invalid regular expression ${JSON.stringify(v)}: ${(err as Error).message}`);
       }

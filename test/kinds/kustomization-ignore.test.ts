@@ -37,6 +37,9 @@ describe('spec.ignore selectors and pointers', () => {
     assert.equal(sel.matches(deploy('api', { labels: { hpa: 'off' }, annotations: { owner: 'x' } })), false);
     assert.equal(sel.matches({ ...deploy('api', { labels: { hpa: 'on' }, annotations: { owner: 'x' } }), apiVersion: 'extensions/v1beta1' }), false);
     assert.throws(() => CompiledSelector.compile({ name: '(' }, 'spec.ignore[0].target'), /spec\.ignore\[0\]\.target\.name: invalid regular expression/);
+    // Go's regexp, as kustomize's selectors: POSIX classes and flags work, lookaround is refused.
+    assert.equal(CompiledSelector.compile({ name: '(?i)[[:alpha:]]+-\\d' }, 't').matches(deploy('WEB-1')), true);
+    assert.throws(() => CompiledSelector.compile({ name: 'web(?!2)' }, 't'), /invalid regular expression .*invalid or unsupported Perl syntax/);
   });
 
   test('pointers: ~1 and ~0 escapes, list indexes, missing paths are no error', () => {
