@@ -8,7 +8,6 @@
  * bench:aws.
  * Anchor: Flux 2.6 needs 28 s for 100 and 2 min 2 s for 500 on a 16-core runner.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_CONCURRENCY } from '../shared/config/config.js';
@@ -18,7 +17,7 @@ import { ensureTools } from '../shared/render/tools.js';
 import { enqueue } from '../shared/runtime/enqueue.js';
 import { configureLogging } from '../shared/util/log.js';
 import { sendGithubPush } from '../test/harness/github.js';
-import { benchCluster, startBenchFleet } from './common.js';
+import { benchCluster, COMPONENTS, cpuDelta, processCpu, startBenchFleet, systemCpu } from './common.js';
 
 const SIZES = (process.env.BENCH_SIZES ?? '100,500').split(',').map(Number);
 const CONCURRENCY = process.env.FLUXLESS_CONCURRENCY ?? String(DEFAULT_CONCURRENCY);
@@ -33,45 +32,6 @@ export function fleetApp(ns: string, i: number): Record<string, string> {
     [`apps/${n}/ingress.yaml`]: `apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: ${n}\nspec:\n  rules:\n  - host: ${n}.example.com\n    http:\n      paths:\n      - path: /\n        pathType: Prefix\n        backend: {service: {name: ${n}, port: {number: 80}}}\n`,
     [`clusters/bench/${n}.yaml`]: `apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: ${n}\n  namespace: ${ns}\nspec:\n  interval: 10m\n  prune: true\n  wait: true\n  timeout: 2m\n  path: ./apps/${n}\n  targetNamespace: ${ns}\n  sourceRef: {kind: GitRepository, name: flux-system}\n`,
   };
-}
-
-/** CPU seconds (user + system) used so far by each process of the given names, by name. */
-function processCpu(names: string[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  let pids: string[] = [];
-  try {
-    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
-  } catch {
-    return out;
-  }
-  for (const pid of pids) {
-    try {
-      const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const comm = st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'));
-      const name = names.find((n) => comm.startsWith(n.slice(0, 15)));
-      if (!name) continue;
-      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-      out[name] = (out[name] ?? 0) + (Number(f[11]) + Number(f[12])) / 100;
-    } catch {
-      // the process ended
-    }
-  }
-  return out;
-}
-
-const COMPONENTS = ['kube-apiserver', 'etcd', 'kube-controller-manager'];
-
-/** Busy and total CPU seconds of the machine since boot (Linux /proc/stat), if readable. */
-function systemCpu(): { busy: number; total: number } | undefined {
-  try {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-    const total = f.reduce((a, b) => a + b, 0);
-    const idle = (f[3] ?? 0) + (f[4] ?? 0);
-    const hz = 100;
-    return { busy: (total - idle) / hz, total: total / hz };
-  } catch {
-    return undefined;
-  }
 }
 
 /** What one size measured. */
@@ -126,7 +86,7 @@ async function runSize(kubeconfigPath: string, n: number): Promise<SizeResult> {
       console.log(
         `  CPU: machine busy ${(cpu.busy - cpu0.busy).toFixed(1)} s of ${(cpu.total - cpu0.total).toFixed(1)} s; ` +
           `fluxless process ${((self.user + self.system) / 1e6).toFixed(1)} s; ` +
-          COMPONENTS.map((c) => `${c} ${((comp1[c] ?? 0) - (comp0[c] ?? 0)).toFixed(1)} s`).join(', ') +
+          cpuDelta(comp0, comp1) +
           `; API calls per Kustomization ${((rt.client.requestCount - calls0) / n).toFixed(1)}; kustomize ${JSON.stringify(kustomizeBatcher((await ensureTools()).kubectl).stats)}`,
       );
     }

@@ -31,7 +31,7 @@ import { enqueue } from '../shared/runtime/enqueue.js';
 import { configureLogging } from '../shared/util/log.js';
 import { sendGithubPush } from '../test/harness/github.js';
 import { startRegistry } from '../test/harness/registry.js';
-import { benchCluster, startBenchFleet } from './common.js';
+import { benchCluster, cpuDelta, processCpu, startBenchFleet, systemCpu } from './common.js';
 
 const run = promisify(execFile);
 const SIZES = (process.env.BENCH_SIZES ?? '100,500').split(',').map(Number);
@@ -79,17 +79,6 @@ async function writeChart(dir: string): Promise<string> {
   return root;
 }
 
-/** CPU seconds of the machine since boot (busy, total), from /proc/stat. */
-function systemCpu(): { busy: number; total: number } | undefined {
-  try {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-    const total = f.reduce((a, b) => a + b, 0);
-    return { busy: (total - (f[3] ?? 0) - (f[4] ?? 0)) / 100, total: total / 100 };
-  } catch {
-    return undefined;
-  }
-}
-
 function loadNote(): string {
   try {
     return `load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`;
@@ -125,12 +114,6 @@ async function serveDir(dir: string): Promise<{ url: string; close(): Promise<vo
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise<void>((r) => server.close(() => r())) };
-}
-
-/** CPU seconds of this process. */
-function processCpu(): { self: number } {
-  const u = process.cpuUsage();
-  return { self: (u.user + u.system) / 1e6 };
 }
 
 interface Sources {
@@ -203,11 +186,13 @@ async function helmBaseline(kubeconfigPath: string, chartTgz: string, n: number)
   const names = Array.from({ length: n }, (_, i) => `app-${i}`);
   try {
     const c0 = systemCpu();
+    const p0 = processCpu();
     const t0 = performance.now();
     await pool(names, HELM_CONCURRENCY, (name) => helmCommand(helm, ['upgrade', '--install', name, chartTgz, '-n', ns], env, home));
     const installS = (performance.now() - t0) / 1000;
     const c1 = systemCpu();
-    console.log(`  baseline: helm upgrade --install x${n} ${installS.toFixed(1)} s (${HELM_CONCURRENCY} at once)${c0 && c1 ? `; CPU: machine busy ${(c1.busy - c0.busy).toFixed(1)} s of ${(c1.total - c0.total).toFixed(1)} s` : ''}`);
+    const p1 = processCpu();
+    console.log(`  baseline: helm upgrade --install x${n} ${installS.toFixed(1)} s (${HELM_CONCURRENCY} at once)${c0 && c1 ? `; CPU: machine busy ${(c1.busy - c0.busy).toFixed(1)} s of ${(c1.total - c0.total).toFixed(1)} s; ${cpuDelta(p0, p1)}` : ''}`);
     const t1 = performance.now();
     await pool(names, HELM_CONCURRENCY, (name) => helmCommand(helm, ['upgrade', name, chartTgz, '-n', ns], env, home));
     const upgradeS = (performance.now() - t1) / 1000;
@@ -231,7 +216,8 @@ async function runSize(kubeconfigPath: string, n: number, s: Sources): Promise<{
     const head = await repo.head();
     const runner = await helmRunnerFor(rt);
     const cpu0 = systemCpu();
-    const proc0 = processCpu();
+    const proc0 = process.cpuUsage();
+    const comp0 = processCpu();
     const calls0 = rt.client.requestCount;
     const t0 = performance.now();
     const res = await sendGithubPush({ url: local.url, namespace: ns, token, head, repository: { full_name: 'bench/fleet' } });
@@ -253,11 +239,12 @@ async function runSize(kubeconfigPath: string, n: number, s: Sources): Promise<{
     );
     const readyS = (performance.now() - t0) / 1000;
     const cpu1 = systemCpu();
-    const proc1 = processCpu();
+    const proc = process.cpuUsage(proc0);
+    const comp1 = processCpu();
     console.log(`N=${n}: webhook -> all ${n} HelmReleases Ready in ${readyS.toFixed(1)} s (${CONCURRENCY} workers, ${HELM_CONCURRENCY} helm processes, source ${SOURCE})`);
     if (cpu0 && cpu1) {
       console.log(
-        `  CPU: machine busy ${(cpu1.busy - cpu0.busy).toFixed(1)} s of ${(cpu1.total - cpu0.total).toFixed(1)} s; fluxless process ${(proc1.self - proc0.self).toFixed(1)} s; ` +
+        `  CPU: machine busy ${(cpu1.busy - cpu0.busy).toFixed(1)} s of ${(cpu1.total - cpu0.total).toFixed(1)} s; fluxless process ${((proc.user + proc.system) / 1e6).toFixed(1)} s; ${cpuDelta(comp0, comp1)}; ` +
           `API calls per HelmRelease ${((rt.client.requestCount - calls0) / n).toFixed(1)}; ${loadNote()}`,
       );
     }
