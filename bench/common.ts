@@ -109,7 +109,7 @@ export async function startBenchFleet(kubeconfigPath: string, prefix: string, co
 }
 
 /** The control-plane processes whose CPU the benchmarks report. */
-export const COMPONENTS = ['kube-apiserver', 'etcd', 'kube-controller-manager'];
+const COMPONENTS = ['kube-apiserver', 'etcd', 'kube-controller-manager'];
 
 /** Fields of /proc/<pid>/stat after the command name (field 3 onwards), with the command name. */
 function procStat(pid: string): { comm: string; f: string[] } | undefined {
@@ -123,8 +123,10 @@ function procStat(pid: string): { comm: string; f: string[] } | undefined {
 
 /**
  * CPU seconds (user + system) used so far by each process of the given names, by name, and
- * under `children` what the direct children of this process used, themselves and their
- * finished descendants (the helm and kustomize processes the runtime started), on Linux.
+ * under `children` what the child processes of this process used (the helm and kustomize
+ * processes the runtime started), on Linux: the running direct children, themselves and
+ * their finished descendants, plus the children this process has already reaped (its own
+ * cutime and cstime), so a short-lived child that exits between two readings still counts.
  */
 export function processCpu(names: string[] = COMPONENTS): Record<string, number> {
   const out: Record<string, number> = { children: 0 };
@@ -139,7 +141,8 @@ export function processCpu(names: string[] = COMPONENTS): Record<string, number>
     const st = procStat(pid);
     if (!st) continue;
     const [utime, stime, cutime, cstime] = [11, 12, 13, 14].map((i) => Number(st.f[i]) / 100);
-    if (st.f[1] === self) out.children += utime + stime + cutime + cstime;
+    if (pid === self) out.children += cutime + cstime;
+    else if (st.f[1] === self) out.children += utime + stime + cutime + cstime;
     const name = names.find((n) => st.comm.startsWith(n.slice(0, 15)));
     if (name) out[name] = (out[name] ?? 0) + utime + stime;
   }

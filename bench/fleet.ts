@@ -17,7 +17,7 @@ import { ensureTools } from '../shared/render/tools.js';
 import { enqueue } from '../shared/runtime/enqueue.js';
 import { configureLogging } from '../shared/util/log.js';
 import { sendGithubPush } from '../test/harness/github.js';
-import { benchCluster, COMPONENTS, cpuDelta, processCpu, startBenchFleet, systemCpu } from './common.js';
+import { benchCluster, cpuDelta, processCpu, startBenchFleet, systemCpu } from './common.js';
 
 const SIZES = (process.env.BENCH_SIZES ?? '100,500').split(',').map(Number);
 const CONCURRENCY = process.env.FLUXLESS_CONCURRENCY ?? String(DEFAULT_CONCURRENCY);
@@ -61,7 +61,7 @@ async function runSize(kubeconfigPath: string, n: number): Promise<SizeResult> {
     const head = await repo.head();
     const rev = `main@sha1:${head}`;
     const cpu0 = systemCpu();
-    const comp0 = processCpu(COMPONENTS);
+    const comp0 = processCpu();
     const self0 = process.cpuUsage();
     const calls0 = rt.client.requestCount;
     const t0 = performance.now();
@@ -80,7 +80,7 @@ async function runSize(kubeconfigPath: string, n: number): Promise<SizeResult> {
     const s = (performance.now() - t0) / 1000;
     const self = process.cpuUsage(self0);
     const cpu = systemCpu();
-    const comp1 = processCpu(COMPONENTS);
+    const comp1 = processCpu();
     console.log(`N=${n}: webhook -> all ${n} Kustomizations Ready in ${s.toFixed(1)} s (${CONCURRENCY} workers)`);
     if (cpu && cpu0) {
       console.log(
