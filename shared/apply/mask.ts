@@ -12,6 +12,7 @@
  * transformed or cut in half does not get through either.
  */
 import { splitApiVersion } from '../kube/object.js';
+import { trimEnd } from '../util/trim.js';
 
 /** What a masked value is replaced with (as Flux's diff does). */
 export const MASK = '***';
@@ -134,7 +135,7 @@ function decodeBase64(s: string): Buffer | undefined {
   const t = s.replace(/\s+/g, '');
   if (!t || !/^[A-Za-z0-9+/]*={0,2}$/.test(t)) return undefined;
   const b = Buffer.from(t, 'base64');
-  return b.toString('base64').replace(/=+$/, '') === t.replace(/=+$/, '') ? b : undefined;
+  return trimEnd(b.toString('base64'), '=') === trimEnd(t, '=') ? b : undefined;
 }
 
 /** Go's %e / %g exponent: at least two digits (`e+06`). */
@@ -175,7 +176,7 @@ function formsOf(values: Iterable<unknown>): Set<string> {
   for (const v of values) {
     if (v instanceof Base64Value) {
       stringForms(v.text, add);
-      add(v.text.replace(/=+$/, ''));
+      add(trimEnd(v.text, '='));
       const b = decodeBase64(v.text);
       if (b) {
         bytesForms(b, add);
@@ -186,7 +187,7 @@ function formsOf(values: Iterable<unknown>): Set<string> {
       const b = Buffer.from(v, 'utf8');
       const b64 = b.toString('base64');
       add(b64);
-      add(b64.replace(/=+$/, ''));
+      add(trimEnd(b64, '='));
       bytesForms(b, add);
     } else if (typeof v === 'number') numberForms(v, add);
     else if (typeof v === 'bigint') add(v.toString());

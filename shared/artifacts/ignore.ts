@@ -1,3 +1,4 @@
+import { trimEnd } from '../util/trim.js';
 /**
  * Ignore rules for artifacts, with Flux's semantics (fluxcd/pkg `sourceignore`, whose matcher
  * comes from go-git's gitignore package). This is deliberately not git's own algorithm (nor
@@ -46,7 +47,7 @@ export class Pattern {
     let p = line;
     this.inclusion = p.startsWith('!');
     if (this.inclusion) p = p.slice(1);
-    if (!p.endsWith('\\ ')) p = p.replace(/ +$/, '');
+    if (!p.endsWith('\\ ')) p = trimEnd(p, ' ');
     this.dirOnly = p.endsWith('/');
     if (this.dirOnly) p = p.slice(0, -1);
     this.isGlob = p.includes('/');

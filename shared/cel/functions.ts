@@ -6,6 +6,7 @@
 import { CelScalar, celFunc, celMethod, isCelList, isCelMap, isCelUint, listType } from '@bufbuild/cel';
 import type { CelFunc, CelList, CelValue } from '@bufbuild/cel';
 import { strings } from '@bufbuild/cel/ext';
+import { trimEnd } from '../util/trim.js';
 
 const { BOOL, BYTES, DYN, STRING } = CelScalar;
 const LIST = listType(DYN);
@@ -76,7 +77,7 @@ const encoders: CelFunc[] = [
   celFunc('base64.encode', [BYTES], STRING, (b) => Buffer.from(b).toString('base64')),
   celFunc('base64.decode', [STRING], BYTES, (s) => {
     // cel-go accepts padded and unpadded standard base64.
-    if (!BASE64.test(s) || s.replace(/=+$/, '').length % 4 === 1) throw new Error('base64.decode: illegal base64 data');
+    if (!BASE64.test(s) || trimEnd(s, '=').length % 4 === 1) throw new Error('base64.decode: illegal base64 data');
     return new Uint8Array(Buffer.from(s, 'base64'));
   }),
 ];

@@ -17,6 +17,7 @@ import { corruptMessage, getCondition, listRecords, readRecord, type ObjectRecor
 import { FluxlessError, NotFoundError } from '../util/errors.js';
 import { sleep } from '../util/time.js';
 import { output, renderTable, runningServer } from './context.js';
+import { trimEnd } from '../util/trim.js';
 
 /** The kind a CLI word names; a usage error listing the known words otherwise. */
 export function kindOf(word: string): KindReconciler {
@@ -72,8 +73,8 @@ export function onCluster(row: Pick<StatusRow, 'cluster' | 'clusterServer'>, wan
   if (want === 'management' || want === MANAGEMENT_CLUSTER) return row.cluster === MANAGEMENT_CLUSTER;
   if (row.cluster === want) return true;
   if (!row.clusterServer) return false;
-  const server = row.clusterServer.replace(/\/+$/, '');
-  return server === want.replace(/\/+$/, '') || server.replace(/^https?:\/\//, '') === want;
+  const server = trimEnd(row.clusterServer, '/');
+  return server === trimEnd(want, '/') || server.replace(/^https?:\/\//, '') === want;
 }
 
 function statusRow(kind: KindReconciler, key: ObjectKey, rec: ObjectRecord): StatusRow {

@@ -7,6 +7,7 @@ import { parseDuration } from '../util/duration.js';
 import { SpecError } from './errors.js';
 import { keptMetadata, objectIdentity } from './release-spec.js';
 import { DURATION_NO_HOURS_PATTERN, S, validate, type Schema } from './schema.js';
+import { trimEnd } from '../util/trim.js';
 
 export const SOURCE_API_VERSION = 'source.toolkit.fluxcd.io/v1';
 /** API versions accepted for sources (v1beta2 is still served by Flux 2.9). */
@@ -70,9 +71,9 @@ export function normalizeRepositoryUrl(url: string): string {
   const u = new URL(url);
   if (u.protocol === 'oci:') {
     // WHATWG URL keeps oci: paths opaque; trim trailing slashes on the string.
-    return url.replace(/\/+$/, '');
+    return trimEnd(url, '/');
   }
-  u.pathname = u.pathname.replace(/\/+$/, '') + '/';
+  u.pathname = trimEnd(u.pathname, '/') + '/';
   return u.toString();
 }
 

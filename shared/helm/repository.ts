@@ -9,6 +9,7 @@ import { RepositoryError } from './errors.js';
 import { redactUrl, repositoryGet, type RepositoryAccess } from './http.js';
 import { indexToJson, IndexError, loadIndex, MAX_CHART_SIZE, MAX_INDEX_SIZE, validateMetadata, type ChartMetadata, type ChartVersion, type DroppedEntry, type IndexFile } from './index-file.js';
 import type { HelmRepository } from './repository-spec.js';
+import { trimEnd } from '../util/trim.js';
 
 /** Secret data, as the API returns it decoded (bytes) or as strings. */
 export type SecretData = Record<string, Buffer | string>;
@@ -116,7 +117,7 @@ export interface FetchedIndex {
 /** The index URL of a repository: `<url>/index.yaml` (path joined, query kept). */
 export function indexUrl(repoUrl: string): string {
   const u = new URL(repoUrl);
-  u.pathname = u.pathname.replace(/\/+$/, '') + '/index.yaml';
+  u.pathname = trimEnd(u.pathname, '/') + '/index.yaml';
   return u.toString();
 }
 
@@ -178,7 +179,7 @@ export function resolveChartUrl(repoUrl: string, ref: string): string {
     // relative
   }
   const base = new URL(repoUrl);
-  base.pathname = base.pathname.replace(/\/+$/, '') + '/';
+  base.pathname = trimEnd(base.pathname, '/') + '/';
   const query = base.search;
   const resolved = new URL(ref, base);
   resolved.search = query;

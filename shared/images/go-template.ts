@@ -18,6 +18,7 @@
 import { FluxlessError } from '../util/errors.js';
 import { callFunction, isFunction } from './go-template-funcs.js';
 import { GoMap, GoStruct, NO_VALUE, formatValue, indirectTypeName, isTrue, type GoValue } from './go-values.js';
+import { trimEnd } from '../util/trim.js';
 
 /** A template that failed to parse or execute; the message is Go's. */
 export class TemplateError extends FluxlessError {
@@ -129,7 +130,7 @@ class Parser {
       let j = open + 2;
       const trimLeft = s[j] === '-' && /[ \t\r\n]/.test(s[j + 1] ?? '');
       if (trimLeft) {
-        text = text.replace(/[ \t\r\n]+$/, '');
+        text = trimEnd(text, ' \t\r\n');
         j += 1;
       }
       if (text) this.items.push({ kind: 'text', text });

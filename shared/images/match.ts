@@ -7,6 +7,7 @@
  */
 import type { KubeObject } from '../kube/object.js';
 import { parseRepository, type RepositoryName } from '../oci/reference.js';
+import { trimBoth, trimEnd } from '../util/trim.js';
 
 /** The part of a registry event that matching needs (RegistryArtifact has it). */
 export interface EventRepository {
@@ -56,7 +57,7 @@ export function watchedRepository(obj: Pick<KubeObject, 'kind' | 'spec'>): Watch
     }
     case 'HelmRepository': {
       if (spec.type !== 'oci' || typeof spec.url !== 'string' || !spec.url.startsWith('oci://')) return undefined;
-      const r = safeRepository(spec.url.replace(/\/+$/, ''));
+      const r = safeRepository(trimEnd(spec.url, '/'));
       return r ? { ...r, prefix: true } : undefined;
     }
     default:
@@ -67,7 +68,7 @@ export function watchedRepository(obj: Pick<KubeObject, 'kind' | 'spec'>): Watch
 /** True when the event's repository is the one the object watches (or under it, for a prefix). */
 export function repositoryMatches(event: EventRepository, watched: WatchedRepository): boolean {
   if (event.host !== '' && normalizeHost(event.host) !== normalizeHost(watched.registry)) return false;
-  let repo = event.repository.replace(/^\/+|\/+$/g, '');
+  let repo = trimBoth(event.repository, '/');
   if (normalizeHost(watched.registry) === 'docker.io' && (event.host === '' || normalizeHost(event.host) === 'docker.io') && !repo.includes('/')) repo = `library/${repo}`;
   if (repo === watched.repository) return true;
   return watched.prefix && repo.startsWith(`${watched.repository}/`);

@@ -12,6 +12,7 @@ import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { shareable } from '../util/abort.js';
 import { FluxlessError } from '../util/errors.js';
+import { trimEnd } from '../util/trim.js';
 
 /** One cause of a Status error (field validation details). */
 export interface KubeStatusCause {
@@ -85,7 +86,7 @@ export function createKubeClient(kc: KubeConfig, opts: KubeClientOptions = {}): 
       hint: 'set current-context in the kubeconfig, or point KUBECONFIG at another file',
     });
   }
-  const server = cluster.server.replace(/\/+$/, '');
+  const server = trimEnd(cluster.server, '/');
   const url = new URL(server);
   const isHttps = url.protocol === 'https:';
   let base: https.RequestOptions | undefined;
@@ -125,7 +126,7 @@ export function createKubeClient(kc: KubeConfig, opts: KubeClientOptions = {}): 
 
   async function request<T>(method: string, path: string, ro: RequestOptions = {}): Promise<T> {
     const o = await auth();
-    let fullPath = (url.pathname.replace(/\/+$/, '') || '') + path;
+    let fullPath = (trimEnd(url.pathname, '/') || '') + path;
     if (ro.query) {
       const q = new URLSearchParams();
       for (const [k, v] of Object.entries(ro.query)) if (v !== undefined) q.set(k, String(v));

@@ -20,6 +20,7 @@ import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smit
 import { ValidationError } from '../util/errors.js';
 import { isNotFound, type KubeClient } from './client.js';
 import { KubeConfigRefError } from './remote-kubeconfig.js';
+import { trimEnd } from '../util/trim.js';
 
 /** Flux's EKS cluster ARN pattern (auth/aws options.go). */
 export const EKS_CLUSTER_ARN = /^arn:aws[\w-]*:eks:([^:]{1,100}):[0-9]{1,30}:cluster\/(.{1,200})$/;
@@ -153,7 +154,7 @@ function encodeRfc3986(s: string): string {
 /** `eks:DescribeCluster`: the endpoint and PEM CA of a cluster. */
 export async function describeEksCluster(cluster: EksCluster, credentials: AwsCredentials, opts: Pick<EksOptions, 'eksEndpoint' | 'fetchImpl'> = {}): Promise<{ endpoint: string; caPem: string }> {
   const base = new URL(opts.eksEndpoint ?? `https://eks.${cluster.region}.amazonaws.com`);
-  const p = `${base.pathname.replace(/\/+$/, '')}/clusters/${encodeURIComponent(cluster.name)}`;
+  const p = `${trimEnd(base.pathname, '/')}/clusters/${encodeURIComponent(cluster.name)}`;
   const signer = new SignatureV4({ service: 'eks', region: cluster.region, credentials, sha256: Hash.bind(null, 'sha256') });
   const signed = await signer.sign({
     method: 'GET',

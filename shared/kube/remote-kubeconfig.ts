@@ -20,6 +20,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
 import { ValidationError } from '../util/errors.js';
 import { isNotFound, type KubeClient } from './client.js';
+import { trimEnd } from '../util/trim.js';
 
 /** `spec.kubeConfig.secretRef` (meta.SecretKeyReference). */
 export interface KubeConfigSecretRef {
@@ -94,7 +95,8 @@ export function sanitizeKubeConfig(text: string, where: string, opts: KubeConfig
   const clusterName = str(ctx.cluster);
   const cluster = clusterName ? named(doc.clusters, clusterName, 'cluster') : undefined;
   if (!clusterName || !cluster) throw new KubeConfigRefError(`${where}: cluster '${clusterName ?? ''}' of context '${current}' not found in the kubeconfig`);
-  const server = str(cluster.server)?.replace(/\/+$/, '');
+  const rawServer = str(cluster.server);
+  const server = rawServer === undefined ? undefined : trimEnd(rawServer, '/');
   if (!server) throw new KubeConfigRefError(`${where}: cluster '${clusterName}' has no server`);
   try {
     const u = new URL(server);

@@ -28,6 +28,7 @@ import { impersonatingClient, serviceAccountUser } from './impersonate.js';
 import { RestMapper } from './mapper.js';
 import { readKubeConfigSecret, type KubeConfigMessages, type KubeConfigSecretRef } from './remote-kubeconfig.js';
 import { effectiveServiceAccount, sanitizeOptionsOf, tenancyOf } from './tenancy.js';
+import { trimEnd } from '../util/trim.js';
 
 /** `spec.kubeConfig` (meta.KubeConfigReference): exactly one of the two. */
 export interface KubeConfigRef {
@@ -242,7 +243,7 @@ async function eksEntry(cfg: EksConfig, svc: Pick<ReconcileServices, 'settings'>
     address ??= d.endpoint;
     caPem ??= d.caPem;
   }
-  const server = address.replace(/\/+$/, '');
+  const server = trimEnd(address, '/');
   const cluster: ClusterIdentity = { name: cfg.cluster.name, server };
   const kc = new KubeConfig();
   kc.loadFromOptions({

@@ -22,6 +22,7 @@ import { formatRepository, InvalidReferenceError, OCI_SCHEME, parseRepository, t
 import { combineSignals } from './fetch.js';
 import { constraintMatches, parseConstraint, parseStrictVersion, parseVersion } from './version.js';
 import semver from 'semver';
+import { trimEnd } from '../util/trim.js';
 
 /** Options of a chart pull. */
 export interface HelmChartPullOptions {
@@ -86,7 +87,7 @@ export function parseChartUrl(chartUrl: string): { repo: RepositoryName; name: s
     throw new OciError('URLInvalid', `invalid chart URL '${chartUrl}': ${msg}`, { stalled: true });
   };
   if (!chartUrl.startsWith(OCI_SCHEME)) fail("the URL must start with 'oci://'");
-  const rest = chartUrl.slice(OCI_SCHEME.length).replace(/\/+$/, '');
+  const rest = trimEnd(chartUrl.slice(OCI_SCHEME.length), '/');
   const slash = rest.indexOf('/');
   if (slash >= 0 && /[:@]/.test(rest.slice(slash + 1))) fail('the URL must not contain a tag or digest; give the version separately');
   try {

@@ -18,6 +18,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import { fetchGitRepository, parseGitRepository, resolveRemote } from '../sources/git.js';
 import type { GitCredentials, GitRepositorySpec } from '../sources/types.js';
 import { readRecord } from '../state/records.js';
+import { trimEnd } from '../util/trim.js';
 
 /** A GitRepository the preview renders from. */
 export interface PreviewSource {
@@ -45,7 +46,7 @@ export function repoIdentity(url: string): string | undefined {
       return undefined;
     }
   }
-  p = p.replace(/^\/+/, '').replace(/\/+$/, '').replace(/\.git$/, '');
+  p = trimEnd(p.replace(/^\/+/, ''), '/').replace(/\.git$/, '');
   return `${host}/${p}`.toLowerCase();
 }
 

@@ -1,3 +1,4 @@
+import { trimEnd } from '../util/trim.js';
 /**
  * What a registry event is about: the image repository (and tag / digest) it names, in
  * one normalised form, so the caller can match ImageRepository / OCIRepository /
@@ -38,12 +39,16 @@ export interface ImageName {
   digest?: string;
 }
 
+/** The longest image reference read from an event; a registry's own limit on a name is 255. */
+const MAX_IMAGE_REFERENCE = 4096;
+
 /**
  * Parse and normalise an image reference such as `nginx`, `nginx:1.27`,
  * `ghcr.io/org/app@sha256:...`, `https://quay.io/ns/repo` or `127.0.0.1:5000/a/b:v1`.
  * Returns undefined for something that is not a reference (empty, spaces, no name).
  */
 export function parseImageName(ref: string, defaultHost = 'docker.io'): ImageName | undefined {
+  if (ref.length > MAX_IMAGE_REFERENCE) return undefined;
   let rest = ref.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, '');
   if (rest === '' || /\s/.test(rest)) return undefined;
   let digest: string | undefined;
@@ -52,7 +57,7 @@ export function parseImageName(ref: string, defaultHost = 'docker.io'): ImageNam
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
   }
-  rest = rest.replace(/\/+$/, '');
+  rest = trimEnd(rest, '/');
   let tag: string | undefined;
   const colon = rest.lastIndexOf(':');
   if (colon > rest.lastIndexOf('/')) {

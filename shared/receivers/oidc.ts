@@ -21,6 +21,7 @@ import { cel, loadCel } from '../cel/load.js';
 import { errorMessage } from '../util/errors.js';
 import { OIDC_CLAIM_VARIABLES } from './spec.js';
 import type { OidcProvider } from './spec.js';
+import { trimEnd } from '../util/trim.js';
 
 /** Verified claims, or why the token is refused (401 unauthenticated, 403 not allowed, 503 issuer unreachable). */
 export type TokenCheck =
@@ -185,7 +186,7 @@ export class OidcVerifier {
   }
 
   private async load(issuer: string): Promise<Discovery> {
-    const url = `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+    const url = `${trimEnd(issuer, '/')}/.well-known/openid-configuration`;
     const doc = await fetchJson(url, this.timeoutMs);
     if (typeof doc !== 'object' || doc === null) throw new Error(`${url} is not a JSON object`);
     const d = doc as Record<string, unknown>;

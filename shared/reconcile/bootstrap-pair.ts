@@ -12,6 +12,7 @@ import type { KubeObject } from '../kube/object.js';
 import { parseDuration } from '../util/duration.js';
 import { appendEvent } from './status.js';
 import type { ObjectRecord } from '../state/records.js';
+import { trimEnd } from '../util/trim.js';
 
 function redact(v: unknown): string {
   const s = JSON.stringify(v);
@@ -46,7 +47,7 @@ function sameValue(field: string, a: unknown, b: unknown): boolean {
 
 function normalPath(p: string): string {
   const n = posix.normalize(`/${p}`);
-  return n.length > 1 ? n.replace(/\/+$/, '') : n;
+  return n.length > 1 ? trimEnd(n, '/') : n;
 }
 
 /** The effective definition and the conflicts, from the configuration's object and Git's. */

@@ -10,6 +10,7 @@ import { SopsError } from './errors.js';
 import { formatFloatG } from './go-strconv.js';
 import { mustQuoteString, resolveYamlScalar } from './yaml-scalars.js';
 import { Branch, Comment, SopsTime, type TreeItem, type TreeValue } from './types.js';
+import { countTrailing } from '../util/trim.js';
 
 const INDENT = 4;
 
@@ -252,7 +253,7 @@ function literalAllowed(s: string): boolean {
 function stringScalar(s: string, indent: number): string {
   if (s.includes('\n')) {
     if (literalAllowed(s)) {
-      const trailing = s.match(/\n*$/)![0].length;
+      const trailing = countTrailing(s, '\n');
       const chomp = trailing === 0 ? '-' : trailing === 1 ? '' : '+';
       const body = trailing === 0 ? s : s.slice(0, s.length - (trailing === 1 ? 1 : 0));
       const pad = ' '.repeat(indent);

@@ -25,6 +25,7 @@ import { FLUSH_PKT, PktLineFormatError, pktLine, pktText, readPkt } from './git-
 import { isSshUrl } from './git-ssh-url.js';
 import type { GitCredentials, GitRepositorySpec } from './types.js';
 import { basicAuth } from '../util/basic-auth.js';
+import { trimEnd } from '../util/trim.js';
 
 /** The object id of "no object" (a ref to create, or to delete). */
 export const ZERO_OID = '0000000000000000000000000000000000000000';
@@ -107,7 +108,7 @@ async function openSession(spec: GitRepositorySpec, auth: GitCredentials | undef
     if (username) headers.Authorization = basicAuth(username, password);
   }
   const http: HttpClient = { request: (req: GitHttpRequest) => nodeHttp.request({ ...req, signal } as GitHttpRequest) };
-  return { url: u.toString(), gitUrl: u.toString().replace(/\/+$/, ''), http, headers, close: () => undefined };
+  return { url: u.toString(), gitUrl: trimEnd(u.toString(), '/'), http, headers, close: () => undefined };
 }
 
 async function collect(body: AsyncIterableIterator<Uint8Array> | undefined): Promise<Buffer> {

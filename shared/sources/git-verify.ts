@@ -17,6 +17,7 @@
 import { createHash, createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import type { SignedGitObject } from './types.js';
 import { errorMessage } from '../util/errors.js';
+import { trimEnd } from '../util/trim.js';
 
 /** The trusted keys of a verify Secret. */
 export interface GitTrustedKeys {
@@ -211,7 +212,7 @@ async function verifySsh(obj: SignedGitObject, authorized: string[]): Promise<st
       if (key.getPublicSSH().equals(publicKey)) match = { pem: key.getPublicPEM(), type: key.type };
     }
   }
-  const fingerprint = `SHA256:${createHash('sha256').update(publicKey).digest('base64').replace(/=+$/, '')}`;
+  const fingerprint = `SHA256:${trimEnd(createHash('sha256').update(publicKey).digest('base64'), '=')}`;
   if (!match) throw new Error(`unable to verify Git object SSH signature: the signing key ${fingerprint} is not one of the authorized keys`);
 
   const digest = createHash(hashAlg).update(obj.payload).digest();

@@ -11,6 +11,7 @@
  * saying so. A malformed line makes the whole file invalid (as in Flux), naming the line.
  */
 import { createHash, createHmac } from 'node:crypto';
+import { trimEnd } from '../util/trim.js';
 
 /** One host key line of a known_hosts file. */
 export interface KnownHostEntry {
@@ -46,7 +47,7 @@ export function knownHostName(host: string, port: number): string {
 
 /** `SHA256:<base64>` fingerprint of an SSH public key blob, as `ssh-keygen -l` prints it. */
 export function sshFingerprint(blob: Buffer): string {
-  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
+  return `SHA256:${trimEnd(createHash('sha256').update(blob).digest('base64'), '=')}`;
 }
 
 /** The key type string at the start of an SSH public key blob, or undefined if malformed. */

@@ -25,6 +25,13 @@ describe('parseImageName', () => {
     assert.deepEqual(parseImageName('acme/podinfo', ''), { host: '', repository: 'acme/podinfo', image: 'acme/podinfo' });
   });
 
+  test('a run of slashes before the name is kept, and a reference over 4096 characters is refused', () => {
+    assert.equal(parseImageName(`quay.io/${'/'.repeat(20)}a`)?.repository, `${'/'.repeat(20)}a`);
+    assert.equal(parseImageName(`quay.io/${'/'.repeat(20_000)}a`), undefined);
+    assert.equal(parseImageName(`quay.io/ns/${'a'.repeat(4096)}`), undefined);
+    assert.equal(parseImageName(`quay.io/ns/${'a'.repeat(4000)}`)?.host, 'quay.io');
+  });
+
   test('not a reference', () => {
     assert.equal(parseImageName(''), undefined);
     assert.equal(parseImageName('two words'), undefined);

@@ -18,6 +18,7 @@ import type { KubeClient } from '../../kube/client.js';
 import { KUBECONFIG_DATA_ENV, loadKubeConfigFile, parseKubeConfig } from '../../kube/kubeconfig.js';
 import type { ReconcileServices } from '../../reconcile/contract.js';
 import { EnvironmentError } from '../../util/errors.js';
+import { trimEnd } from '../../util/trim.js';
 
 const registered = new WeakMap<KubeClient, KubeConfig>();
 const runners = new WeakMap<KubeConfig, Promise<HelmRunner>>();
@@ -48,7 +49,8 @@ function fromEnv(server: string): KubeConfig | undefined {
   for (const make of envCandidates()) {
     try {
       const kc = make();
-      if (kc.getCurrentCluster()?.server.replace(/\/+$/, '') === server) return kc;
+      const current = kc.getCurrentCluster()?.server;
+      if (current !== undefined && trimEnd(current, '/') === server) return kc;
     } catch {
       // not this one
     }

@@ -13,6 +13,7 @@ import { httpRequest } from '../http.js';
 import type { Notifier, ProviderOptions } from './common.js';
 import { parseGitAddress } from './git-address.js';
 import { basicAuth } from '../../util/basic-auth.js';
+import { trimEnd } from '../../util/trim.js';
 
 /** Bitbucket Cloud's API. */
 export const BITBUCKET_API = 'https://api.bitbucket.org/2.0';
@@ -26,7 +27,7 @@ export function bitbucketNotifier(o: ProviderOptions): Notifier {
   if (cred.length !== 2) throw new PermanentDeliveryError('invalid token format, expected to be <user>:<password>');
   const parts = id.split('/');
   if (parts.length !== 2) throw new PermanentDeliveryError(`invalid repository id "${id}"`);
-  const base = (o.endpoints.bitbucket ?? process.env.BITBUCKET_API_BASE_URL ?? BITBUCKET_API).replace(/\/+$/, '');
+  const base = trimEnd(o.endpoints.bitbucket ?? process.env.BITBUCKET_API_BASE_URL ?? BITBUCKET_API, '/');
   const auth = basicAuth(cred[0], cred[1]);
   const [owner, repo] = parts;
   return async (e) => {

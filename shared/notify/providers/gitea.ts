@@ -10,6 +10,7 @@ import { goMarshal, S } from '../../util/gojson.js';
 import { httpRequest } from '../http.js';
 import type { Notifier, ProviderOptions } from './common.js';
 import { parseGitAddress } from './git-address.js';
+import { trimEnd } from '../../util/trim.js';
 
 interface GiteaStatus {
   status?: string;
@@ -34,7 +35,7 @@ export function giteaRepoClient(o: ProviderOptions): GiteaRepoClient {
   const parts = id.split('/');
   if (parts.length !== 2) throw new PermanentDeliveryError(`invalid repository id "${id}"`);
   const [owner, repo] = parts.map((p) => encodeURIComponent(p));
-  const api = `${host.replace(/\/+$/, '')}/api/v1`;
+  const api = `${trimEnd(host, '/')}/api/v1`;
   const call = async <T>(method: string, path: string, body?: unknown, what?: string): Promise<T> => {
     const res = await httpRequest({ method, url: api + path, headers: { Authorization: `token ${token}`, 'Content-Type': 'application/json' }, body: body === undefined ? undefined : goMarshal(body), signal: o.signal }, o.transport);
     if (res.status < 200 || res.status >= 300) {

@@ -18,6 +18,7 @@ import { PermanentDeliveryError, statusDeliveryError } from '../errors.js';
 import { goEncodeNoEscape } from '../../util/gojson.js';
 import { httpRequest, type HttpAnswer, type Transport } from '../http.js';
 import { parseGitAddress } from './git-address.js';
+import { trimEnd } from '../../util/trim.js';
 
 /** go-github's version Flux builds with. */
 export const GO_GITHUB_USER_AGENT = 'go-github/v64.0.0';
@@ -117,7 +118,7 @@ const appTokens = new Map<string, CachedToken>();
 /** An installation token (and, with `slug`, the App's slug) for the App keys; cached until 5 minutes before expiry. */
 export async function githubAppToken(keys: GitHubAppKeys, o: { transport: Transport; signal?: AbortSignal; slug?: boolean; now?: () => number }): Promise<{ token: string; slug?: string }> {
   const now = o.now ?? Date.now;
-  const base = `${(keys.baseUrl ?? 'https://api.github.com').replace(/\/+$/, '')}/`;
+  const base = `${trimEnd(keys.baseUrl ?? 'https://api.github.com', '/')}/`;
   const cacheKey = `${base}|${keys.appId}|${keys.installationId ?? ''}|${keys.installationOwner ?? ''}|${o.slug ? 's' : ''}`;
   const hit = appTokens.get(cacheKey);
   if (hit && hit.expiresAt - 5 * 60_000 > now()) return { token: hit.token, slug: hit.slug };

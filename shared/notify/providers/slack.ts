@@ -8,6 +8,7 @@ import type { NotificationEvent } from '../event.js';
 import { PermanentDeliveryError } from '../errors.js';
 import { omitEmpty, S, type GoStruct } from '../../util/gojson.js';
 import { metadataEntries, type Notifier, objName, postMessage, type ProviderOptions, requireRequestUri, requireUrlQuoted } from './common.js';
+import { trimEnd } from '../../util/trim.js';
 
 /** chat.postMessage answers 200 with `ok: false` on errors. */
 export const SLACK_API_URL = 'https://slack.com/api/chat.postMessage';
@@ -62,7 +63,7 @@ export function slackNotifier(o: ProviderOptions): Notifier {
 export function discordUrl(address: string): string {
   const u = requireRequestUri(address, 'Discord hook URL');
   if (address.endsWith('/slack')) return address;
-  u.pathname = `${u.pathname.replace(/\/+$/, '')}/slack`.replace(/\/{2,}/g, '/');
+  u.pathname = `${trimEnd(u.pathname, '/')}/slack`.replace(/\/{2,}/g, '/');
   return u.toString();
 }
 

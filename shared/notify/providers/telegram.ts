@@ -6,6 +6,7 @@ import type { NotificationEvent } from '../event.js';
 import { PermanentDeliveryError } from '../errors.js';
 import { omitEmpty, S, type GoStruct } from '../../util/gojson.js';
 import { metadataEntries, postMessage, type Notifier, type ProviderOptions } from './common.js';
+import { trimEnd } from '../../util/trim.js';
 
 /** The Telegram Bot API. */
 export const TELEGRAM_API = 'https://api.telegram.org';
@@ -33,7 +34,7 @@ export function telegramPayload(e: NotificationEvent, channel: string): GoStruct
 export function telegramNotifier(o: ProviderOptions): Notifier {
   if (o.channel === '') throw new PermanentDeliveryError('empty Telegram channel');
   if (o.token === '') throw new PermanentDeliveryError('empty Telegram token');
-  const base = (o.endpoints.telegram ?? TELEGRAM_API).replace(/\/+$/, '');
+  const base = trimEnd(o.endpoints.telegram ?? TELEGRAM_API, '/');
   const url = `${base}/bot${o.token}/sendMessage`;
   return async (e) => {
     await postMessage({ signal: o.signal, transport: { proxy: o.transport.proxy } }, url, telegramPayload(e, o.channel));
