@@ -23,6 +23,7 @@ import { log as rootLog } from '../util/log.js';
 import type { Logger } from '../util/log.js';
 import { BODY_DEADLINE_MS, MAX_BODY_BYTES, readBodyCapped } from './body.js';
 import { MemoryDeliveryDeduper } from './dedupe.js';
+import { isSenderFacing } from './errors.js';
 import type { DeliveryDeduper } from './dedupe.js';
 import { ReceiverIndex } from './directory.js';
 import type { IndexedReceiver, ReceiverDirectory } from './directory.js';
@@ -173,7 +174,8 @@ export function createReceiverApp(deps: ReceiverAppDeps): Hono {
     try {
       verdict = await RECEIVER_HANDLERS[rec.entry.spec.type](hookRequest(c, body.bytes), ctx);
     } catch (err) {
-      return done(500, { error: `validating the request failed: ${errorMessage(err)}` });
+      // The cause (a Secret, a role, an issuer) is for the operator's log, not for the sender.
+      return done(500, { error: 'validating the request failed; the cause is in the webhook function\'s log' }, { cause: errorMessage(err) });
     }
     if (verdict.kind !== 'reject' && verdict.event !== undefined) fields.event = verdict.event;
     switch (verdict.kind) {
@@ -234,7 +236,8 @@ export function createReceiverApp(deps: ReceiverAppDeps): Hono {
       if (dedupeKey !== undefined && deduper.forget) {
         await deduper.forget(dedupeKey).catch(() => undefined);
       }
-      return done(500, { error: `requesting reconciliation failed: ${errorMessage(err)}` });
+      if (isSenderFacing(err)) return done(500, { error: `requesting reconciliation failed: ${errorMessage(err)}` });
+      return done(500, { error: 'requesting reconciliation failed; the cause is in the webhook function\'s log' }, { cause: errorMessage(err) });
     }
     return done(200, { status: 'accepted', message: 'reconciliation requested', marked }, { marked, ...verdict.details });
   });

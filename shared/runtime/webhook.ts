@@ -8,7 +8,9 @@ import { createReceiverApp, type ReconcileRequestInfo } from '../receivers/app.j
 import type { DeliveryDeduper } from '../receivers/dedupe.js';
 import { resolveReceiverEntry, type ReceiverDirectory, type ReceiverEntry } from '../receivers/directory.js';
 import type { RegistryArtifact } from '../receivers/images.js';
+import { ReceiverTargetsError } from '../receivers/errors.js';
 import { parseReceiverObject, type ResourceSelector } from '../receivers/spec.js';
+import { tenancyOf } from '../kube/tenancy.js';
 import { IMAGE_SOURCE_KINDS, repositoryMatches, watchedRepository } from '../images/match.js';
 import type { KubeObject } from '../kube/object.js';
 import { corruptMessage, isCorrupt, listRecords, type ObjectRecord } from '../state/records.js';
@@ -62,13 +64,27 @@ function aboutObject(artifacts: readonly RegistryArtifact[], obj: KubeObject): b
 /**
  * Marks the targets as requested now (`requestedAt`) and enqueues them; returns how many.
  * With `info.artifacts` (registry receivers), the image sources a `*` selector matches are
- * marked only when they watch a repository the event names.
+ * marked only when they watch a repository the event names. With `receiver` and the
+ * `noCrossNamespaceRefs` lockdown, a target in another namespace is refused, as Flux's
+ * receiver does: the other targets are still marked, then ReceiverTargetsError is thrown
+ * (the app answers 500).
  */
-export async function requestReconcile(rt: Runtime, targets: readonly ResourceSelector[], info: ReconcileRequestInfo = {}): Promise<number> {
+export async function requestReconcile(
+  rt: Runtime,
+  targets: readonly ResourceSelector[],
+  info: ReconcileRequestInfo = {},
+  receiver?: { namespace: string; name: string },
+): Promise<number> {
   const requestedAt = rt.now().toISOString();
+  const lockdown = receiver !== undefined && tenancyOf(rt.settings).noCrossNamespaceRefs === true;
+  const refused: string[] = [];
   let n = 0;
   for (const [i, t] of targets.entries()) {
     const ns = t.namespace ?? 'default';
+    if (lockdown && ns !== receiver.namespace) {
+      refused.push(`resources[${i}] ${t.kind}/${ns}/${t.name}: cross-namespace references are not allowed`);
+      continue;
+    }
     const keys =
       t.name === '*'
         ? await rt.state.list({ kind: t.kind, namespace: ns })
@@ -96,6 +112,7 @@ export async function requestReconcile(rt: Runtime, targets: readonly ResourceSe
       n++;
     }
   }
+  if (refused.length > 0 && receiver !== undefined) throw new ReceiverTargetsError(receiver, refused);
   return n;
 }
 
@@ -108,7 +125,7 @@ export function createWebhookApp(rt: Runtime, opts: { deduper?: DeliveryDeduper 
       request: async (targets, receiver, info) => {
         // A pull (merge) request to preview: rendered and dry-run by the worker (shared/preview).
         if (info.preview) await requestPreview(rt, receiver, info.preview);
-        return requestReconcile(rt, targets, info);
+        return requestReconcile(rt, targets, info, receiver);
       },
     },
   });

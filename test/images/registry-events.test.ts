@@ -111,6 +111,44 @@ describe('registry receivers: info.artifacts narrows the image sources', () => {
   });
 });
 
+describe('Receiver targets under the noCrossNamespaceRefs lockdown', () => {
+  test('a target in another namespace is refused with Flux\'s reason, the others are still marked, and filter indexes stay aligned', async (t) => {
+    const rt = await localRuntime(t);
+    rt.settings = { ...rt.settings, noCrossNamespaceRefs: true } as Runtime['settings'];
+    await store(rt.state, obj('Kustomization', 'own', { path: './', interval: '5m', sourceRef: { kind: 'GitRepository', name: 'x' } }, 'flux-system'));
+    await store(rt.state, obj('Kustomization', 'theirs', { path: './', interval: '5m', sourceRef: { kind: 'GitRepository', name: 'x' } }, 'apps'));
+    await store(rt.state, obj('Kustomization', 'last', { path: './', interval: '5m', sourceRef: { kind: 'GitRepository', name: 'x' } }, 'flux-system'));
+    const targets = [
+      { kind: 'Kustomization', name: 'own', namespace: 'flux-system' },
+      { kind: 'Kustomization', name: 'theirs', namespace: 'apps' },
+      { kind: 'Kustomization', name: 'last', namespace: 'flux-system' },
+    ];
+    const asked: Array<[number, string]> = [];
+    const accept = (i: number, res: { metadata: { name: string } }) => {
+      asked.push([i, res.metadata.name]);
+      return true;
+    };
+    await assert.rejects(
+      requestReconcile(rt, targets, { accept, deliveryId: randomUUID() }, { namespace: 'flux-system', name: 'hook' }),
+      (err: Error) => {
+        assert.equal(err.name, 'ReceiverTargetsError');
+        assert.equal(err.message, 'Receiver flux-system/hook: resources[1] Kustomization/apps/theirs: cross-namespace references are not allowed');
+        return true;
+      },
+    );
+    assert.deepEqual(asked, [[0, 'own'], [2, 'last']]);
+    const requested = async (ns: string, name: string) => (await readRecord(rt.state, { kind: 'Kustomization', namespace: ns, name }))?.requestedAt;
+    assert.ok(await requested('flux-system', 'own'));
+    assert.ok(await requested('flux-system', 'last'));
+    assert.equal(await requested('apps', 'theirs'), undefined);
+
+    // Without the lockdown the same Receiver marks all three.
+    rt.settings = { ...rt.settings, noCrossNamespaceRefs: false } as Runtime['settings'];
+    assert.equal(await requestReconcile(rt, targets, { deliveryId: randomUUID() }, { namespace: 'flux-system', name: 'hook' }), 3);
+    assert.ok(await requested('apps', 'theirs'));
+  });
+});
+
 /** An EventBridge "ECR Image Action" event as AWS documents it. */
 function ecrEvent(detail: Record<string, string>, over: Record<string, unknown> = {}) {
   return {

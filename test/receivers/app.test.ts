@@ -4,6 +4,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createReceiverApp } from '../../shared/receivers/app.js';
 import type { ReceiverAppDeps } from '../../shared/receivers/app.js';
 import type { ReceiverEntry } from '../../shared/receivers/directory.js';
+import { ReceiverTargetsError } from '../../shared/receivers/errors.js';
 import {
   RecordingRequester,
   StaticDirectory,
@@ -263,17 +264,32 @@ describe('GitHub receiver', () => {
   });
 
   test('when the requester fails: 500, and the redelivery is handled (not treated as duplicate)', async () => {
-    const { app, requester } = setup();
+    const { app, requester, lines } = setup();
     const delivery = randomUUID();
-    requester.failWith = new Error('GitRepository flux-system/flux-system not found');
+    requester.failWith = new Error('reading s3://fluxless-state-123/objects/GitRepository failed: AccessDenied for arn:aws:iam::123:role/fluxless');
     const first = await app.request(path('github-receiver'), { method: 'POST', body: pushJson, headers: githubHeaders(pushJson, { delivery }) });
     assert.equal(first.status, 500);
-    assert.match(String((await json(first)).error), /requesting reconciliation failed: GitRepository flux-system\/flux-system not found/);
+    // The cause stays in the function's log: bucket, key and role names do not reach the sender.
+    const error = String((await json(first)).error);
+    assert.match(error, /^requesting reconciliation failed; the cause is in the webhook function's log$/);
+    assert.doesNotMatch(error, /arn:aws|fluxless-state-123/);
+    assert.ok(lines.some((l) => l.status === 500 && /AccessDenied for arn:aws:iam::123:role\/fluxless/.test(String(l.cause))));
     requester.failWith = undefined;
     const retry = await app.request(path('github-receiver'), { method: 'POST', body: pushJson, headers: githubHeaders(pushJson, { delivery }) });
     assert.equal(retry.status, 200);
     assert.equal((await json(retry)).status, 'accepted');
     assert.equal(requester.calls.length, 1);
+  });
+
+  test('a refused target (cross-namespace lockdown) is named in the 500 body', async () => {
+    const { app, requester } = setup();
+    requester.failWith = new ReceiverTargetsError({ namespace: 'flux-system', name: 'github-receiver' }, ['resources[1] Kustomization/apps/app: cross-namespace references are not allowed']);
+    const res = await app.request(path('github-receiver'), { method: 'POST', body: pushJson, headers: githubHeaders(pushJson) });
+    assert.equal(res.status, 500);
+    assert.equal(
+      (await json(res)).error,
+      'requesting reconciliation failed: Receiver flux-system/github-receiver: resources[1] Kustomization/apps/app: cross-namespace references are not allowed',
+    );
   });
 
   test('a suspended receiver answers 503', async () => {
