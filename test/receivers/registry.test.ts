@@ -209,6 +209,16 @@ describe('registry receivers', () => {
     await refused('cdevents', JSON.stringify(broken), {}, 400, /unknown CDEvent type/);
   });
 
+  test('cdevents: a package URL with a malformed % escape is accepted without naming an image (as Flux, 200)', async () => {
+    const event = JSON.parse(fixture('cdevents-artifact-published.json')) as { context: { id: string }; subject: { id: string } };
+    for (const id of ['pkg:oci/podinfo%zz@sha256:00?repository_url=ghcr.io/acme/podinfo', 'pkg:oci/podinfo@sha256%E0%A4%A']) {
+      event.subject.id = id;
+      event.context.id = `malformed-${id.length}`;
+      const info = await accepted('cdevents', JSON.stringify(event), { 'ce-type': 'dev.cdevents.artifact.published.0.2.0' });
+      assert.equal(info.artifacts, undefined, id);
+    }
+  });
+
   test('github package events: signed as any GitHub hook; the image from package_url', async () => {
     const body = fixture('github-package.json');
     const headers = { 'x-github-event': 'package', 'x-github-delivery': 'pkg-1', 'x-hub-signature-256': hmac('sha256', TOKEN, body) };

@@ -82,9 +82,19 @@ export const cdevents: ReceiverHandler = (req, ctx) => {
 export function purlArtifact(id: string, action: string | undefined): RegistryArtifact | undefined {
   const m = /^pkg:oci\/([^@?#]+)(?:@([^?#]+))?(?:\?([^#]*))?/.exec(id);
   if (!m) return undefined;
-  const name = decodeURIComponent(m[1]);
-  const digest = m[2] ? decodeURIComponent(m[2]) : undefined;
+  // A malformed % escape names no image; the event is still accepted (Flux answers 200).
+  const name = decodeComponent(m[1]);
+  const digest = m[2] ? decodeComponent(m[2]) : undefined;
+  if (name === undefined || (m[2] && digest === undefined)) return undefined;
   const q = new URLSearchParams(m[3] ?? '');
   const repositoryUrl = q.get('repository_url');
   return artifactFromReference(repositoryUrl ?? name, { digest, tag: q.get('tag') ?? undefined, action, defaultHost: '' });
+}
+
+function decodeComponent(s: string): string | undefined {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return undefined;
+  }
 }
