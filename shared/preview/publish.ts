@@ -62,6 +62,7 @@ export async function completeCheckRun(access: ApiAccess, req: PreviewRequest, i
 interface Note {
   id: number;
   body?: string;
+  author?: { id?: number; username?: string };
 }
 
 /** Creates or updates the merge request note of the Receiver. */
@@ -71,7 +72,10 @@ export async function upsertNote(access: ApiAccess, req: PreviewRequest, receive
   const notesPath = `projects/${project}/merge_requests/${req.number}/notes`;
   const notes = await gl.call<Note[]>('GET', `${notesPath}?order_by=created_at&per_page=100&sort=asc`, undefined, 'could not list merge request notes');
   const marker = noteMarker(receiver);
-  const mine = (notes ?? []).find((n) => (n.body ?? '').includes(marker));
+  // Anyone can quote the marker in a comment: only a note the token's own user wrote is ours.
+  const me = await gl.call<{ id?: number; username?: string }>('GET', 'user', undefined, 'could not read the API token\'s user');
+  const ours = (n: Note) => (me?.id !== undefined && n.author?.id !== undefined ? n.author.id === me.id : n.author?.username !== undefined && n.author.username === me?.username);
+  const mine = (notes ?? []).find((n) => ours(n) && (n.body ?? '').includes(marker));
   const body = { body: noteBody(receiver, r) };
   if (mine) await gl.call('PUT', `${notesPath}/${mine.id}`, body, 'could not update the merge request note');
   else await gl.call('POST', notesPath, body, 'could not create the merge request note');

@@ -23,6 +23,9 @@ import path from 'node:path';
 import { ValidationFailedError } from '../apply/errors.js';
 import { fieldDiff, renderDiff } from '../apply/diff.js';
 import { engineFor } from '../kinds/kustomization/apply.js';
+import { authorizeDefinitions } from '../kinds/kustomization/authorize.js';
+import { targetOf } from '../kinds/kustomization/target.js';
+import type { Target } from '../kube/targets.js';
 import { buildKustomization, buildSettings } from '../kinds/kustomization/build.js';
 import { withoutFluxComponents } from '../kinds/kustomization/components.js';
 import { gatesOf } from '../kinds/kustomization/gates.js';
@@ -58,6 +61,8 @@ export interface KustomizationPreview {
   ok: boolean;
   /** `BuildFailed`, `ValidationFailed`, `InvalidSpec` when not ok. */
   reason?: string;
+  /** Not built nor dry-run, and why (a definition of the pull request that reads Secrets, an untrusted head). */
+  skipped?: string;
   error?: string;
   changes: ObjectChange[];
   /** Objects the dry-run found unchanged. */
@@ -90,8 +95,29 @@ function comparableDefinition(o: KubeObject | undefined): unknown {
   return { apiVersion: o.apiVersion, kind: o.kind, labels: o.metadata.labels ?? {}, annotations: o.metadata.annotations ?? {}, spec: o.spec ?? {} };
 }
 
+/** What shapes a preview beyond the trees. */
+export interface PreviewOptions {
+  /** The head is untrusted (a fork): no Kustomization that reads Secrets is built. */
+  untrusted?: boolean;
+}
+
+/**
+ * Why a Kustomization is not built for this preview: a build reads Secrets (postBuild
+ * substituteFrom, SOPS keys) with Fluxless's own identity, and what it renders ends up in
+ * the check run (diffs, object names, error messages), where no masking can hold (envsubst
+ * can slice and re-case a value). So a definition the pull request adds or changes is never
+ * built when it reads Secrets, and nothing that reads Secrets is built for an untrusted head.
+ */
+function skipReason(spec: KustomizationSpec, newDefinition: boolean, opts: PreviewOptions): string | undefined {
+  const secrets = Boolean(spec.decryption) || (spec.postBuild?.substituteFrom ?? []).some((s) => s.kind === 'Secret');
+  if (!secrets) return undefined;
+  if (newDefinition) return 'the pull request adds or changes this definition, and it reads Secrets (postBuild.substituteFrom or spec.decryption): it is previewed once merged';
+  if (opts.untrusted) return 'it reads Secrets (postBuild.substituteFrom or spec.decryption), and the pull request comes from a fork';
+  return undefined;
+}
+
 /** Previews the Kustomizations of `src` that the change touches; see the module comment. */
-export async function previewSource(rt: Runtime, src: PreviewSource, trees: SourceTrees, work: string, signal?: AbortSignal): Promise<KustomizationPreview[]> {
+export async function previewSource(rt: Runtime, src: PreviewSource, trees: SourceTrees, work: string, signal?: AbortSignal, opts: PreviewOptions = {}): Promise<KustomizationPreview[]> {
   const out: KustomizationPreview[] = [];
   const queue: Candidate[] = [];
   const seen = new Set<string>();
@@ -120,7 +146,7 @@ export async function previewSource(rt: Runtime, src: PreviewSource, trees: Sour
   }
   while (queue.length) {
     const c = queue.shift()!;
-    const p = await previewOne(rt, src, c, trees.head, await dir('build'), signal);
+    const p = await previewOne(rt, src, c, trees.head, await dir('build'), signal, opts);
     out.push(p.preview);
     // Kustomization definitions this one renders at the head that are new or changed: previewed too.
     for (const d of p.definitions) {
@@ -137,7 +163,7 @@ export async function previewSource(rt: Runtime, src: PreviewSource, trees: Sour
   return out;
 }
 
-async function previewOne(rt: Runtime, src: PreviewSource, c: Candidate, head: string, dest: string, signal?: AbortSignal): Promise<{ preview: KustomizationPreview; definitions: KubeObject[] }> {
+async function previewOne(rt: Runtime, src: PreviewSource, c: Candidate, head: string, dest: string, signal?: AbortSignal, opts: PreviewOptions = {}): Promise<{ preview: KustomizationPreview; definitions: KubeObject[] }> {
   const base: KustomizationPreview = { key: c.key, path: '', ok: true, changes: [], unchanged: 0, ...(c.newDefinition ? { newDefinition: true } : {}) };
   let spec: KustomizationSpec;
   try {
@@ -146,6 +172,25 @@ async function previewOne(rt: Runtime, src: PreviewSource, c: Candidate, head: s
     return { preview: { ...base, ok: false, reason: 'InvalidSpec', error: errorMessage(err) }, definitions: [] };
   }
   base.path = spec.path || './';
+  const skipped = skipReason(spec, c.newDefinition, opts);
+  if (skipped) return { preview: { ...base, skipped }, definitions: [] };
+  // The dry-run acts as the reconcile would: on the cluster of spec.kubeConfig, as spec.serviceAccountName (or the default account).
+  let target: Target;
+  try {
+    target = await targetOf(rt, spec, c.rec);
+  } catch (err) {
+    const t = transientCause(err);
+    if (t) throw t;
+    return { preview: { ...base, ok: false, reason: 'ValidationFailed', error: errorMessage(err) }, definitions: [] };
+  }
+  try {
+    return await previewOnTarget(rt, c, spec, base, target, head, dest, signal);
+  } finally {
+    target.release();
+  }
+}
+
+async function previewOnTarget(rt: Runtime, c: Candidate, spec: KustomizationSpec, base: KustomizationPreview, target: Target, head: string, dest: string, signal?: AbortSignal): Promise<{ preview: KustomizationPreview; definitions: KubeObject[] }> {
   let objects: KubeObject[];
   try {
     await materializeBuildTree(head, spec.path ?? '', spec.render.components ?? [], dest);
@@ -164,7 +209,9 @@ async function previewOne(rt: Runtime, src: PreviewSource, c: Candidate, head: s
   const changes: ObjectChange[] = [];
   let unchanged = 0;
   try {
-    const entries = await engineFor(rt, spec, signal).applyAll(cluster, { diffOnly: true, ignore: spec.ignore });
+    // An impersonated tenant may only write the definitions its RBAC allows (as the reconcile checks).
+    await authorizeDefinitions(target, spec, flux);
+    const entries = await engineFor(rt, spec, signal, target).applyAll(cluster, { diffOnly: true, ignore: spec.ignore });
     for (const e of entries) {
       if (e.action === 'created' || e.action === 'configured') changes.push({ subject: e.subject, action: e.action, ...(e.action === 'configured' && e.changes?.length ? { diff: renderDiff(e.changes) } : {}) });
       else unchanged++;

@@ -68,6 +68,10 @@ export function buildReport(req: PreviewRequest, sources: SourcePreview[]): Prev
     const where = k.path ? ` (\`${k.path}\`)` : '';
     const def = k.newDefinition ? ' (definition changed by this pull request)' : '';
     lines.push('');
+    if (k.skipped) {
+      lines.push(`### ⏭️ \`${name}\`${where}${def}: not previewed: ${k.skipped}`);
+      continue;
+    }
     if (!k.ok) {
       lines.push(`### ❌ \`${name}\`${where}: ${k.reason === 'ValidationFailed' ? 'a manifest would fail validation' : k.reason === 'BuildFailed' ? 'the build fails' : 'the definition is invalid'}${def}`, '', fence(k.error ?? ''));
       continue;

@@ -35,6 +35,17 @@ function num(v: unknown, key: string): number | undefined {
 
 const SHA = /^[0-9a-f]{40}$/;
 
+/** The preview message's limits (queue/message.ts): a longer value previews nothing instead of failing the webhook. */
+const MAX_REPOSITORY = 512;
+const MAX_REF = 256;
+
+/** A preview the message can carry; `headRef` (informational only) is dropped when too long. */
+function fits(out: PreviewRequest): PreviewRequest | undefined {
+  if (out.repository.length > MAX_REPOSITORY || out.baseRef.length > MAX_REF) return undefined;
+  if (out.headRef !== undefined && out.headRef.length > MAX_REF) delete out.headRef;
+  return out;
+}
+
 /** GitHub actions that bring a head to preview. */
 export const GITHUB_PREVIEW_ACTIONS = ['opened', 'synchronize', 'reopened'];
 
@@ -57,7 +68,10 @@ export function githubPreviewRequest(payload: Json): PreviewRequest | undefined 
   if (baseSha && SHA.test(baseSha)) out.baseSha = baseSha;
   const headRef = str(head, 'ref');
   if (headRef) out.headRef = headRef;
-  return out;
+  // A pull request from a fork (or whose head repository was deleted: `head.repo` null).
+  const headRepo = str(obj(head, 'repo'), 'full_name');
+  out.fork = headRepo === undefined || headRepo.toLowerCase() !== repository.toLowerCase();
+  return fits(out);
 }
 
 /** The preview a GitLab merge request payload asks for, or undefined. */
@@ -79,5 +93,17 @@ export function gitlabPreviewRequest(payload: Json): PreviewRequest | undefined 
   if (projectId) out.projectId = projectId;
   const headRef = str(attrs, 'source_branch');
   if (headRef) out.headRef = headRef;
-  return out;
+  // A merge request from a fork: its source project is not the target project.
+  const source = num(attrs, 'source_project_id');
+  out.fork = source === undefined || projectId === undefined || source !== projectId;
+  return fits(out);
+}
+
+/**
+ * Whether the Receiver previews `req`: pull requests from forks only when its Secret sets
+ * `previewForks: "true"`. A fork's head is written by anyone; its preview renders with the
+ * cluster's credentials and posts what the dry-run saw where the fork's author reads it.
+ */
+export function previewAllowed(req: PreviewRequest, receiverSecret: Readonly<Record<string, string>> | undefined): boolean {
+  return !req.fork || receiverSecret?.previewForks?.trim() === 'true';
 }

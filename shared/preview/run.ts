@@ -115,7 +115,7 @@ export async function runPreview(rt: Runtime, msg: PreviewMessage, ctx: PreviewC
         throw err;
       }
       const changed = await changedFiles(base, head);
-      const kustomizations = await previewSource(rt, src, { head, base, changed }, path.join(dir, 'ks'), ctx.signal);
+      const kustomizations = await previewSource(rt, src, { head, base, changed }, path.join(dir, 'ks'), ctx.signal, { untrusted: req.fork === true });
       results.push({ source: src.key, kustomizations });
     }
     const report = buildReport(req, results);

@@ -91,6 +91,11 @@ export interface PreviewRequest {
   cloneUrls: string[];
   /** The sender's action (`opened`, `synchronize`, `reopened`, `open`, `update`, ...). */
   action: string;
+  /**
+   * The head comes from another repository (a fork), or the sender does not say where it
+   * comes from: its content is untrusted (shared/preview/render.ts).
+   */
+  fork?: boolean;
 }
 
 /** Preview a pull request. `target` is `PullRequestPreview/<receiver namespace>/<receiver name>`. */
@@ -283,6 +288,10 @@ function validatePreview(v: unknown): PreviewRequest {
   if (headRef !== undefined) out.headRef = headRef;
   const baseSha = sha('baseSha', false);
   if (baseSha !== undefined) out.baseSha = baseSha;
+  if (v.fork !== undefined) {
+    if (typeof v.fork !== 'boolean') throw new MalformedMessage(`field "preview.fork" must be a boolean, got ${describe(v.fork)}`, 'preview.fork');
+    out.fork = v.fork;
+  }
   return out;
 }
 

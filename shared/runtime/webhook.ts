@@ -124,8 +124,24 @@ export function createWebhookApp(rt: Runtime, opts: { deduper?: DeliveryDeduper 
     requester: {
       request: async (targets, receiver, info) => {
         // A pull (merge) request to preview: rendered and dry-run by the worker (shared/preview).
-        if (info.preview) await requestPreview(rt, receiver, info.preview);
-        return requestReconcile(rt, targets, info, receiver);
+        // The reconcile comes first; a preview that cannot be queued never costs it, and a
+        // refused target (ReceiverTargetsError, thrown after the others are marked) does not
+        // cost the preview.
+        let marked: number | undefined;
+        let refused: unknown;
+        try {
+          marked = await requestReconcile(rt, targets, info, receiver);
+        } catch (err) {
+          if (!(err instanceof ReceiverTargetsError)) throw err;
+          refused = err;
+        }
+        if (info.preview) {
+          await requestPreview(rt, receiver, info.preview).catch((err: unknown) =>
+            log.error('pull request preview not queued', { receiver: `${receiver.namespace}/${receiver.name}`, repository: info.preview?.repository, number: info.preview?.number, error: errorMessage(err) }),
+          );
+        }
+        if (refused !== undefined) throw refused;
+        return marked ?? 0;
       },
     },
   });

@@ -83,7 +83,7 @@ test('pull request previews: a GitHub check run per head, a GitLab merge request
     const body = JSON.stringify({
       action,
       number,
-      pull_request: { number, head: { sha: head, ref: headRef }, base: { sha: base, ref: 'main' } },
+      pull_request: { number, head: { sha: head, ref: headRef, repo: { full_name: 'fleet/fleet' } }, base: { sha: base, ref: 'main' } },
       repository: { full_name: 'fleet/fleet', clone_url: repo.url },
     });
     const res = await fetch(local.url + webhookPath(ghToken, 'github-pr', ns), {
@@ -164,7 +164,7 @@ test('pull request previews: a GitHub check run per head, a GitLab merge request
       const body = JSON.stringify({
         object_kind: 'merge_request',
         project: { id: 42, path_with_namespace: 'fleet/fleet', git_http_url: repo.url },
-        object_attributes: { iid: 7, action, target_branch: 'main', source_branch: 'mr-7', target_project_id: 42, last_commit: { id: sha }, ...(oldrev ? { oldrev } : {}) },
+        object_attributes: { iid: 7, action, target_branch: 'main', source_branch: 'mr-7', source_project_id: 42, target_project_id: 42, last_commit: { id: sha }, ...(oldrev ? { oldrev } : {}) },
       });
       const res = await fetch(local.url + webhookPath(glToken, 'gitlab-mr', ns), { method: 'POST', headers: { 'content-type': 'application/json', 'x-gitlab-token': glToken, 'x-gitlab-event': 'Merge Request Hook' }, body });
       assert.equal(res.status, 200, await res.text());

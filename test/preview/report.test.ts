@@ -19,7 +19,7 @@ describe('preview requests', () => {
     const payload = (action: string) => ({
       action,
       number: 5,
-      pull_request: { number: 5, head: { sha: HEAD, ref: 'feature' }, base: { sha: BASE, ref: 'main' } },
+      pull_request: { number: 5, head: { sha: HEAD, ref: 'feature', repo: { full_name: 'org/fleet' } }, base: { sha: BASE, ref: 'main' } },
       repository: { full_name: 'org/fleet', clone_url: 'https://github.com/org/fleet.git', ssh_url: 'git@github.com:org/fleet.git' },
     });
     assert.deepEqual(githubPreviewRequest(payload('synchronize')), {
@@ -32,6 +32,7 @@ describe('preview requests', () => {
       action: 'synchronize',
       baseSha: BASE,
       headRef: 'feature',
+      fork: false,
     });
     for (const a of ['closed', 'labeled', 'edited']) assert.equal(githubPreviewRequest(payload(a)), undefined, a);
     assert.equal(githubPreviewRequest({ ...payload('opened'), pull_request: { head: { sha: 'short' }, base: { ref: 'main' } } }), undefined);

@@ -11,7 +11,7 @@ import type { ReceiverHandler } from '../handler.js';
 import { artifactFromReference } from '../images.js';
 import type { RegistryArtifact } from '../images.js';
 import { objectAt, stringAt } from '../payload.js';
-import { githubPreviewRequest } from '../../preview/request.js';
+import { githubPreviewRequest, previewAllowed } from '../../preview/request.js';
 import type { JsonObject } from '../payload.js';
 import { artifactDetails, hubSignedPayload, payloadDetails } from './common.js';
 
@@ -31,6 +31,9 @@ export const github: ReceiverHandler = async (req, ctx) => {
   }
   if (lower === 'pull_request') {
     const preview = githubPreviewRequest(signed.payload);
+    if (preview && !previewAllowed(preview, ctx.receiver.entry.secret)) {
+      return { kind: 'accept', event, deliveryId, details: { repository: preview.repository, pullRequest: String(preview.number), preview: 'skipped: the pull request comes from a fork (set previewForks in the Receiver Secret)' } };
+    }
     if (preview) return { kind: 'accept', event, deliveryId, details: { repository: preview.repository, pullRequest: String(preview.number), commit: preview.headSha }, preview };
   }
   return { kind: 'accept', event, deliveryId, details: payloadDetails(signed.payload) };

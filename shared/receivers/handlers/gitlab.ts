@@ -7,7 +7,7 @@ import { filterEvent, reject } from '../handler.js';
 import type { ReceiverHandler } from '../handler.js';
 import { isObject } from '../payload.js';
 import { safeEqual } from '../signature.js';
-import { gitlabPreviewRequest } from '../../preview/request.js';
+import { gitlabPreviewRequest, previewAllowed } from '../../preview/request.js';
 
 /** Verifies the GitLab token header. */
 export const gitlab: ReceiverHandler = (req, ctx) => {
@@ -28,6 +28,9 @@ export const gitlab: ReceiverHandler = (req, ctx) => {
       payload = undefined; // Flux does not read the body: a body that is not JSON only means no preview
     }
     const preview = isObject(payload) ? gitlabPreviewRequest(payload) : undefined;
+    if (preview && !previewAllowed(preview, ctx.receiver.entry.secret)) {
+      return { kind: 'accept', event, deliveryId, details: { repository: preview.repository, mergeRequest: String(preview.number), preview: 'skipped: the merge request comes from a fork (set previewForks in the Receiver Secret)' } };
+    }
     if (preview) return { kind: 'accept', event, deliveryId, details: { repository: preview.repository, mergeRequest: String(preview.number), commit: preview.headSha }, preview };
   }
   return { kind: 'accept', event, deliveryId };
