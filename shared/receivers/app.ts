@@ -180,7 +180,7 @@ export function createReceiverApp(deps: ReceiverAppDeps): Hono {
     if (verdict.kind !== 'reject' && verdict.event !== undefined) fields.event = verdict.event;
     switch (verdict.kind) {
       case 'reject':
-        return done(verdict.status, { error: verdict.reason });
+        return done(verdict.status, { error: verdict.reason }, verdict.detail === undefined ? undefined : { detail: verdict.detail });
       case 'ping':
         return done(200, { status: 'pong', message: `${verdict.event} received; no reconciliation requested` });
       case 'ignored':

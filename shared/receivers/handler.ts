@@ -35,7 +35,7 @@ export type RejectStatus = 400 | 401 | 403 | 503;
 /** The outcome of validating a request. */
 export type Verdict =
   /** Refused: 400 malformed, 401 not authenticated, 403 authenticated but not allowed, 503 cannot check now. */
-  | { kind: 'reject'; status: RejectStatus; reason: string }
+  | { kind: 'reject'; status: RejectStatus; reason: string; /** For the log only (what the Receiver expected). */ detail?: string }
   /** A connectivity check (GitHub ping): 200, nothing reconciled. */
   | { kind: 'ping'; event: string }
   /** Authentic but nothing to act on (e.g. a registry pull or blob event): 200, nothing reconciled. */
@@ -66,8 +66,8 @@ export type Verdict =
 export type ReceiverHandler = (req: HookRequest, ctx: HandlerContext) => Verdict | Promise<Verdict>;
 
 /** Shorthand for a refusal. */
-export function reject(status: RejectStatus, reason: string): Verdict {
-  return { kind: 'reject', status, reason };
+export function reject(status: RejectStatus, reason: string, detail?: string): Verdict {
+  return detail === undefined ? { kind: 'reject', status, reason } : { kind: 'reject', status, reason, detail };
 }
 
 /** The Verdict for an event that spec.events does not list, or undefined when it is listed (or the list is empty). */

@@ -26,7 +26,7 @@ import { trimEnd } from '../util/trim.js';
 /** Verified claims, or why the token is refused (401 unauthenticated, 403 not allowed, 503 issuer unreachable). */
 export type TokenCheck =
   | { ok: true; claims: Record<string, unknown> }
-  | { ok: false; status: 401 | 403 | 503; reason: string };
+  | { ok: false; status: 401 | 403 | 503; reason: string; /** What the Receiver expected: logged, never sent to the caller. */ detail?: string };
 
 /** Options shared by both verifiers. */
 export interface TokenVerifierOptions {
@@ -272,7 +272,7 @@ export class GoogleIdTokenVerifier {
     }
     if (claims.aud !== expectedAudience) {
       const got = typeof claims.aud === 'string' ? claims.aud : '<unknown>';
-      return { ok: false, status: 401, reason: `invalid ID token: audience is '${got}', want '${expectedAudience}'` };
+      return { ok: false, status: 401, reason: `invalid ID token: audience is '${got}', not the Receiver's audience`, detail: `want '${expectedAudience}'` };
     }
     const nowS = this.now() / 1000;
     const exp = numericClaim(claims, 'exp');
@@ -284,7 +284,7 @@ export class GoogleIdTokenVerifier {
       return { ok: false, status: 401, reason: `token issuer is '${iss}', want ${this.issuers.map((i) => `'${i}'`).join(' or ')}` };
     }
     const email = typeof claims.email === 'string' ? claims.email : '';
-    if (email !== expectedEmail) return { ok: false, status: 401, reason: `token email is '${email}', want '${expectedEmail}'` };
+    if (email !== expectedEmail) return { ok: false, status: 401, reason: `token email is '${email}', not the Receiver's service account`, detail: `want '${expectedEmail}'` };
     if (claims.email_verified !== true) return { ok: false, status: 401, reason: `token email '${email}' is not verified` };
     return { ok: true, claims };
   }

@@ -45,14 +45,17 @@ describe('registry receivers', () => {
   let requester: FilteringRequester;
   let app: ReturnType<typeof createReceiverApp>;
 
+  let logLines: Array<Record<string, unknown>> = [];
   before(async () => {
     // A stand-in for Google's JWKS endpoint; issuers stay Google's.
     issuer = await startIssuer();
     requester = new FilteringRequester(OBJECTS);
+    const captured = captureLogger();
+    logLines = captured.lines;
     const deps: ReceiverAppDeps = {
       directory: new StaticDirectory(receivers()),
       requester,
-      logger: captureLogger().logger,
+      logger: captured.logger,
       googleIdTokens: { jwksUri: issuer.jwksUrl },
     };
     app = createReceiverApp(deps);
@@ -178,8 +181,11 @@ describe('registry receivers', () => {
   test('gcr: wrong audience, email, unverified email, other issuer, expired: 401; no Secret audience: 400', async () => {
     const body = pubsub(gcrEvent);
     const bearer = async (c: Record<string, unknown>) => ({ authorization: `Bearer ${await googleToken(c)}` });
-    await refused('gcr', body, await bearer({ aud: 'https://other' }), 401, /audience is 'https:\/\/other'/);
-    await refused('gcr', body, await bearer({ email: 'intruder@evil.iam.gserviceaccount.com' }), 401, /token email is 'intruder@/);
+    // The caller learns what was wrong with its token, not what the Receiver expects; the log has both.
+    await refused('gcr', body, await bearer({ aud: 'https://other' }), 401, /^cannot authenticate GCR request: invalid ID token: audience is 'https:\/\/other', not the Receiver's audience$/);
+    assert.ok(logLines.some((l) => l.status === 401 && l.detail === `want '${GCR_SECRET.audience}'`));
+    await refused('gcr', body, await bearer({ email: 'intruder@evil.iam.gserviceaccount.com' }), 401, /^cannot authenticate GCR request: token email is 'intruder@evil\.iam\.gserviceaccount\.com', not the Receiver's service account$/);
+    assert.ok(logLines.some((l) => l.status === 401 && l.detail === `want '${GCR_SECRET.email}'`));
     await refused('gcr', body, await bearer({ email_verified: false }), 401, /is not verified/);
     await refused('gcr', body, await bearer({ iss: 'https://evil.example' }), 401, /token issuer is 'https:\/\/evil\.example'/);
     const past = Math.floor(Date.now() / 1000) - 3600;

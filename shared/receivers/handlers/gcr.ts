@@ -25,7 +25,7 @@ export const gcr: ReceiverHandler = async (req, ctx) => {
     return reject(400, `invalid secret data: Secret ${secretName} needs the key 'audience' (the push subscription's OIDC audience) for a gcr Receiver`);
   }
   const auth = await ctx.google.verify(req.header('authorization'), email, audience);
-  if (!auth.ok) return reject(auth.status, `cannot authenticate GCR request: ${auth.reason}`);
+  if (!auth.ok) return reject(auth.status, `cannot authenticate GCR request: ${auth.reason}`, auth.detail);
 
   const p = parseJsonObject(req.text(), 'GCR');
   if (typeof p === 'string') return reject(400, `cannot decode GCR webhook payload: ${p}`);
