@@ -23,6 +23,7 @@
  */
 import { promises as fsp, constants as fsc } from 'node:fs';
 import type { Stats } from 'node:fs';
+import * as inlineFs from '../util/fs-inline.js';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
@@ -349,7 +350,7 @@ function extractInto(tarGz: Buffer | Readable, dest: string, maxBytes: number, m
   const mkdirp = (dir: string): Promise<void> => {
     let p = madeDirs.get(dir);
     if (!p) {
-      p = fsp.mkdir(dir, { recursive: true, mode: 0o755 }).then(
+      p = inlineFs.mkdir(dir, { recursive: true, mode: 0o755 }).then(
         () => undefined,
         (err: NodeJS.ErrnoException) => {
           const rel = path.relative(dest, dir);
@@ -424,7 +425,7 @@ const WRITE_FLAGS = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | (fsc.O_NOFOLLOW ??
 
 async function writeNew(abs: string, data: Buffer, mode: number, name: string): Promise<void> {
   try {
-    await fsp.writeFile(abs, data, { flag: WRITE_FLAGS, mode });
+    await inlineFs.writeFile(abs, data, { flag: WRITE_FLAGS, mode });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EEXIST' || code === 'EISDIR' || code === 'ELOOP') {

@@ -1,5 +1,5 @@
 /** spec.path joined to the artifact root as Flux's SecureJoin does: never outside it. */
-import { realpath, stat } from 'node:fs/promises';
+import { realpath, stat } from '../util/fs-inline.js';
 import path from 'node:path';
 import { EnvironmentError, ValidationError } from '../util/errors.js';
 import { describeFsError } from './fs-errors.js';

@@ -26,7 +26,7 @@
  * undefined and the caller runs kustomize, so errors stay exactly kustomize's.
  * FLUXLESS_KUSTOMIZE_DIRECT=0 turns the direct build off.
  */
-import { lstat, readFile } from 'node:fs/promises';
+import { lstat, readFile } from '../util/fs-inline.js';
 import path from 'node:path';
 import { isMap, isPair, isScalar, isSeq, parseAllDocuments, parseDocument, Scalar, visit } from 'yaml';
 import type { Document, Node as YamlNode } from 'yaml';

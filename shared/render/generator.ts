@@ -20,7 +20,7 @@
  * edited in place with the `yaml` Document API: fields Flux does not touch keep their exact
  * text, which is what kustomize would have read anyway.
  */
-import { lstat, readdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, readdir, readFile, realpath, rm, stat, writeFile } from '../util/fs-inline.js';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, parseAllDocuments, parseDocument, Scalar, visit } from 'yaml';
 import type { Document, YAMLMap, YAMLSeq } from 'yaml';

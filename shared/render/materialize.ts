@@ -16,7 +16,7 @@
  * (references.ts) refuses such a file, naming it, if the build reaches it.
  */
 import type { Dirent } from 'node:fs';
-import { copyFile, link, mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { copyFile, link, mkdir, readdir, readFile, stat } from '../util/fs-inline.js';
 import path from 'node:path';
 import { fsFailure } from './fs-errors.js';
 import { KUSTOMIZATION_FILE_NAMES, displayPath, isWithin } from './generator.js';

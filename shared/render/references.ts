@@ -24,7 +24,7 @@
  * Entries that do not exist are left for kustomize to report.
  */
 import type { Stats } from 'node:fs';
-import { readFile, realpath, stat } from 'node:fs/promises';
+import { readFile, realpath, stat } from '../util/fs-inline.js';
 import path from 'node:path';
 import { isBatchSafe } from './batch-safety.js';
 import { ExcessiveAliasingError, KustomizationParseError, ReferenceNotAllowedError, UnsupportedFeatureError } from './errors.js';

@@ -12,7 +12,7 @@
  * them with Flux's message.
  */
 import { createHash } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { rm } from '../../util/fs-inline.js';
 import path from 'node:path';
 import type { OpenedArtifact } from '../../artifacts/cache.js';
 import { isNotFound, type KubeClient } from '../../kube/client.js';
