@@ -13,7 +13,7 @@
  *   spec.ref.branch, or of all branches.
  * - Remotes whose HEAD names a missing branch work (see patchUnbornHead).
  */
-import fs from 'node:fs';
+import { inlinePromiseFs } from '../util/fs-inline.js';
 import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import git from 'isomorphic-git';
@@ -32,6 +32,12 @@ import { basicAuth } from '../util/basic-auth.js';
 
 export { parseGitRepository, formatRevision, normalizeRevision, commitFromRevision, parseDuration, redactUrl } from './git-spec.js';
 export { GitAuthError, GitHostKeyError, GitOperationError, GitRefNotFoundError, GitTimeoutError } from './git-errors.js';
+/**
+ * The file system isomorphic-git writes the checkout with: local disk, each call inline
+ * (shared/util/fs-inline.ts) rather than a thread-pool round trip.
+ */
+const fs = { promises: inlinePromiseFs };
+
 /** Source types: GitRepository and its spec, refs, credentials, and fetch options and results. */
 export type * from './types.js';
 

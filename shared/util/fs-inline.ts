@@ -76,3 +76,27 @@ export function writeFile(p: string, data: string | Uint8Array, opts?: { flag?: 
   // Numeric flags (O_EXCL | O_NOFOLLOW ...) are accepted at run time, as by fs/promises.
   return run(() => fs.writeFileSync(p, data, opts as fs.WriteFileOptions));
 }
+
+type SyncFn = (...args: never[]) => unknown;
+function inline<F extends SyncFn>(fn: F): (...args: Parameters<F>) => Promise<ReturnType<F>> {
+  return (...args) => run(() => fn(...args) as ReturnType<F>);
+}
+
+/**
+ * The `fs.promises` subset isomorphic-git uses (its `fs` argument is `{ promises }`), run
+ * inline: a checkout writes every file of the commit, thousands of small calls.
+ */
+export const inlinePromiseFs = {
+  readFile: inline(fs.readFileSync as (p: string, o?: unknown) => Buffer | string),
+  writeFile: inline(fs.writeFileSync as (p: string, d: string | Uint8Array, o?: unknown) => void),
+  mkdir: inline(fs.mkdirSync as (p: string, o?: unknown) => string | undefined),
+  rmdir: inline(fs.rmdirSync as (p: string, o?: unknown) => void),
+  rm: inline(fs.rmSync as (p: string, o?: unknown) => void),
+  unlink: inline(fs.unlinkSync as (p: string) => void),
+  stat: inline(fs.statSync as (p: string, o?: unknown) => Stats),
+  lstat: inline(fs.lstatSync as (p: string, o?: unknown) => Stats),
+  readdir: inline(fs.readdirSync as (p: string, o?: unknown) => string[]),
+  readlink: inline(fs.readlinkSync as (p: string, o?: unknown) => string | Buffer),
+  symlink: inline(fs.symlinkSync as (target: string, p: string, type?: string) => void),
+  chmod: inline(fs.chmodSync as (p: string, mode: number) => void),
+};
