@@ -14,7 +14,9 @@ const MAX_SHOWN = 240;
 
 /** The expression as quoted in messages: single-line, and elided past 240 characters. */
 export function quoteExpression(expression: string): string {
-  const flat = expression.replace(/\s*\n\s*/g, ' ');
+  // Each run of whitespace holding a line break becomes one space (as /\s*\n\s*/g, which is
+  // quadratic on a long run of spaces without a line break).
+  const flat = expression.replace(/\s+/g, (ws) => (ws.includes('\n') ? ' ' : ws));
   const shown = flat.length > MAX_SHOWN ? `${flat.slice(0, MAX_SHOWN - 1)}…` : flat;
   return `"${shown}"`;
 }

@@ -4,6 +4,7 @@
  * newest first; the JSON Flux stores as the HelmRepository artifact; and chart version
  * selection (GetChartVersion: exact match first, then the newest in a semver range).
  */
+import { trimEnd } from '../util/trim.js';
 import { goJsonIndent, goStruct } from '../util/gojson.js';
 import { GoYamlError, parseGoYaml } from './goyaml.js';
 import { compareVersions, parseConstraint, parseStrictVersion, satisfies as satisfiesConstraint, tryParseVersion, SemverError } from './semver.js';
@@ -108,7 +109,7 @@ export function sanitizeString(s: string): string {
 export function goTime(s: string, field: string): string {
   const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.exec(s);
   if (!m) throw new IndexError(`parsing time ${JSON.stringify(s)} as "2006-01-02T15:04:05Z07:00": cannot parse ${JSON.stringify(s)} (${field})`);
-  let frac = m[7] ? m[7].replace(/0+$/, '') : '';
+  let frac = m[7] ? trimEnd(m[7], '0') : '';
   if (frac === '.') frac = '';
   const zone = m[8] === '+00:00' || m[8] === '-00:00' ? 'Z' : m[8];
   return `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}${frac}${zone}`;

@@ -7,6 +7,7 @@
  * comparator in that group carries a pre-release itself (`>=1.0.0-0`), as in Masterminds.
  * Build metadata never takes part in comparisons.
  */
+import { GoRegexp } from '../util/go-regexp.js';
 
 /** A parsed version (Masterminds `Version`). */
 export interface SemVer {
@@ -166,16 +167,26 @@ const CV = String.raw`v?([0-9|x|X|\*]+)(\.[0-9|x|X|\*]+)?(\.[0-9|x|X|\*]+)?(-([0
 const CV_NOGROUPS = CV.replace(/\((?!\?)/g, '(?:');
 const OPS = String.raw`=||!=|>|<|>=|=>|<=|=<|~|~>|\^`;
 const CONSTRAINT_RE = new RegExp(`^\\s*(${OPS})\\s*(${CV})\\s*$`);
-const RANGE_RE = new RegExp(`\\s*(${CV_NOGROUPS})\\s+-\\s+(${CV_NOGROUPS})\\s*`, 'g');
+const RANGE_RE = GoRegexp.compile(`\\s*(${CV_NOGROUPS})\\s+-\\s+(${CV_NOGROUPS})\\s*`);
 const FIND_RE = new RegExp(`(?:${OPS})\\s*(?:${CV_NOGROUPS})`, 'g');
-const VALID_RE = new RegExp(`^(?:\\s*(?:${OPS})\\s*(?:${CV_NOGROUPS})\\s*)(?:(?:\\s+|,\\s*)(?:${OPS})\\s*(?:${CV_NOGROUPS})\\s*)*$`);
+// VALID_RE and RANGE_RE run on RE2 (linear time), as Masterminds' Go regexp: with a
+// backtracking RegExp, VALID_RE took seconds on "1" + 2,500 spaces + "!" and was exponential
+// in "1 , 1 , 1 ... !" (how each run of whitespace is split between adjacent `\s*`), and the
+// unanchored RANGE_RE was quadratic on a long run of spaces or digits.
+const VALID_RE = GoRegexp.compile(`^(?:\\s*(?:${OPS})\\s*(?:${CV_NOGROUPS})\\s*)(?:(?:\\s+|,\\s*)(?:${OPS})\\s*(?:${CV_NOGROUPS})\\s*)*$`);
 
 function isX(s: string): boolean {
   return s === 'x' || s === 'X' || s === '*';
 }
 
 function rewriteRange(s: string): string {
-  return s.replace(RANGE_RE, (_all, from: string, to: string) => `>= ${from}, <= ${to} `);
+  let out = '';
+  let last = 0;
+  for (const m of RANGE_RE.findAll(s)) {
+    out += s.slice(last, m.index) + `>= ${m[1]}, <= ${m[2]} `;
+    last = m.index + m[0]!.length;
+  }
+  return last === 0 ? s : out + s.slice(last);
 }
 
 function parseComparator(c: string): Comparator {

@@ -75,7 +75,9 @@ function compare(fn: string, a: GoValue, b: GoValue): number {
 /** Go's fmt.Sprintf for the verbs templates use: %s %v %d %q %t %f %x %X %%, with width and precision. */
 export function sprintf(format: string, args: GoValue[]): string {
   let i = 0;
-  return format.replace(/%([-+# 0]*)(\d+)?(?:\.(\d+))?([a-zA-Z%])/g, (_m, flags: string, width: string | undefined, prec: string | undefined, verb: string) => {
+  // The width starts with 1-9: the flags take every '0' (as greedy `[-+# 0]*` then `\d+` did,
+  // without backtracking over how a run of zeros is split between them: quadratic).
+  return format.replace(/%([-+# 0]*)([1-9]\d*)?(?:\.(\d+))?([a-zA-Z%])/g, (_m, flags: string, width: string | undefined, prec: string | undefined, verb: string) => {
     if (verb === '%') return '%';
     if (i >= args.length) return `%!${verb}(MISSING)`;
     const a = args[i++];

@@ -31,7 +31,7 @@ import { ExcessiveAliasingError, KustomizationParseError, ReferenceNotAllowedErr
 import { fsCode, fsFailure } from './fs-errors.js';
 import { assertInside, displayPath, findKustomizationFile, isWithin } from './generator.js';
 import { parserDifferential, readKustomization, type Ref } from './kustomization-file.js';
-import { classifyReference, hostOfPathLike, isHostLike, isLocalNetworkHost, mentionsRemote, urlHostsIn } from './remote.js';
+import { classifyReference, hostOfPathLike, isHostLike, isLocalNetworkHost, mentionsRemote, urlHostsIn, urlTokens } from './remote.js';
 import { YamlSyntaxError, allStrings, analyseYaml, fieldValues, type YValue } from './yaml-analysis.js';
 import { assertFileAliasBudget, assertTextAliasBudget } from './yaml-scan.js';
 
@@ -66,8 +66,6 @@ export interface ReferenceCheckResult {
 const NAME_MAX = 255;
 /** Levels of YAML-in-a-string inside a plugin configuration the check follows; deeper is refused. */
 const MAX_NESTED_YAML = 8;
-/** A `scheme://...` run inside longer text. */
-const URL_TOKEN = /[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s"'<>]*/g;
 const PATH_MAX = 4096;
 
 /** How a reference is read by kustomize. */
@@ -316,7 +314,8 @@ class Checker {
       // Text that did not parse as nested YAML (or a spelling of it): each URL it holds, as a reference.
       for (const line of s.split('\n')) {
         if (!mentionsRemote(line)) continue;
-        for (const token of line.match(URL_TOKEN) ?? [line.trim()]) this.checkPluginString(shown, field, token);
+        const tokens = urlTokens(line);
+        for (const token of tokens.length ? tokens : [line.trim()]) this.checkPluginString(shown, field, token);
       }
       return;
     }

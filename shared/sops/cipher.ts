@@ -6,12 +6,15 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { createDecipheriv } from 'node:crypto';
+import { GoRegexp } from '../util/go-regexp.js';
 import { decodeStdBase64 } from './base64.js';
 import { formatFloatF, parseGoAtoi, parseGoBool, parseGoFloat } from './go-strconv.js';
 import { canonicalTimeText } from './go-time.js';
 import { Branch, Comment, SopsTime, type TreeValue } from './types.js';
 
-const ENC_RE = /^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]/;
+// RE2 (linear time), sops' own Go regexp: as a backtracking RegExp its four `(.+)` made one
+// value of a few thousand characters (`,iv:,tag:,type:` repeated, no `]`) take seconds.
+const ENC_RE = GoRegexp.compile('^ENC\\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\\]');
 const TAG_SIZE = 16;
 
 /** True when a string has the shape of an encrypted sops value. */
@@ -50,11 +53,11 @@ function gcmAlgorithm(key: Uint8Array): 'aes-128-gcm' | 'aes-192-gcm' | 'aes-256
 export function decryptValueBytes(ciphertext: string, key: Uint8Array, aad: string): { plain: Buffer; type: string } {
   const m = ENC_RE.exec(ciphertext);
   if (!m) throw new ValueDecryptError("Input string <redacted> does not match sops' data format", true);
-  const data = decodeStdBase64(m[1]);
+  const data = decodeStdBase64(m[1]!);
   if (!data) throw new ValueDecryptError('Error base64-decoding data', true);
-  const iv = decodeStdBase64(m[2]);
+  const iv = decodeStdBase64(m[2]!);
   if (!iv) throw new ValueDecryptError('Error base64-decoding iv', true);
-  const tag = decodeStdBase64(m[3]);
+  const tag = decodeStdBase64(m[3]!);
   if (!tag) throw new ValueDecryptError('Error base64-decoding tag', true);
   if (iv.length === 0) throw new ValueDecryptError("cipher: the nonce can't have zero length", true);
   // Go opens data||tag and takes the last 16 bytes as the tag, whatever the split in the text.
@@ -72,7 +75,7 @@ export function decryptValueBytes(ciphertext: string, key: Uint8Array, aad: stri
     if (err instanceof ValueDecryptError) throw err;
     throw new ValueDecryptError('Could not decrypt with AES_GCM: cipher: message authentication failed', false);
   }
-  return { plain, type: m[4] };
+  return { plain, type: m[4]! };
 }
 
 /**

@@ -10,6 +10,7 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ValidationError } from '../../util/errors.js';
+import { GoRegexp } from '../../util/go-regexp.js';
 import { isDnsSubdomain, type OutputArtifact } from './spec.js';
 
 /** One output to build: the artifact (templates rendered) and the capture labels. */
@@ -103,7 +104,9 @@ export async function artifactRequests(
   if (!root) throw new PathPatternError(`pathPattern "${pathPattern}": source alias ${alias} not found in local sources`);
   validateCaptures(pathPattern, pattern);
   const names: string[] = [];
-  const re = new RegExp(
+  // RE2 (linear time), as source-watcher's Go regexp: adjacent captures (`{a}{b}{c}{d}{e}`)
+  // made a backtracking RegExp take seconds on one long directory name.
+  const re = GoRegexp.compile(
     '^' +
       pattern
         .split(/(\{[A-Za-z_][A-Za-z0-9_]*\})/)
@@ -115,7 +118,6 @@ export async function artifactRequests(
         })
         .join('') +
       '$',
-    'u',
   );
   const out: ArtifactRequest[] = [];
   const seen = new Map<string, string>();

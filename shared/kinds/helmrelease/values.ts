@@ -26,6 +26,36 @@ function leafStrings(v: unknown, out: Set<string>, depth = 0): void {
   else if (v && typeof v === 'object') for (const x of Object.values(v)) leafStrings(x, out, depth + 1);
 }
 
+/**
+ * The value of a `key: value` line of a Secret when it has 3 characters or more: what
+ * `/:\s*(.+?)\s*$/.exec(line)?.[1]` gives, in linear time (that regex is quadratic on a long
+ * run of whitespace inside the value). As there, the value is what follows the first `:` whose
+ * value (surrounding whitespace dropped) has no line terminator (`\r`, U+2028, U+2029).
+ */
+export function secretLineValue(line: string): string | undefined {
+  let c = line.indexOf(':');
+  if (c < 0) return undefined;
+  // Every candidate value ends where the line's trailing whitespace starts.
+  const end = line.trimEnd().length;
+  const t = end === 0 ? -1 : Math.max(line.lastIndexOf('\r', end - 1), line.lastIndexOf('\u2028', end - 1), line.lastIndexOf('\u2029', end - 1));
+  const valueStart = (colon: number) => {
+    let i = colon + 1;
+    while (i < end && /\s/.test(line[i]!)) i++;
+    return i;
+  };
+  let start = valueStart(c);
+  if (start <= t) {
+    // The value holds a terminator: so do those of the later `:` before it, except one whose
+    // leading whitespace runs over it; else the first `:` after it.
+    let w = t;
+    while (w > c + 1 && /\s/.test(line[w - 1]!)) w--;
+    c = w - 1 > c && line[w - 1] === ':' ? w - 1 : line.indexOf(':', t + 1);
+    if (c < 0) return undefined;
+    start = valueStart(c);
+  }
+  return end - start >= 3 ? line.slice(start, end) : undefined;
+}
+
 /** Removes `redact` strings from a text. */
 export function redactText(text: string, redact: readonly string[]): string {
   let t = text;
@@ -48,8 +78,8 @@ export async function resolveValues(client: KubeClient, hr: HelmRelease): Promis
         const text = v.toString('utf8');
         if (text.length >= 3) secrets.add(text);
         for (const line of text.split('\n')) {
-          const m = /:\s*(.+?)\s*$/.exec(line);
-          if (m && m[1].length >= 3) secrets.add(m[1].replace(/^["']|["']$/g, ''));
+          const value = secretLineValue(line);
+          if (value !== undefined) secrets.add(value.replace(/^["']|["']$/g, ''));
         }
       }
       return data;

@@ -29,8 +29,18 @@ export function legacyPayloadProblem(payload: Buffer, digest: string): string | 
 /** DER certificates of a PEM text (one or more CERTIFICATE blocks). */
 export function pemCertificates(pem: string): Buffer[] {
   const out: Buffer[] = [];
-  const re = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g;
-  for (let m = re.exec(pem); m; m = re.exec(pem)) out.push(Buffer.from(m[1].replace(/\s+/g, ''), 'base64'));
+  // indexOf, not /BEGIN([\s\S]*?)END/g: that regex rescans to the end from every BEGIN
+  // without an END (quadratic in a registry-supplied annotation).
+  const begin = '-----BEGIN CERTIFICATE-----';
+  const end = '-----END CERTIFICATE-----';
+  for (let from = 0; ; ) {
+    const b = pem.indexOf(begin, from);
+    if (b < 0) break;
+    const e = pem.indexOf(end, b + begin.length);
+    if (e < 0) break;
+    out.push(Buffer.from(pem.slice(b + begin.length, e).replace(/\s+/g, ''), 'base64'));
+    from = e + end.length;
+  }
   return out;
 }
 
