@@ -116,6 +116,13 @@ function skipReason(spec: KustomizationSpec, newDefinition: boolean, opts: Previ
   return undefined;
 }
 
+/**
+ * The most Kustomizations one preview builds and dry-runs per source; the others are listed
+ * as not previewed. A pull request can add any number of definitions, and each costs a build
+ * and a dry-run of every object against the live cluster.
+ */
+export const MAX_PREVIEWED_KUSTOMIZATIONS = 50;
+
 /** Previews the Kustomizations of `src` that the change touches; see the module comment. */
 export async function previewSource(rt: Runtime, src: PreviewSource, trees: SourceTrees, work: string, signal?: AbortSignal, opts: PreviewOptions = {}): Promise<KustomizationPreview[]> {
   const out: KustomizationPreview[] = [];
@@ -144,8 +151,15 @@ export async function previewSource(rt: Runtime, src: PreviewSource, trees: Sour
       seen.add(fmtRef(key));
     }
   }
+  let built = 0;
   while (queue.length) {
     const c = queue.shift()!;
+    if (built >= MAX_PREVIEWED_KUSTOMIZATIONS) {
+      const skipped = `the pull request touches more than ${MAX_PREVIEWED_KUSTOMIZATIONS} Kustomizations of this source; the first ${MAX_PREVIEWED_KUSTOMIZATIONS} are previewed`;
+      out.push({ key: c.key, path: '', ok: true, changes: [], unchanged: 0, skipped, ...(c.newDefinition ? { newDefinition: true } : {}) });
+      continue;
+    }
+    built++;
     const p = await previewOne(rt, src, c, trees.head, await dir('build'), signal, opts);
     out.push(p.preview);
     // Kustomization definitions this one renders at the head that are new or changed: previewed too.
@@ -184,17 +198,30 @@ async function previewOne(rt: Runtime, src: PreviewSource, c: Candidate, head: s
     return { preview: { ...base, ok: false, reason: 'ValidationFailed', error: errorMessage(err) }, definitions: [] };
   }
   try {
-    return await previewOnTarget(rt, c, spec, base, target, head, dest, signal);
+    return await previewOnTarget(rt, c, spec, base, target, head, dest, signal, opts);
   } finally {
     target.release();
   }
 }
 
-async function previewOnTarget(rt: Runtime, c: Candidate, spec: KustomizationSpec, base: KustomizationPreview, target: Target, head: string, dest: string, signal?: AbortSignal): Promise<{ preview: KustomizationPreview; definitions: KubeObject[] }> {
+async function previewOnTarget(
+  rt: Runtime,
+  c: Candidate,
+  spec: KustomizationSpec,
+  base: KustomizationPreview,
+  target: Target,
+  head: string,
+  dest: string,
+  signal: AbortSignal | undefined,
+  opts: PreviewOptions,
+): Promise<{ preview: KustomizationPreview; definitions: KubeObject[] }> {
   let objects: KubeObject[];
   try {
     await materializeBuildTree(head, spec.path ?? '', spec.render.components ?? [], dest);
-    objects = await buildKustomization(rt.client, spec, dest, { ...buildSettings(rt.settings), strict: gatesOf(rt.settings).strictPostBuildSubstitutions, signal });
+    const settings = buildSettings(rt.settings);
+    // A fork's head never makes kustomize fetch: its remote bases could name any host.
+    if (opts.untrusted) settings.allowRemoteBases = false;
+    objects = await buildKustomization(rt.client, spec, dest, { ...settings, strict: gatesOf(rt.settings).strictPostBuildSubstitutions, signal });
   } catch (err) {
     const t = transientCause(err);
     if (t) throw t;

@@ -14,6 +14,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { webhookPath } from '../../shared/receivers/signature.js';
 import { configMap, e2e } from '../e2e/helpers.js';
 import { startForge, type FakeCheckRun } from '../notify/recorder.js';
+import { MAX_PREVIEWED_KUSTOMIZATIONS } from '../../shared/preview/render.js';
 
 const forge = await startForge();
 after(() => forge.close());
@@ -122,5 +123,18 @@ test('untrusted pull request previews: no Secret in the check run, dry-run as th
     t.diagnostic(`check run:\n${s}`);
     assert.ok(!s.includes('live-db-password'), 'a kube-system ConfigMap the tenant cannot read is in the check run');
     assert.equal(run.conclusion, 'failure', 'the reconcile (as the tenant) would be refused: the preview must say so');
+  });
+
+  await t.test('a pull request adding more Kustomizations than one preview builds: the rest are listed as not previewed', async () => {
+    const extra = MAX_PREVIEWED_KUSTOMIZATIONS + 2;
+    const files: Record<string, string> = {};
+    for (let i = 0; i < extra; i++) files[`clusters/dev/many-${i}.yaml`] = ks(ns, `many-${i}`, './apps', `  targetNamespace: ${ns}\n`);
+    const head = await branch('many', files);
+    await pullRequest(13, head, 'many', { fork: false });
+    const run = await completed(head);
+    const s = `${run.output?.title}\n${run.output?.summary}`;
+    const skipped = s.match(/: not previewed: the pull request touches more than \d+ Kustomizations of this source/g) ?? [];
+    // The root Kustomization (its path changed) and the first of the new ones fill the budget.
+    assert.equal(skipped.length, extra + 1 - MAX_PREVIEWED_KUSTOMIZATIONS, s.slice(0, 2000));
   });
 });
