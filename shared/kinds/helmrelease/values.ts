@@ -90,7 +90,13 @@ export async function resolveValues(client: KubeClient, hr: HelmRelease): Promis
     // Every string of the composed values that came from a Secret.
     const fromSecrets = new Set<string>();
     leafStrings(res.values, fromSecrets);
-    const redact = [...secrets, ...[...fromSecrets].filter((s) => [...secrets].some((x) => x.includes(s)))];
+    // One search per string in all Secret texts joined (NUL cannot occur in the search
+    // unless the string holds one), rather than a search in each Secret text: a Secret of
+    // many lines and values of many strings made that a product of the two.
+    const secretList = [...secrets];
+    const joined = secretList.join('\0');
+    const inSecret = (s: string) => secretList.length > 0 && (s.includes('\0') ? secretList.some((x) => x.includes(s)) : joined.includes(s));
+    const redact = [...secrets, ...[...fromSecrets].filter(inSecret)];
     return { values: res.values, redact: [...new Set(redact)], skipped: res.skipped };
   } catch (err) {
     if (err instanceof ValuesReferenceError) {
