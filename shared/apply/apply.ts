@@ -19,6 +19,7 @@ import { mapLimit } from './limit.js';
 import { isSecretObject, maskEchoedValues, maskError, secretMasker, type Masker } from './mask.js';
 import { normalizeForApply } from './normalize.js';
 import { planFromStamps } from './noop.js';
+import { generationStamp } from './stamp-generation.js';
 import { failures, planAll, serverSideApply, type Deferrable } from './plan.js';
 import { compareObjects, kindRank, stageOf } from './sort.js';
 import type { ApplyAllOptions, BatchMasker, ChangeEntry, EngineContext, Planned } from './types.js';
@@ -80,6 +81,7 @@ async function write(ctx: EngineContext, p: Planned, mask: BatchMasker, progress
     }
     const live = await serverSideApply(ctx, p, false);
     p.writtenVersion = live.metadata.resourceVersion;
+    p.written = live;
     ctx.observed.set(refOf(p.obj), live);
     progress.written++;
   } catch (err) {
@@ -130,8 +132,10 @@ function entry(ctx: EngineContext, p: Planned, withChanges: boolean, stamps: boo
     e.changes = fieldDiff(live, ignored.length && p.dryRun ? withoutPaths(p.dryRun, ignored) : (p.dryRun ?? p.obj));
   }
   if (stamps) {
-    const rv = p.writtenVersion ?? (p.action === 'unchanged' || p.action === 'skipped' ? p.existing?.metadata.resourceVersion : undefined);
-    if (rv) e.stamp = { resourceVersion: rv, hash: p.hash ?? appliedHash(ctx.manager, p.obj) };
+    const settled = p.action === 'unchanged' || p.action === 'skipped';
+    const rv = p.writtenVersion ?? (settled ? p.existing?.metadata.resourceVersion : undefined);
+    const live = p.writtenVersion ? p.written : settled ? p.existing : undefined;
+    if (rv) e.stamp = { resourceVersion: rv, hash: p.hash ?? appliedHash(ctx.manager, p.obj), ...generationStamp(p.obj, live) };
   }
   return e;
 }

@@ -2,7 +2,8 @@
  * The cheap no-op check (opt-in with applyAll's `lastApplied`). An object whose desired
  * hash equals the hash we stored at our last apply, and whose live resourceVersion is still
  * the one we stored, cannot have drifted: every write to an object, by any field manager,
- * moves its resourceVersion. So one LIST per kind and namespace (a GET for a lone object)
+ * moves its resourceVersion (for kinds with a generation, a move by status writes alone is
+ * recognised too: stamp-generation.ts). So one LIST per kind and namespace (a GET for a lone object)
  * tells which stamped objects are unchanged; the others get the usual dry-run, with the
  * listed object standing in for the GET.
  */
@@ -13,6 +14,7 @@ import { isAbort } from './errors.js';
 import { appliedHash } from './hash.js';
 import { mapLimit } from './limit.js';
 import { resolve } from './plan.js';
+import { onlyStatusMoved } from './stamp-generation.js';
 import { takeoverPatch } from './takeover.js';
 import type { AppliedStamp, BatchMasker, EngineContext, Planned } from './types.js';
 
@@ -104,7 +106,9 @@ export async function planFromStamps(ctx: EngineContext, items: Planned[], lastA
       const obj: KubeObject = { ...found, apiVersion: p.obj.apiVersion, kind: p.obj.kind };
       p.existing = obj;
       p.existingKnown = true;
-      if (obj.metadata.resourceVersion !== stamp.resourceVersion || takeoverPatch(ctx.manager, p.obj, obj)) continue;
+      // Moved since our apply: unchanged still when only its status was written (stamp-generation.ts).
+      const moved = obj.metadata.resourceVersion !== stamp.resourceVersion && !onlyStatusMoved(stamp, p.obj, obj);
+      if (moved || takeoverPatch(ctx.manager, p.obj, obj)) continue;
       if (shouldSkip(p.obj, obj)) p.action = 'skipped';
       else {
         p.action = 'unchanged';

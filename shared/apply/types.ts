@@ -4,6 +4,7 @@ import type { RestMapper, ResourceMapping } from '../kube/mapper.js';
 import type { KubeObject, ObjectRef } from '../kube/object.js';
 import type { FieldChange } from './diff.js';
 import type { IgnoreRules } from './ignore.js';
+import type { GenerationStamp } from './stamp-generation.js';
 
 /** What the engine did (or, in diff mode, would do) with one object. */
 export type Action = 'created' | 'configured' | 'unchanged' | 'skipped' | 'deleted';
@@ -12,7 +13,7 @@ export type Action = 'created' | 'configured' | 'unchanged' | 'skipped' | 'delet
  * What the caller stored about an object after our last apply of it: the object's
  * resourceVersion as we last saw it and the hash of what we applied (appliedHash).
  */
-export interface AppliedStamp {
+export interface AppliedStamp extends GenerationStamp {
   resourceVersion: string;
   hash: string;
 }
@@ -138,6 +139,8 @@ export interface Planned {
   hash?: string;
   /** resourceVersion of the object after our write. */
   writtenVersion?: string;
+  /** The object as our write left it (the apply response). */
+  written?: KubeObject;
   /** `spec.ignore` pointers that apply to this existing object (drift and diffs leave them out). */
   ignored?: string[];
   /** What the write sends when ignored paths were resolved (else `obj`). */

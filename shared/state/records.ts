@@ -32,6 +32,10 @@ export interface InventoryEntry {
 export interface AppliedStamp {
   resourceVersion: string;
   hash: string;
+  /** Kinds with a generation (apply/stamp-generation.ts): the live generation after the apply. */
+  generation?: number;
+  /** With `generation`: the hash of the live metadata after the apply. */
+  meta?: string;
 }
 
 /** One `status.history[]` snapshot (Flux 2.7+ reconcile history). */

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { AppliedStamp, ChangeEntry } from '../../shared/apply/engine.js';
 import { appliedHash } from '../../shared/apply/engine.js';
 import { inventoryId, type KubeObject, type ObjectRef } from '../../shared/kube/object.js';
-import { configMap, engineFor } from './helpers.js';
+import { configMap, deployment, engineFor } from './helpers.js';
 
 type WithData = KubeObject & { data?: Record<string, string> };
 
@@ -142,4 +142,55 @@ test('without lastApplied nothing changes: no stamps, GET + dry-run per object',
   const res = await engine.applyAll(objs);
   assert.ok(res.every((e) => e.action === 'unchanged' && e.stamp === undefined));
   assert.equal(client.requestCount - calls, 2 * objs.length);
+});
+
+test('a Deployment whose controller wrote only its status is still settled by the read; a spec or label change by another manager is still found', async (t) => {
+  const { engine, client, ns } = await engineFor(t);
+  const inv = inventory();
+  const web = { ...deployment(ns, 'web'), metadata: { name: 'web', namespace: ns, labels: owner } };
+  inv.keep(await engine.applyAll([web], { lastApplied: inv.lastApplied }));
+  const path = `/apis/apps/v1/namespaces/${ns}/deployments/web`;
+  const stamp = () => inv.stamps.get(inventoryId({ group: 'apps', kind: 'Deployment', namespace: ns, name: 'web' }))!;
+  assert.equal(stamp().generation, 1);
+  // The deployment controller annotates its first rollout (a metadata write: a dry-run, then a new stamp).
+  for (let i = 0; !(await engine.get(web))?.metadata.annotations?.['deployment.kubernetes.io/revision']; i++) {
+    assert.ok(i < 300, 'the deployment controller annotated the rollout');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  inv.keep(await engine.applyAll([web], { lastApplied: inv.lastApplied }));
+
+  // A status write (what the controller does all the time) moves the resourceVersion only.
+  const rvBefore = stamp().resourceVersion;
+  await engine.client.request('PATCH', `${path}/status`, {
+    body: { status: { conditions: [{ type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable', message: 'status written by a test' }] } },
+    contentType: 'application/merge-patch+json',
+    query: { fieldManager: 'kube-controller-manager' },
+  });
+  const moved = (await engine.get(web))!;
+  assert.notEqual(moved.metadata.resourceVersion, rvBefore);
+  let calls = client.requestCount;
+  const settled = await engine.applyAll([web], { lastApplied: inv.lastApplied });
+  assert.deepEqual(settled.map((e) => e.action), ['unchanged']);
+  assert.equal(client.requestCount - calls, 1, 'one GET, no dry-run');
+  inv.keep(settled);
+  assert.equal(stamp().resourceVersion, moved.metadata.resourceVersion, 're-stamped at the new resourceVersion');
+
+  // Another manager changes the spec: the generation moves, the dry-run finds it, we correct it.
+  await engine.client.request('PATCH', path, { body: { spec: { replicas: 3 } }, contentType: 'application/merge-patch+json', query: { fieldManager: 'other-controller' } });
+  const fixed = await engine.applyAll([web], { lastApplied: inv.lastApplied });
+  assert.deepEqual(fixed.map((e) => e.action), ['configured']);
+  assert.equal(((await engine.get(web)) as KubeObject & { spec: { replicas: number } }).spec.replicas, 0);
+  inv.keep(fixed);
+
+  // Another manager removes our label (no generation bump): found by the metadata hash, corrected.
+  await engine.client.request('PATCH', path, {
+    body: [{ op: 'remove', path: '/metadata/labels/kustomize.toolkit.fluxcd.io~1name' }],
+    contentType: 'application/json-patch+json',
+    query: { fieldManager: 'other-controller' },
+  });
+  calls = client.requestCount;
+  const relabelled = await engine.applyAll([web], { lastApplied: inv.lastApplied });
+  assert.deepEqual(relabelled.map((e) => e.action), ['configured']);
+  assert.ok(client.requestCount - calls >= 2, 'a dry-run was made');
+  assert.equal((await engine.get(web))!.metadata.labels?.['kustomize.toolkit.fluxcd.io/name'], 'app');
 });
