@@ -11,9 +11,17 @@
  *   fluxcd/pkg chartutil.SortMapSlice sorts them. Flux's values digest hashes this output.
  */
 import { parseAllDocuments, isAlias, isMap, isPair, isScalar, isSeq, type Document, type Node as YamlNode } from 'yaml';
+import { AliasBudget } from '../render/yaml-analysis.js';
+import { yamlNestingProblem } from '../util/yaml-depth.js';
 
 /** A YAML document could not be read (message in the style of sigs.k8s.io/yaml). */
 export class GoYamlError extends Error {}
+
+/** go-yaml's "document contains excessive aliasing": thrown without a line, as go-yaml reports it. */
+class ExcessiveAliasing extends GoYamlError {}
+
+/** Deepest nesting converted; go-yaml v3 refuses beyond 10000, and recursion this deep must end with a message, not a RangeError. */
+const MAX_DEPTH = 5000;
 
 const STR = 'str';
 type Resolved = { tag: 'str' | 'null' | 'bool' | 'int' | 'float' | 'timestamp'; value: unknown };
@@ -120,16 +128,39 @@ function keyString(k: Json): string {
   return JSON.stringify(k);
 }
 
-function toJson(doc: Document, node: unknown, seen: Set<unknown>): Json {
+/** Anchors being expanded (a cycle is an error), go-yaml's alias budget, and the nesting depth. */
+interface Walk {
+  seen: Set<unknown>;
+  budget: AliasBudget;
+  depth: number;
+}
+
+function toJson(doc: Document, node: unknown, w: Walk): Json {
+  // go-yaml counts every node it decodes, expanding aliases as it goes, and stops a document
+  // whose expansion outgrows it: a few hundred bytes of aliases must not become gigabytes.
+  if (w.budget.decode()) throw new ExcessiveAliasing('document contains excessive aliasing');
   if (node === null || node === undefined) return null;
+  if (w.depth >= MAX_DEPTH) throw new GoYamlError(`exceeded max depth of ${MAX_DEPTH}`);
+  w.depth++;
+  try {
+    return toJsonNode(doc, node, w);
+  } finally {
+    w.depth--;
+  }
+}
+
+function toJsonNode(doc: Document, node: unknown, w: Walk): Json {
+  const seen = w.seen;
   if (isAlias(node)) {
     const target = node.resolve(doc);
     if (!target) throw new GoYamlError(`unknown anchor '${node.source}' referenced`);
     if (seen.has(target)) throw new GoYamlError('anchor references itself');
     seen.add(target);
+    w.budget.enter();
     try {
-      return toJson(doc, target, seen);
+      return toJson(doc, target, w);
     } finally {
+      w.budget.leave();
       seen.delete(target);
     }
   }
@@ -167,18 +198,18 @@ function toJson(doc: Document, node: unknown, seen: Set<unknown>): Json {
     }
     return r.value as Json;
   }
-  if (isSeq(node)) return node.items.map((i) => toJson(doc, i, seen));
+  if (isSeq(node)) return node.items.map((i) => toJson(doc, i, w));
   if (isMap(node)) {
     const out: { [k: string]: Json } = {};
     for (const pair of node.items) {
       if (!isPair(pair)) continue;
       const k = pair.key as YamlNode | null;
       if (isScalar(k) && k.type === 'PLAIN' && k.value === '<<' && !k.tag) {
-        mergeInto(doc, out, pair.value, seen);
+        mergeInto(doc, out, pair.value, w);
         continue;
       }
-      const key = keyString(toJson(doc, k, seen));
-      out[key] = toJson(doc, pair.value, seen);
+      const key = keyString(toJson(doc, k, w));
+      out[key] = toJson(doc, pair.value, w);
     }
     return out;
   }
@@ -186,10 +217,10 @@ function toJson(doc: Document, node: unknown, seen: Set<unknown>): Json {
 }
 
 /** go-yaml v2 merge keys: later entries win over merged ones; in a list, earlier maps take precedence. */
-function mergeInto(doc: Document, out: { [k: string]: Json }, value: unknown, seen: Set<unknown>): void {
+function mergeInto(doc: Document, out: { [k: string]: Json }, value: unknown, w: Walk): void {
   const sources = isSeq(value) ? [...value.items].reverse() : [value];
   for (const s of sources) {
-    const m = toJson(doc, s, seen);
+    const m = toJson(doc, s, w);
     if (m === null || typeof m !== 'object' || Array.isArray(m)) {
       throw new GoYamlError('map merge requires map or sequence of maps as the value');
     }
@@ -202,6 +233,8 @@ function mergeInto(doc: Document, out: { [k: string]: Json }, value: unknown, se
  * values). Throws GoYamlError with the line of the problem.
  */
 export function parseGoYaml(text: string): Json {
+  const deep = yamlNestingProblem(text);
+  if (deep) throw new GoYamlError(`error converting YAML to JSON: yaml: ${deep}`);
   const docs = parseAllDocuments(text, { schema: 'failsafe', uniqueKeys: false, prettyErrors: true, keepSourceTokens: false });
   const list = Array.isArray(docs) ? docs : [docs];
   const doc = list[0] as Document | undefined;
@@ -214,8 +247,9 @@ export function parseGoYaml(text: string): Json {
   }
   (doc as unknown as { _src?: string })._src = text;
   try {
-    return toJson(doc, doc.contents, new Set());
+    return toJson(doc, doc.contents, { seen: new Set(), budget: new AliasBudget(), depth: 0 });
   } catch (err) {
+    if (err instanceof ExcessiveAliasing) throw new GoYamlError(`error converting YAML to JSON: yaml: ${err.message}`);
     if (err instanceof GoYamlError) {
       const line = lineOf(doc, doc.contents as YamlNode);
       throw new GoYamlError(`error converting YAML to JSON: yaml: ${line ? `line ${line}: ` : ''}${err.message}`);

@@ -27,6 +27,7 @@ import type { Document, YAMLMap, YAMLSeq } from 'yaml';
 import { EnvironmentError, ValidationError } from '../util/errors.js';
 import { describeFsError, fsFailure } from './fs-errors.js';
 import { noteFileAliasVerdict } from './yaml-scan.js';
+import { yamlNestingProblem } from '../util/yaml-depth.js';
 import type { KustomizeImage, KustomizePatch, PatchSelector, RenderSpec } from './types.js';
 
 /** kustomize's konfig.RecognizedKustomizationFileNames(), in its order of precedence. */
@@ -106,6 +107,8 @@ function byteOrder(a: string, b: string): number {
 export function kubernetesYamlProblem(content: string): string | undefined {
   // The yaml package's own duplicate-key check is quadratic in the size of a mapping; parse
   // without it and check duplicates in linear time (duplicateKeyProblem), with its message.
+  const deep = yamlNestingProblem(content);
+  if (deep) return deep;
   const docs = parseAllDocuments(content, { uniqueKeys: false });
   if (!Array.isArray(docs)) return undefined; // only comments / empty stream
   for (let i = 0; i < docs.length; i++) {

@@ -6,6 +6,7 @@
  */
 import { isScalar, parseAllDocuments } from 'yaml';
 import { ValidationError } from '../util/errors.js';
+import { yamlNestingProblem } from '../util/yaml-depth.js';
 import { SopsNotSupportedError } from './errors.js';
 import type { KubeObject } from './types.js';
 
@@ -18,6 +19,8 @@ function snippet(v: unknown): string {
 export function parseManifests(text: string): KubeObject[] {
   // uniqueKeys: false keeps parsing linear (the yaml package's duplicate check is quadratic);
   // kustomize output never repeats a key.
+  const deep = yamlNestingProblem(text);
+  if (deep) throw new ValidationError(`failed to parse kustomize output: ${deep}`);
   const docs = parseAllDocuments(text, { uniqueKeys: false });
   const objects: KubeObject[] = [];
   if (!Array.isArray(docs)) return objects;

@@ -84,13 +84,26 @@ export async function materializeBuildTree(src: string, specPath: string, compon
   }
 
   const subtrees: string[] = [];
+  const subtreeSet = new Set<string>();
+  /** The outermost subtree holding `d` (`d` itself included), found through its ancestors: O(depth), not O(subtrees). */
+  const outermost = (d: string, self: boolean): string | undefined => {
+    let found: string | undefined;
+    for (let p = self ? d : path.dirname(d); ; p = path.dirname(p)) {
+      if (subtreeSet.has(p)) found = p;
+      if (p === src || p === path.dirname(p) || !isWithin(src, p)) break;
+    }
+    return found;
+  };
   const singles = new Set<string>();
   const listed = new Map<string, { files: string[]; dirs: string[] }>(); // subtree root -> what is below it
   const queue = [start, ...components.map((c) => path.resolve(start, c.replace(/^file:\/\//, '')))];
-  while (queue.length) {
-    const d = queue.shift()!;
-    if (!isWithin(src, d) || subtrees.some((t) => isWithin(t, d)) || !(await isDir(d))) continue;
+  const queued = new Set<string>(queue);
+  // An index, not shift(): a fan-out of many references would make shift() quadratic.
+  for (let qi = 0; qi < queue.length; qi++) {
+    const d = queue[qi]!;
+    if (!isWithin(src, d) || outermost(d, true) !== undefined || !(await isDir(d))) continue;
     subtrees.push(d);
+    subtreeSet.add(d);
     const files: string[] = [];
     const dirs: string[] = [];
     // Walk the subtree: list its files and follow every kustomization file's references.
@@ -110,7 +123,11 @@ export async function materializeBuildTree(src: string, specPath: string, compon
         } else if (e.isFile()) files.push(p);
       }
       const refs = await references(dir, names);
-      for (const r of refs.dirs) queue.push(r);
+      for (const r of refs.dirs) {
+        if (queued.has(r)) continue; // each directory once, however often it is referenced
+        queued.add(r);
+        queue.push(r);
+      }
       for (const f of refs.files) if (isWithin(src, f)) singles.add(f);
     };
     await walk(d);
@@ -118,7 +135,9 @@ export async function materializeBuildTree(src: string, specPath: string, compon
   }
 
   // Subtrees inside another subtree are linked with it.
-  const roots = subtrees.filter((t) => !subtrees.some((o) => o !== t && isWithin(o, t)));
+  const roots = subtrees.filter((t) => outermost(t, false) === undefined);
+  const insideOf = new Map<string, { files: string[]; dirs: string[] }[]>(roots.map((r) => [r, []]));
+  for (const t of subtrees) insideOf.get(outermost(t, true)!)!.push(listed.get(t)!);
   let count = 0;
   const linkOne = async (from: string, makeParent = false): Promise<void> => {
     const to = path.join(dest, path.relative(src, from));
@@ -138,12 +157,12 @@ export async function materializeBuildTree(src: string, specPath: string, compon
     count++;
   };
   for (const r of roots) {
-    const inside = subtrees.filter((t) => isWithin(r, t)).map((t) => listed.get(t)!);
+    const inside = insideOf.get(r)!;
     // Directories first (the empty ones too: kustomize may reference them), then the files.
     for (const dir of new Set([r, ...inside.flatMap((l) => l.dirs)])) await mkdir(path.join(dest, path.relative(src, dir)), { recursive: true });
     const files = [...new Set(inside.flatMap((l) => l.files))];
     for (let i = 0; i < files.length; i += 32) await Promise.all(files.slice(i, i + 32).map((f) => linkOne(f)));
   }
-  for (const f of singles) if (!roots.some((r) => isWithin(r, f))) await linkOne(f, true);
+  for (const f of singles) if (outermost(f, false) === undefined) await linkOne(f, true);
   return { dirs: roots.map((r) => path.relative(src, r) || '.'), files: count };
 }

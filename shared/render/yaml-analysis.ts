@@ -18,6 +18,7 @@
  */
 import { isAlias, isMap, isScalar, isSeq, parseAllDocuments } from 'yaml';
 import type { Alias, Node as YamlNode } from 'yaml';
+import { yamlNestingProblem } from '../util/yaml-depth.js';
 
 /** Options of every analysis parse: text scalars, duplicate keys kept (the duplicate check is quadratic), lenient like go-yaml. */
 export const ANALYSIS_PARSE_OPTIONS = {
@@ -134,6 +135,8 @@ function scalarText(value: unknown, tag: string | undefined): string {
  * analysis tree (aliases shared, never copied).
  */
 export function analyseYaml(text: string, opts: { tree?: boolean } = {}): YamlAnalysis {
+  const deep = yamlNestingProblem(text);
+  if (deep) throw new YamlSyntaxError(deep);
   let parsed: ReturnType<typeof parseAllDocuments>;
   try {
     parsed = parseAllDocuments(text, ANALYSIS_PARSE_OPTIONS);
