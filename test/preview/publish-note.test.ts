@@ -57,7 +57,6 @@ test('a note by another user quoting the marker is not edited; the bot\'s own no
     } catch (e) {
       err = e;
     }
-    console.log('calls:', calls, 'error:', err instanceof Error ? err.message : err);
     assert.equal(err, undefined, 'the preview note was posted');
     assert.equal(notes[0].body, `nice try ${noteMarker(receiver)}`, "mallory's note is untouched");
     assert.ok(notes.some((n) => n.author.id === 7 && n.body.includes('No object would change')), 'the bot has its own note');

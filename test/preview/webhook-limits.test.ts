@@ -61,9 +61,7 @@ test('a GitHub pull_request whose head branch name is 300 characters long: 200, 
       body,
     });
     const text = await res.text();
-    console.log('github status', res.status, text);
     const rec = (await state.get<{ requestedAt?: string }>({ kind: 'GitRepository', namespace: NS, name: 'flux-system' }))?.value;
-    console.log('GitRepository requestedAt:', rec?.requestedAt, 'messages sent:', sent.length);
     assert.equal(res.status, 200, text);
     assert.ok(rec?.requestedAt, 'the GitRepository was marked for reconciliation');
     const previews = sent.map((m) => m.body as { type: string; preview?: { headRef?: string } }).filter((m) => m.type === 'preview');
@@ -98,7 +96,6 @@ test('a GitLab merge request hook whose source branch is 300 characters long: 20
     });
     const res = await app.request(webhookPath(TOKEN, 'gl', NS), { method: 'POST', headers: { 'content-type': 'application/json', 'x-gitlab-token': TOKEN, 'x-gitlab-event': 'Merge Request Hook' }, body });
     const text = await res.text();
-    console.log('gitlab status', res.status, text);
     const rec = (await state.get<{ requestedAt?: string }>({ kind: 'GitRepository', namespace: NS, name: 'flux-system' }))?.value;
     assert.equal(res.status, 200, text);
     assert.ok(rec?.requestedAt, 'the GitRepository was marked for reconciliation');
