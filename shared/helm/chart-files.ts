@@ -8,6 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { parseAllDocuments } from 'yaml';
 import { END_OF_ARCHIVE, padding, tarHeader } from '../artifacts/tar.js';
 import { ChartLoadError, MAX_DECOMPRESSED_CHART_SIZE, readChartArchive, type ChartArchiveFiles } from './chart-archive.js';
+import { yamlNestingProblem } from '../util/yaml-depth.js';
 
 /** A CRD document of a chart's `crds/` directory. */
 export interface ChartCrd {
@@ -54,6 +55,8 @@ export async function setChartVersion(tgz: Buffer, version: string): Promise<Buf
 
 function docsOf(text: string, file: string): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
+  const deep = yamlNestingProblem(text);
+  if (deep) throw new ChartLoadError(`failed to parse CustomResourceDefinitions from ${file}: ${deep}`);
   for (const d of parseAllDocuments(text)) {
     if (d.errors.length) throw new ChartLoadError(`failed to parse CustomResourceDefinitions from ${file}: ${d.errors[0].message.split('\n')[0]}`);
     const v = d.toJS() as unknown;

@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseAllDocuments, isMap, stringify, type Document } from 'yaml';
 import { HELM_TOOLKIT_GROUP, type CommonMetadata, type PostRenderer, type PostRenderStrategy } from './release-spec.js';
+import { yamlNestingProblem } from '../util/yaml-depth.js';
 
 /** What one HelmRelease's post-rendering does. */
 export interface PostRenderConfig {
@@ -42,6 +43,8 @@ const HOOK_ANNOTATION = 'helm.sh/hook';
 
 /** Splits a YAML stream into documents (empty ones dropped). */
 function documents(stream: string): Document[] {
+  const deep = yamlNestingProblem(stream);
+  if (deep) throw new PostRenderError(`post-render input is not valid YAML: ${deep}`);
   const docs = parseAllDocuments(stream, { uniqueKeys: false, keepSourceTokens: false });
   const list = Array.isArray(docs) ? docs : [docs];
   for (const d of list) {

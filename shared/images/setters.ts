@@ -18,6 +18,7 @@ import path from 'node:path';
 import { isMap, isPair, isScalar, isSeq, parseAllDocuments, type Document, type Node, type Scalar } from 'yaml';
 import { ValidationError } from '../util/errors.js';
 import { formatScalar, type ScalarStyle } from './yaml-scalars.js';
+import { yamlNestingProblem } from '../util/yaml-depth.js';
 
 /** The marker's JSON key (Flux's constants.SetterShortHand). */
 export const SETTER_SHORT_HAND = '$imagepolicy';
@@ -186,6 +187,7 @@ function identify(doc: Document, text: string): ObjectIdentifier | undefined {
  * (the file is skipped, as Flux skips files kyaml cannot read).
  */
 export function applySettersToText(text: string, setters: ReadonlyMap<string, string>): TextUpdate | undefined {
+  if (yamlNestingProblem(text)) return undefined;
   const docs = parseAllDocuments(text, { keepSourceTokens: false });
   const list = Array.isArray(docs) ? docs : [docs];
   if (list.some((d) => d.errors.length > 0)) return undefined;

@@ -33,6 +33,7 @@ import type { Document, Node as YamlNode } from 'yaml';
 import { DEFAULT_MAX_OUTPUT_BYTES } from './kustomize-run.js';
 import { isNamespacedForKustomize } from './namespace-scope.js';
 import type { KubeObject, RenderSpec } from './types.js';
+import { yamlNestingProblem } from '../util/yaml-depth.js';
 
 /** Counters of direct builds, by outcome (benchmarks and tests read them). */
 export const directBuildStats: { direct: number; declined: number; reasons: Record<string, number> } = { direct: 0, declined: 0, reasons: {} };
@@ -208,6 +209,7 @@ export function legacyCompare(a: KubeObject, b: KubeObject): number {
 function objectsOfFile(text: string): KubeObject[] {
   if (FORBIDDEN_CHARS.test(text)) decline('control characters or a byte order mark');
   if (/^%/m.test(text)) decline('YAML directives');
+  if (yamlNestingProblem(text)) decline('YAML nested too deep to read here');
   const out: KubeObject[] = [];
   for (const doc of parseAllDocuments(text, { uniqueKeys: false })) {
     checkDocument(doc);

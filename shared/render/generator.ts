@@ -315,6 +315,8 @@ export async function prepareKustomization(root: string, dir: string, spec: Rend
   }
   const shown = displayPath(root, file);
 
+  const deep = yamlNestingProblem(text);
+  if (deep) throw new ValidationError(`failed to parse ${shown}: ${deep}`);
   const doc: Document = parseDocument(text, { version: '1.1', intAsBigInt: true, uniqueKeys: false });
   if (doc.errors.length) {
     throw new ValidationError(`failed to parse ${shown}: ${doc.errors[0].message}`, { cause: doc.errors[0] });

@@ -23,6 +23,7 @@
 import YAML, { isAlias, isMap, isScalar, isSeq } from 'yaml';
 import type { Alias, Node as YamlNode, Scalar } from 'yaml';
 import { AliasBudget } from './yaml-analysis.js';
+import { yamlNestingProblem } from '../util/yaml-depth.js';
 
 /** A failure to read the substituted text back, in go-yaml's words where possible. */
 export class YamlRoundTripError extends Error {
@@ -364,6 +365,9 @@ function lineOf(text: string, offset: number): number {
 
 /** Read substituted YAML text back into a JSON-compatible value, typed as Flux would. */
 export function parseSubstitutedYaml(text: string): unknown {
+  // Substituted values can nest the object deeper than the file did.
+  const deep = yamlNestingProblem(text);
+  if (deep) throw new YamlRoundTripError(`yaml: ${deep}`, { line: 1, code: 'NESTING' });
   const parsed = YAML.parseAllDocuments(text, { schema: 'failsafe', uniqueKeys: false, prettyErrors: false });
   const docs = Array.isArray(parsed) ? parsed : [];
   if (docs.length === 0) return null;

@@ -29,6 +29,7 @@ import { securePaths, stripRoot } from './secure-join.js';
 import { Branch, Comment, type SopsFormat } from './types.js';
 import { writeFileAtomic } from '../util/fs-atomic.js';
 import { isRecord } from '../util/guards.js';
+import { yamlNestingProblem } from '../util/yaml-depth.js';
 
 /** kustomize's recognised kustomization file names, in its order. */
 export const KUSTOMIZATION_FILE_NAMES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
@@ -122,7 +123,10 @@ async function loadKustomization(root: string, rel: string): Promise<Kustomizati
   const shown = stripRoot(root, loadPath);
   let doc: unknown;
   try {
-    const docs = parseAllDocuments(await readFile(loadPath, 'utf8'), { prettyErrors: false });
+    const text = await readFile(loadPath, 'utf8');
+    const deep = yamlNestingProblem(text);
+    if (deep) throw new Error(deep);
+    const docs = parseAllDocuments(text, { prettyErrors: false });
     const first = Array.isArray(docs) ? docs[0] : undefined;
     if (first && first.errors.length > 0) throw new Error(first.errors[0].message.split('\n')[0]);
     doc = first ? first.toJS({ maxAliasCount: 100 }) : null;
@@ -172,6 +176,8 @@ function sopsDocuments(bytes: Buffer, format: SopsFormat): Branch[] {
   if (format === 'json') return loadPlain(bytes, 'json');
   const text = bytes.toString('utf8');
   const out: Branch[] = [];
+  // Too deep to read safely: the sops store's own parse refuses it with the message.
+  if (yamlNestingProblem(text)) return loadPlain(bytes, 'yaml');
   for (const d of parseAllDocuments(text, { schema: 'failsafe', prettyErrors: false })) {
     const c = d.contents;
     if (!isMap(c) || !c.items.some((p) => isScalar(p.key) && p.key.value === SOPS_KEY)) continue;

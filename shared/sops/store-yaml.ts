@@ -11,6 +11,7 @@ import { formatFloatG } from './go-strconv.js';
 import { mustQuoteString, resolveYamlScalar } from './yaml-scalars.js';
 import { Branch, Comment, SopsTime, type TreeItem, type TreeValue } from './types.js';
 import { countTrailing } from '../util/trim.js';
+import { yamlNestingProblem } from '../util/yaml-depth.js';
 
 const INDENT = 4;
 
@@ -190,6 +191,8 @@ export function parseYamlBranches(bytes: Uint8Array): Branch[] {
   const text = Buffer.from(bytes).toString('utf8');
   if (text.length === 0) return [];
   let docs: Document[];
+  const deep = yamlNestingProblem(text);
+  if (deep) throw fail(deep);
   try {
     docs = parseAllDocuments(text, { schema: 'failsafe', uniqueKeys: true, prettyErrors: false }) as unknown as Document[];
   } catch (err) {

@@ -10,6 +10,10 @@ import { analyseYaml, YamlSyntaxError } from '../../shared/render/yaml-analysis.
 import { GoYamlError, parseGoYaml } from '../../shared/helm/goyaml.js';
 import { MAX_YAML_NESTING, yamlNestingProblem } from '../../shared/util/yaml-depth.js';
 import { configMap, tempTree } from './helpers.js';
+import { applySettersToText } from '../../shared/images/setters.js';
+import { parseYamlBranches } from '../../shared/sops/store-yaml.js';
+import { parseSubstitutedYaml, YamlRoundTripError } from '../../shared/render/substitute-yaml.js';
+import { loadYamlMap } from '../../shared/kinds/artifactgenerator/merge.js';
 
 const flow = (d: number) => '['.repeat(d) + ']'.repeat(d);
 const cm = (value: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: ${value}\n`;
@@ -83,5 +87,17 @@ describe('materializeBuildTree with many references to the same directories', ()
     const linked = (await readdir(dest, { recursive: true })).map((p) => p.split(path.sep).join('/')).filter((p) => p.endsWith('.yaml'));
     assert.equal(linked.length, 2 * n);
     assert.ok(!linked.includes('unrelated/cm.yaml'));
+  });
+});
+
+describe('the other YAML readers refuse the same nesting with their own errors', () => {
+  const deep = `a: ${flow(50_000)}\n`;
+  test('image setters skip the file, SOPS, substitution, ArtifactGenerator and release manifests fail it', () => {
+    assert.equal(applySettersToText(deep, new Map([['ns:app', 'img:1']])), undefined);
+    assert.throws(() => parseYamlBranches(Buffer.from(deep)), /nested more than \d+ levels deep/);
+    assert.throws(() => parseSubstitutedYaml(deep), (e: unknown) => e instanceof YamlRoundTripError && /nested more than/.test(e.message));
+    assert.throws(() => loadYamlMap(deep, 'values.yaml'), /cannot unmarshal YAML document in values\.yaml: YAML nested more than/);
+    // Within the limit they read as before.
+    assert.deepEqual(parseSubstitutedYaml('a: [[1]]\n'), { a: [[1]] });
   });
 });

@@ -7,6 +7,7 @@
  */
 import { parseAllDocuments, stringify } from 'yaml';
 import { ValidationError } from '../../util/errors.js';
+import { yamlNestingProblem } from '../../util/yaml-depth.js';
 
 type Map = Record<string, unknown>;
 
@@ -27,6 +28,8 @@ export function mergeMaps(base: Map, overlay: Map): Map {
 /** The documents of a YAML file merged into one map; `what` names the file in errors. */
 export function loadYamlMap(text: string, what: string): Map {
   let out: Map = {};
+  const deep = yamlNestingProblem(text);
+  if (deep) throw new ValidationError(`cannot unmarshal YAML document in ${what}: ${deep}`);
   for (const doc of parseAllDocuments(text, { uniqueKeys: false })) {
     if (doc.errors.length) throw new ValidationError(`cannot unmarshal YAML document in ${what}: ${doc.errors[0]!.message}`);
     const v: unknown = doc.toJS({ maxAliasCount: 100 });

@@ -9,6 +9,7 @@ import { parseAllDocuments } from 'yaml';
 import { inventoryId, splitApiVersion, type KubeObject } from '../../kube/object.js';
 import type { RestMapper } from '../../kube/mapper.js';
 import type { InventoryEntry } from '../../state/records.js';
+import { yamlNestingProblem } from '../../util/yaml-depth.js';
 
 const parsed = new Map<string, KubeObject[]>();
 
@@ -24,6 +25,8 @@ export function manifestObjects(manifest: string): KubeObject[] {
 
 function parseObjects(manifest: string): KubeObject[] {
   const out: KubeObject[] = [];
+  const deep = yamlNestingProblem(manifest);
+  if (deep) throw new Error(`failed to read objects from release manifest: ${deep}`);
   for (const d of parseAllDocuments(manifest)) {
     if (d.errors.length) throw new Error(`failed to read objects from release manifest: ${d.errors[0].message.split('\n')[0]}`);
     const v = d.toJS() as unknown;
