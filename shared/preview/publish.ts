@@ -65,17 +65,26 @@ interface Note {
   author?: { id?: number; username?: string };
 }
 
+const NOTES_PER_PAGE = 100;
+/** Pages of notes searched for ours (2,000 notes); past that a new note is posted. */
+const MAX_NOTE_PAGES = 20;
+
 /** Creates or updates the merge request note of the Receiver. */
 export async function upsertNote(access: ApiAccess, req: PreviewRequest, receiver: { namespace: string; name: string }, r: PreviewReport, signal?: AbortSignal): Promise<void> {
   const gl = gitlabClient({ base: access.baseUrl, token: access.token, transport: access.transport, signal });
   const project = req.projectId !== undefined ? String(req.projectId) : gitlabPathEscape(req.repository);
   const notesPath = `projects/${project}/merge_requests/${req.number}/notes`;
-  const notes = await gl.call<Note[]>('GET', `${notesPath}?order_by=created_at&per_page=100&sort=asc`, undefined, 'could not list merge request notes');
   const marker = noteMarker(receiver);
   // Anyone can quote the marker in a comment: only a note the token's own user wrote is ours.
   const me = await gl.call<{ id?: number; username?: string }>('GET', 'user', undefined, 'could not read the API token\'s user');
   const ours = (n: Note) => (me?.id !== undefined && n.author?.id !== undefined ? n.author.id === me.id : n.author?.username !== undefined && n.author.username === me?.username);
-  const mine = (notes ?? []).find((n) => ours(n) && (n.body ?? '').includes(marker));
+  // Oldest first, a page at a time: on a busy merge request our note is past the first page.
+  let mine: Note | undefined;
+  for (let page = 1; page <= MAX_NOTE_PAGES && !mine; page++) {
+    const notes = (await gl.call<Note[]>('GET', `${notesPath}?order_by=created_at&sort=asc&per_page=${NOTES_PER_PAGE}&page=${page}`, undefined, 'could not list merge request notes')) ?? [];
+    mine = notes.find((n) => ours(n) && (n.body ?? '').includes(marker));
+    if (notes.length < NOTES_PER_PAGE) break;
+  }
   const body = { body: noteBody(receiver, r) };
   if (mine) await gl.call('PUT', `${notesPath}/${mine.id}`, body, 'could not update the merge request note');
   else await gl.call('POST', notesPath, body, 'could not create the merge request note');

@@ -29,7 +29,12 @@ test('a note by another user quoting the marker is not edited; the bot\'s own no
         res.end(JSON.stringify(v));
       };
       if (req.url === '/api/v4/user') return send(200, { id: 7, username: 'fluxless-bot' });
-      if (req.method === 'GET' && req.url?.startsWith('/api/v4/projects/42/merge_requests/3/notes')) return send(200, notes);
+      if (req.method === 'GET' && req.url?.startsWith('/api/v4/projects/42/merge_requests/3/notes')) {
+        const q = new URL(req.url, 'http://x').searchParams;
+        const per = Number(q.get('per_page') ?? 20);
+        const page = Number(q.get('page') ?? 1);
+        return send(200, notes.slice((page - 1) * per, page * per));
+      }
       const m = /^\/api\/v4\/projects\/42\/merge_requests\/3\/notes\/(\d+)$/.exec(req.url ?? '');
       if (req.method === 'PUT' && m) {
         const n = notes.find((x) => x.id === Number(m[1]));
@@ -63,6 +68,13 @@ test('a note by another user quoting the marker is not edited; the bot\'s own no
     // A second push edits the bot's note, not a new one.
     await upsertNote(access, req, receiver, { ...report, title: 'again' });
     assert.equal(notes.filter((n) => n.author.id === 7).length, 1);
+    // A busy merge request: 150 comments before ours and 250 after; the third push finds it on page 2.
+    for (let i = 0; i < 250; i++) notes.push({ id: notes.length + 1, body: `comment ${i}`, author: { id: 100 + i, username: `user${i}` }, system: false });
+    notes.unshift(...notes.splice(1, 1)); // ours first, then mallory's, then the 250
+    notes.splice(0, 0, ...Array.from({ length: 150 }, (_, i) => ({ id: 10_000 + i, body: `earlier ${i}`, author: { id: 500 + i, username: `early${i}` }, system: false })));
+    await upsertNote(access, req, receiver, { ...report, title: 'third' });
+    assert.equal(notes.filter((n) => n.author.id === 7).length, 1, 'the note past the first page was edited, not posted again');
+    assert.ok(notes.find((n) => n.author.id === 7)?.body.includes('third'));
   } finally {
     server.close();
   }
