@@ -146,3 +146,14 @@ export function fleet(ns: string, apps: Record<string, string>, extra: Record<st
 export function configMap(name: string, data: Record<string, string>): string {
   return `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n${Object.entries(data).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`).join('\n')}\n`;
 }
+
+/** A branch off `from` with `change` committed and pushed (checkout back on main); returns its head. */
+export async function pushBranch(repo: TestRepo, name: string, change: Record<string, string | null>, from = 'main'): Promise<string> {
+  await repo.checkout(from);
+  await repo.branch(name);
+  await repo.checkout(name);
+  const sha = await repo.commit(change, name);
+  await repo.push();
+  await repo.checkout('main');
+  return sha;
+}

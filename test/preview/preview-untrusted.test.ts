@@ -12,7 +12,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import { webhookPath } from '../../shared/receivers/signature.js';
-import { configMap, e2e } from '../e2e/helpers.js';
+import { configMap, e2e, pushBranch } from '../e2e/helpers.js';
 import { startForge, type FakeCheckRun } from '../notify/recorder.js';
 import { MAX_PREVIEWED_KUSTOMIZATIONS } from '../../shared/preview/render.js';
 
@@ -57,15 +57,7 @@ test('untrusted pull request previews: no Secret in the check run, dry-run as th
   await env.waitFor('tenant applied', async () => (await env.record('Kustomization', 'tenant'))?.status.lastAppliedRevision === `main@sha1:${base}`);
   await env.waitFor('the Receivers served', async () => Boolean((await env.record('Receiver', 'github-pr'))?.status.webhookPath && (await env.record('Receiver', 'github-strict'))?.status.webhookPath));
 
-  const branch = async (name: string, change: Record<string, string | null>): Promise<string> => {
-    await repo.checkout('main');
-    await repo.branch(name);
-    await repo.checkout(name);
-    const sha = await repo.commit(change, name);
-    await repo.push();
-    await repo.checkout('main');
-    return sha;
-  };
+  const branch = (name: string, change: Record<string, string | null>) => pushBranch(repo, name, change);
   /** A pull request from a fork (head.repo is attacker/fleet), as GitHub sends it for an outside contributor. */
   const pullRequest = async (number: number, head: string, headRef: string, o: { fork?: boolean; receiver?: string } = {}): Promise<Record<string, unknown>> => {
     const fork = o.fork ?? true;

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import type { KubeObject } from '../../shared/kube/object.js';
 import { webhookPath } from '../../shared/receivers/signature.js';
-import { configMap, e2e } from '../e2e/helpers.js';
+import { configMap, e2e, pushBranch } from '../e2e/helpers.js';
 import { startForge, type FakeCheckRun } from '../notify/recorder.js';
 
 const forge = await startForge();
@@ -69,16 +69,7 @@ test('pull request previews: a GitHub check run per head, a GitLab merge request
   const liveDeployment = () => client.request<KubeObject>('GET', `/apis/apps/v1/namespaces/${ns}/deployments/web`);
   const liveImage = async () => ((await liveDeployment()).spec as { template: { spec: { containers: Array<{ image: string }> } } }).template.spec.containers[0].image;
 
-  /** A branch off main with `change`, pushed; returns its head. */
-  const branch = async (name: string, change: Record<string, string | null>, from = 'main'): Promise<string> => {
-    await repo.checkout(from);
-    await repo.branch(name);
-    await repo.checkout(name);
-    const sha = await repo.commit(change, name);
-    await repo.push();
-    await repo.checkout('main');
-    return sha;
-  };
+  const branch = (name: string, change: Record<string, string | null>, from = 'main') => pushBranch(repo, name, change, from);
   const pullRequest = async (number: number, action: string, head: string, headRef: string) => {
     const body = JSON.stringify({
       action,
