@@ -156,7 +156,7 @@ export async function previewSource(rt: Runtime, src: PreviewSource, trees: Sour
     const c = queue.shift()!;
     if (built >= MAX_PREVIEWED_KUSTOMIZATIONS) {
       const skipped = `the pull request touches more than ${MAX_PREVIEWED_KUSTOMIZATIONS} Kustomizations of this source; the first ${MAX_PREVIEWED_KUSTOMIZATIONS} are previewed`;
-      out.push({ key: c.key, path: '', ok: true, changes: [], unchanged: 0, skipped, ...(c.newDefinition ? { newDefinition: true } : {}) });
+      out.push({ ...emptyPreview(c), skipped });
       continue;
     }
     built++;
@@ -177,8 +177,13 @@ export async function previewSource(rt: Runtime, src: PreviewSource, trees: Sour
   return out;
 }
 
+/** A candidate's preview before anything is built: no path yet, no changes. */
+function emptyPreview(c: Candidate): KustomizationPreview {
+  return { key: c.key, path: '', ok: true, changes: [], unchanged: 0, ...(c.newDefinition ? { newDefinition: true } : {}) };
+}
+
 async function previewOne(rt: Runtime, src: PreviewSource, c: Candidate, head: string, dest: string, signal?: AbortSignal, opts: PreviewOptions = {}): Promise<{ preview: KustomizationPreview; definitions: KubeObject[] }> {
-  const base: KustomizationPreview = { key: c.key, path: '', ok: true, changes: [], unchanged: 0, ...(c.newDefinition ? { newDefinition: true } : {}) };
+  const base = emptyPreview(c);
   let spec: KustomizationSpec;
   try {
     spec = parseKustomization(c.def);
