@@ -70,6 +70,9 @@ function cpuMs(since: NodeJS.CpuUsage): number {
   return (d.user + d.system) / 1000;
 }
 
+// A clean exit on the pool's SIGTERM, so that a --cpu-prof profile (BENCH_AWS_CPU_PROF) is written.
+process.on('SIGTERM', () => process.exit(0));
+
 main().catch((err: unknown) => {
   send({ type: 'initError', error: (err as Error)?.stack ?? String(err) });
   process.exit(1);

@@ -169,7 +169,8 @@ export class FunctionPool {
         AWS_LAMBDA_FUNCTION_NAME: this.spec.name,
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(this.spec.memoryMb),
       },
-      execArgv: [],
+      // BENCH_AWS_CPU_PROF=<dir>: a V8 CPU profile per container, written when the pool closes it.
+      execArgv: process.env.BENCH_AWS_CPU_PROF ? ['--enable-source-maps', '--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_AWS_CPU_PROF}`, `--cpu-prof-name=${this.spec.name}-${n}.cpuprofile`] : [],
       stdio: ['ignore', log, log, 'ipc'],
     });
     closeSync(log);

@@ -10,8 +10,12 @@
  * upstream (not counted: S3 checks internally) under a per-object lock, 412
  * PreconditionFailed when the condition does not hold, else the request is forwarded.
  */
+import { appendFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+
+/** `BENCH_AWS_TRACE=<file>`: every S3 request is also appended there as `<caller> <class> <key>`, to see which keys a reconcile reads and writes. */
+const TRACE = process.env.BENCH_AWS_TRACE;
 
 /** Request counts by AWS API, e.g. `s3:GET`, `s3:LIST`, `sqs:SendMessage`. */
 export type Counts = Record<string, number>;
@@ -125,7 +129,11 @@ export async function startCountingProxy(upstream: string, label: string): Promi
       if (action) {
         add(`sqs:${action}`);
         if (action.endsWith('Batch')) add(`sqs:${action}:entries`, batchEntries(action, body));
-      } else add(s3Class(req.method ?? 'GET', url));
+      } else {
+        const cls = s3Class(req.method ?? 'GET', url);
+        add(cls);
+        if (TRACE) appendFileSync(TRACE, `${label} ${cls} ${decodeURIComponent(url.pathname)}${url.search}\n`);
+      }
       const conditional =
         !action && (req.method === 'PUT' || req.method === 'DELETE') && url.pathname.split('/').length > 2 && (req.headers['if-match'] !== undefined || req.headers['if-none-match'] !== undefined);
       if (conditional) {
