@@ -3,6 +3,12 @@
  * shared read-only by every Kustomization that builds from it. A fleet of N Kustomizations
  * on one repository costs one download and one extraction, not N.
  *
+ * `openTree` holds an artifact in memory instead (checked as extraction checks it, up to
+ * `memoryTreeMaxBytes` of file contents; a bigger one is extracted): a build then writes
+ * only the files it reads (materialize.ts), so a process that builds a few Kustomizations of
+ * a large fleet repository, a Lambda container among ten, does not write the whole
+ * repository to its /tmp first.
+ *
  * Layout under one private base directory (a fresh `mkdtemp` in the system temp dir, so the
  * work directories callers make with `workDir()` are on the same filesystem and can
  * hard-link files out of the cache):
@@ -17,7 +23,8 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseDigest } from './digest.js';
-import { extractArtifact } from './extract.js';
+import { ArtifactTooLargeError, DEFAULT_MAX_BYTES, extractArtifact, readArtifact } from './extract.js';
+import { diskTree, memoryTree, type ArtifactTree } from './tree.js';
 
 /** Identifies an artifact to open from the cache: its store key and expected digest. */
 export interface CachedArtifactRef {
@@ -35,6 +42,17 @@ export interface OpenedArtifact {
   release(): void;
 }
 
+/** An artifact held open in the cache as a tree (in memory, or extracted when large) until release() is called. */
+export interface OpenedTree {
+  /** The artifact's files (read-only). */
+  tree: ArtifactTree;
+  /** Gives the entry back; it may be evicted once nobody holds it. */
+  release(): void;
+}
+
+/** Default cap on the file contents of an artifact `openTree` holds in memory (64 MiB); a bigger one is extracted. */
+export const DEFAULT_MEMORY_TREE_MAX_BYTES = 64 * 1024 * 1024;
+
 /** Options of ArtifactCache: how to fetch an artifact's bytes, how many to keep, where to extract. */
 export interface ArtifactCacheOptions {
   /** Reads the tar.gz bytes (verifying the digest). */
@@ -43,10 +61,15 @@ export interface ArtifactCacheOptions {
   keep?: number;
   /** Parent of the private base directory (default: the system temp dir). */
   parentDir?: string;
+  /** Largest file contents `openTree` holds in memory (default 64 MiB). */
+  memoryTreeMaxBytes?: number;
 }
 
 interface Entry {
-  dir: string;
+  /** The extracted tree on disk, if this entry has one (removed on eviction). */
+  dir?: string;
+  /** The tree `openTree` hands out (set once ready). */
+  tree?: ArtifactTree;
   ready: Promise<void>;
   users: number;
   lastUsed: number;
@@ -75,21 +98,56 @@ export class ArtifactCache {
     return this.base;
   }
 
-  /** Fetches and extracts the artifact unless already cached; hold it until release(). */
+  /** Fetches and extracts the artifact unless already cached; hold it until release() is called. */
   async open(ref: CachedArtifactRef): Promise<OpenedArtifact> {
     const { hex } = parseDigest(ref.digest);
-    let e = this.entries.get(hex);
+    const { entry, release } = await this.hold(`dir:${hex}`, (e) => {
+      e.dir = this.entryDir();
+      return this.extract(ref, e.dir);
+    });
+    return { root: entry.dir!, release };
+  }
+
+  /**
+   * The artifact as a tree: fetched, checked and held in memory unless already cached, or
+   * extracted when its files hold more than `memoryTreeMaxBytes`; hold it until release().
+   */
+  async openTree(ref: CachedArtifactRef): Promise<OpenedTree> {
+    const { hex } = parseDigest(ref.digest);
+    const { entry, release } = await this.hold(`tree:${hex}`, async (e) => {
+      const data = await this.opts.fetch(ref);
+      if (this.closed) throw new Error('artifact cache is closed');
+      const cap = Math.min(this.opts.memoryTreeMaxBytes ?? DEFAULT_MEMORY_TREE_MAX_BYTES, DEFAULT_MAX_BYTES);
+      try {
+        e.tree = memoryTree(await readArtifact(data, { expectedDigest: ref.digest, maxBytes: cap }));
+        return;
+      } catch (err) {
+        if (!(err instanceof ArtifactTooLargeError && err.limit === 'bytes' && cap < DEFAULT_MAX_BYTES)) throw err;
+      }
+      // Too big to hold in memory: extracted, with extraction's own limits.
+      e.dir = this.entryDir();
+      await this.extractBytes(data, ref, e.dir);
+      e.tree = diskTree(e.dir);
+    });
+    return { tree: entry.tree!, release };
+  }
+
+  /** A fresh, unguessable directory for an entry: no build can name another artifact's tree (and an evicted one may still be being removed). */
+  private entryDir(): string {
+    return path.join(this.baseDir(), 'a', randomBytes(16).toString('hex'));
+  }
+
+  /** The entry `id`, made ready by `fill` unless cached, held by one more user until the returned release(). */
+  private async hold(id: string, fill: (e: Entry) => Promise<void>): Promise<{ entry: Entry; release: () => void }> {
+    let e = this.entries.get(id);
     if (!e) {
-      // A fresh, unguessable name per entry: no build can name another artifact's tree
-      // (and an evicted one may still be being removed).
-      const dir = path.join(this.baseDir(), 'a', randomBytes(16).toString('hex'));
-      const entry: Entry = { dir, users: 0, lastUsed: Date.now(), ready: Promise.resolve() };
-      entry.ready = this.extract(ref, dir);
+      const entry: Entry = { users: 0, lastUsed: Date.now(), ready: Promise.resolve() };
       e = entry;
-      this.entries.set(hex, e);
-      // A failed extraction is not cached: the next open tries again.
-      e.ready.catch(() => {
-        if (this.entries.get(hex) === entry) this.entries.delete(hex);
+      this.entries.set(id, e);
+      entry.ready = Promise.resolve().then(() => fill(entry));
+      // A failed one is not cached: the next open tries again.
+      entry.ready.catch(() => {
+        if (this.entries.get(id) === entry) this.entries.delete(id);
       });
     }
     const held = e;
@@ -103,7 +161,7 @@ export class ArtifactCache {
     }
     let released = false;
     return {
-      root: held.dir,
+      entry: held,
       release: () => {
         if (released) return;
         released = true;
@@ -155,6 +213,10 @@ export class ArtifactCache {
   private async extract(ref: CachedArtifactRef, dir: string): Promise<void> {
     const data = await this.opts.fetch(ref);
     if (this.closed) throw new Error('artifact cache is closed');
+    await this.extractBytes(data, ref, dir);
+  }
+
+  private async extractBytes(data: Buffer, ref: CachedArtifactRef, dir: string): Promise<void> {
     const tmp = `${dir}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
     await mkdir(path.dirname(dir), { recursive: true });
     try {
@@ -171,7 +233,8 @@ export class ArtifactCache {
     // Take every victim out of the map before the first await: an open meanwhile re-extracts.
     const victims = idle.slice(0, Math.max(0, this.entries.size - this.keep));
     for (const [hex] of victims) this.entries.delete(hex);
-    await Promise.all(victims.map(([, e]) => e.ready.then(() => rm(e.dir, { recursive: true, force: true }), () => undefined)));
+    const remove = (e: Entry) => (e.dir ? rm(e.dir, { recursive: true, force: true }) : undefined);
+    await Promise.all(victims.map(([, e]) => e.ready.then(() => remove(e), () => undefined)));
   }
 }
 

@@ -4,8 +4,9 @@
  * graph references from there (resources, bases, components, generators, transformers,
  * validators), plus single files referenced from outside a kustomization's directory (so
  * kustomize reports them exactly as it would on the whole artifact). Files are hard links
- * into the cache (copies across filesystems): a fleet of N Kustomizations on one artifact
- * extracts it once and links a handful of files per Kustomization.
+ * into an extracted cache entry (copies across filesystems), or written from an artifact the
+ * cache holds in memory: a fleet of N Kustomizations on one artifact reads it once and writes
+ * a handful of files per Kustomization.
  *
  * The result is the artifact as far as the build can see: render/build.ts then works on it
  * unchanged (generator, containment checks, kustomize). The generator replaces the
@@ -15,9 +16,9 @@
  * files that cannot be analysed, are left for the build to report: the build's own check
  * (references.ts) refuses such a file, naming it, if the build reaches it.
  */
-import type { Dirent } from 'node:fs';
-import { copyFile, link, mkdir, readdir, readFile, stat } from '../util/fs-inline.js';
+import { mkdir } from '../util/fs-inline.js';
 import path from 'node:path';
+import { diskTree, type ArtifactTree, type TreeEntry } from '../artifacts/tree.js';
 import { fsFailure } from './fs-errors.js';
 import { KUSTOMIZATION_FILE_NAMES, displayPath, isWithin } from './generator.js';
 import { readKustomization, type KustomizationFile } from './kustomization-file.js';
@@ -30,22 +31,14 @@ export interface MaterializeResult {
   files: number;
 }
 
-async function isDir(p: string): Promise<boolean> {
-  return stat(p).then((s) => s.isDirectory(), () => false);
-}
-
-async function isFile(p: string): Promise<boolean> {
-  return stat(p).then((s) => s.isFile(), () => false);
-}
-
 /** Directory and file references of the kustomization file in `dir`, resolved. */
-async function references(dir: string, names: Set<string>): Promise<{ dirs: string[]; files: string[] }> {
+async function references(tree: ArtifactTree, dir: string, names: Set<string>): Promise<{ dirs: string[]; files: string[] }> {
   const out = { dirs: [] as string[], files: [] as string[] };
   const kname = KUSTOMIZATION_FILE_NAMES.find((n) => names.has(n));
   if (!kname) return out;
   let k: KustomizationFile;
   try {
-    k = readKustomization(await readFile(path.join(dir, kname), 'utf8'), kname);
+    k = readKustomization(await tree.readText(path.join(dir, kname)), kname);
   } catch {
     return out; // unreadable or not analysable: the build refuses it if it gets there
   }
@@ -53,33 +46,37 @@ async function references(dir: string, names: Set<string>): Promise<{ dirs: stri
   for (const { value } of [...k.dirRefs, ...k.pluginRefs]) {
     if (!local(value)) continue;
     const target = path.resolve(dir, value);
-    if (await isDir(target)) out.dirs.push(target);
-    else if (await isFile(target)) out.files.push(target);
+    if (await tree.isDir(target)) out.dirs.push(target);
+    else if (await tree.isFile(target)) out.files.push(target);
   }
   for (const { value } of [...k.yamlFiles, ...k.dataFiles]) {
     if (!local(value)) continue;
     const target = path.resolve(dir, value);
-    if (await isFile(target)) out.files.push(target);
+    if (await tree.isFile(target)) out.files.push(target);
   }
   return out;
 }
 
 /**
  * Links into `dest` what a build of `specPath` (plus `components`, relative to it) reads
- * from the extracted artifact at `src`. Nothing outside `src` is ever linked.
+ * from the artifact `from`: an extracted directory (its files are hard-linked) or an
+ * ArtifactTree (an artifact held in memory: its files are written). Nothing outside the
+ * artifact is ever linked.
  */
-export async function materializeBuildTree(src: string, specPath: string, components: readonly string[], dest: string): Promise<MaterializeResult> {
+export async function materializeBuildTree(from: string | ArtifactTree, specPath: string, components: readonly string[], dest: string): Promise<MaterializeResult> {
+  const tree = typeof from === 'string' ? diskTree(from) : from;
+  const src = tree.root;
   await mkdir(dest, { recursive: true });
   const rel = path.posix.normalize((specPath ?? '').replace(/\\/g, '/').replace(/^\/+/, '') || '.');
   const start = path.join(src, rel);
   // Outside the artifact or missing: link nothing; the build reports the path.
   if (!isWithin(src, start)) return { dirs: [], files: 0 };
-  if (!(await isDir(start))) {
+  if (!(await tree.isDir(start))) {
     // A file: link it, so the build says "is a file" rather than "not found".
-    if (!(await isFile(start))) return { dirs: [], files: 0 };
+    if (!(await tree.isFile(start))) return { dirs: [], files: 0 };
     const to = path.join(dest, path.relative(src, start));
     await mkdir(path.dirname(to), { recursive: true });
-    await link(start, to).catch(() => copyFile(start, to));
+    await tree.copyTo(start, to);
     return { dirs: [], files: 1 };
   }
 
@@ -101,28 +98,28 @@ export async function materializeBuildTree(src: string, specPath: string, compon
   // An index, not shift(): a fan-out of many references would make shift() quadratic.
   for (let qi = 0; qi < queue.length; qi++) {
     const d = queue[qi]!;
-    if (!isWithin(src, d) || outermost(d, true) !== undefined || !(await isDir(d))) continue;
+    if (!isWithin(src, d) || outermost(d, true) !== undefined || !(await tree.isDir(d))) continue;
     subtrees.push(d);
     subtreeSet.add(d);
     const files: string[] = [];
     const dirs: string[] = [];
     // Walk the subtree: list its files and follow every kustomization file's references.
     const walk = async (dir: string): Promise<void> => {
-      let entries: Dirent[];
+      let entries: TreeEntry[];
       try {
-        entries = await readdir(dir, { withFileTypes: true });
+        entries = await tree.list(dir);
       } catch (err) {
         throw fsFailure('cannot list', displayPath(src, dir), err);
       }
-      const names = new Set(entries.filter((e) => e.isFile()).map((e) => e.name));
+      const names = new Set(entries.filter((e) => e.isFile).map((e) => e.name));
       for (const e of entries) {
         const p = path.join(dir, e.name);
-        if (e.isDirectory()) {
+        if (e.isDirectory) {
           dirs.push(p);
           await walk(p);
-        } else if (e.isFile()) files.push(p);
+        } else if (e.isFile) files.push(p);
       }
-      const refs = await references(dir, names);
+      const refs = await references(tree, dir, names);
       for (const r of refs.dirs) {
         if (queued.has(r)) continue; // each directory once, however often it is referenced
         queued.add(r);
@@ -143,16 +140,10 @@ export async function materializeBuildTree(src: string, specPath: string, compon
     const to = path.join(dest, path.relative(src, from));
     if (makeParent) await mkdir(path.dirname(to), { recursive: true });
     try {
-      await link(from, to);
+      await tree.copyTo(from, to);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') return;
-      if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK') throw fsFailure('cannot link', displayPath(src, from), err);
-      try {
-        await copyFile(from, to);
-      } catch (e) {
-        throw fsFailure('cannot copy', displayPath(src, from), e);
-      }
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return;
+      throw fsFailure('cannot link', displayPath(src, from), err);
     }
     count++;
   };

@@ -275,6 +275,49 @@ describe('ArtifactCache', () => {
     ok.release();
   });
 
+  test('openTree holds a small artifact in memory: one fetch, nothing written to disk, the same files', async (t) => {
+    const a = await artifact(t, { 'apps/a/deploy.yaml': 'kind: Deployment\n', 'apps/a/empty/.keep': '', 'kustomization.yaml': 'resources: [apps/a]\n' });
+    const f = fakeFetch([a]);
+    const { cache, parent } = newCache(t, { fetch: f.fetch });
+    const opened = await Promise.all(Array.from({ length: 4 }, () => cache.openTree(a.ref)));
+    assert.equal(f.count(a), 1, 'one fetch for four concurrent opens');
+    assert.equal(new Set(opened.map((o) => o.tree)).size, 1, 'all share one tree');
+    assert.deepEqual(listTree(parent).filter((p) => p.split(path.sep).length > 2), [], 'no file of the artifact on disk');
+    const { tree } = opened[0]!;
+    const at = (rel: string) => path.join(tree.root, rel);
+    assert.equal(await tree.readText(at('apps/a/deploy.yaml')), 'kind: Deployment\n');
+    assert.deepEqual((await tree.list(at('apps/a'))).map((e) => [e.name, e.isDirectory]).sort(), [['deploy.yaml', false], ['empty', true]]);
+    assert.equal(await tree.isDir(at('apps')), true);
+    assert.equal(await tree.isFile(at('apps')), false);
+    assert.equal(await tree.isDir(at('../outside')), false);
+    await assert.rejects(tree.readText(at('apps/nope.yaml')), { code: 'ENOENT' });
+    await assert.rejects(tree.list(at('kustomization.yaml')), { code: 'ENOTDIR' });
+    await assert.rejects(tree.readText(at('apps')), { code: 'EISDIR' });
+    // copyTo writes a new file (never through an existing one).
+    const dest = tmpDir(t, 'fluxless-cache-dest-');
+    await tree.copyTo(at('apps/a/deploy.yaml'), path.join(dest, 'd.yaml'));
+    assert.equal(read(dest, 'd.yaml'), 'kind: Deployment\n');
+    await assert.rejects(tree.copyTo(at('kustomization.yaml'), path.join(dest, 'd.yaml')), { code: 'EEXIST' });
+    assert.equal(read(dest, 'd.yaml'), 'kind: Deployment\n');
+    for (const o of opened) o.release();
+  });
+
+  test('openTree extracts an artifact whose files exceed memoryTreeMaxBytes, and refuses a wrong digest either way', async (t) => {
+    const big = await artifact(t, { 'big.yaml': 'x'.repeat(4096), 'small.yaml': 'y: 1\n' });
+    const other = await artifact(t, { 'big.yaml': 'z'.repeat(4096) });
+    const f = fakeFetch([big]);
+    const { cache, parent } = newCache(t, { fetch: f.fetch, memoryTreeMaxBytes: 1024 });
+    const opened = await cache.openTree(big.ref);
+    assert.ok(opened.tree.root.startsWith(parent + path.sep), `${opened.tree.root} is an extracted directory under ${parent}`);
+    assert.deepEqual(listTree(opened.tree.root), ['big.yaml', 'small.yaml']);
+    assert.equal(await opened.tree.readText(path.join(opened.tree.root, 'small.yaml')), 'y: 1\n');
+    opened.release();
+    for (const limit of [1024, undefined]) {
+      const { cache: c2 } = newCache(t, { fetch: async () => other.bytes, memoryTreeMaxBytes: limit });
+      await assert.rejects(c2.openTree(big.ref), ArtifactDigestMismatch);
+    }
+  });
+
   test('an invalid digest is rejected without a fetch', async (t) => {
     const f = fakeFetch([]);
     const { cache } = newCache(t, { fetch: f.fetch });

@@ -6,6 +6,9 @@ import path from 'node:path';
 import { renderKustomization } from '../../shared/render/build.js';
 import { prepareKustomization } from '../../shared/render/generator.js';
 import { materializeBuildTree } from '../../shared/render/materialize.js';
+import { buildArtifact } from '../../shared/artifacts/build.js';
+import { readArtifact } from '../../shared/artifacts/extract.js';
+import { memoryTree, type ArtifactTree } from '../../shared/artifacts/tree.js';
 import type { KubeObject, RenderSpec } from '../../shared/render/types.js';
 import { configMap, deployment, manyAliases, tempTree, writeTree } from './helpers.js';
 
@@ -111,6 +114,24 @@ describe('materializeBuildTree', () => {
     });
     const res = await materializeBuildTree(src, 'apps/d', [], dest);
     assert.deepEqual(res.dirs.sort(), ['apps/d', 'base', 'components/x']);
+  });
+
+  test('from an artifact held in memory: the same files as from the extracted one, written rather than linked', async (t) => {
+    const { src, dest } = await source(t);
+    const tree: ArtifactTree = memoryTree(await readArtifact((await buildArtifact(src)).tarGz));
+    const cases = [{ path: './apps/b', components: [] as string[] }, { path: 'apps/a', components: ['../../components/x'] }, { path: 'apps/nope', components: [] }];
+    for (const [i, c] of cases.entries()) {
+      const fromDisk = path.join(dest, `disk-${i}`);
+      const fromMemory = path.join(dest, `memory-${i}`);
+      const [a, b] = [await materializeBuildTree(src, c.path, c.components, fromDisk), await materializeBuildTree(tree, c.path, c.components, fromMemory)];
+      assert.deepEqual(b, a, c.path);
+      const files = await listFiles(fromDisk);
+      assert.deepEqual(await listFiles(fromMemory), files, c.path);
+      for (const f of files) {
+        assert.equal(await readFile(path.join(fromMemory, f), 'utf8'), await readFile(path.join(src, f), 'utf8'), f);
+        assert.notEqual((await stat(path.join(fromMemory, f))).ino, (await stat(path.join(src, f))).ino, `${f} is a file of its own`);
+      }
+    }
   });
 
   test('a build on the materialized tree renders as on the whole artifact', async (t) => {
