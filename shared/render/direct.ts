@@ -263,10 +263,10 @@ function generatedResources(text: string): string[] {
  * run (see the module comment). `namespace` is the Kustomization's targetNamespace.
  */
 export async function directBuild(dir: string, kustomizationFile: string, namespace?: string, maxInputBytes = DEFAULT_MAX_OUTPUT_BYTES): Promise<KubeObject[] | undefined> {
-  try {
+  return counted(async () => {
     const resources = generatedResources(await readFile(kustomizationFile, 'utf8'));
-    const objects: KubeObject[] = [];
     let bytes = 0;
+    const files: Uint8Array[] = [];
     for (const rel of resources) {
       const file = path.resolve(dir, rel);
       const st = await lstat(file).catch(() => undefined);
@@ -274,30 +274,29 @@ export async function directBuild(dir: string, kustomizationFile: string, namesp
       // Never more in memory than kustomize may print: a larger tree is kustomize's to refuse.
       bytes += st.size;
       if (bytes > maxInputBytes) decline('more input than the output limit');
-      let text: string;
-      try {
-        text = utf8.decode(await readFile(file));
-      } catch {
-        decline('a file that is not UTF-8');
-      }
-      objects.push(...objectsOfFile(text));
+      files.push(await readFile(file));
     }
-    const ids = new Set<string>();
-    for (let i = 0; i < objects.length; i++) {
-      let o = objects[i]!;
-      checkObject(o);
-      const before = idOf(o);
-      // What kustomize's namespace transformer does to a plain object (metadata.namespace only).
-      if (namespace !== undefined && isNamespacedForKustomize(o.apiVersion, o.kind)) {
-        o = objects[i] = { ...o, metadata: sortKeys({ ...o.metadata, namespace }) as KubeObject['metadata'] };
-      }
-      const after = idOf(o);
-      // kustomize refuses repeated ids (before and after the namespace change): let it say so.
-      if (ids.has(before) || ids.has(after)) decline('objects with the same id');
-      ids.add(before);
-      ids.add(after);
-    }
-    objects.sort(legacyCompare);
+    return objectsOfFiles(files, namespace);
+  });
+}
+
+/**
+ * directBuild of resource files already read, in the generated kustomization's order (the
+ * caller has checked what directBuild checks on disk: regular files, the input limit), or
+ * undefined when kustomize must run. `namespace` is the Kustomization's targetNamespace.
+ */
+export async function directBuildFiles(files: readonly Uint8Array[], namespace?: string, maxInputBytes = DEFAULT_MAX_OUTPUT_BYTES): Promise<KubeObject[] | undefined> {
+  return counted(async () => {
+    if (files.reduce((n, f) => n + f.byteLength, 0) > maxInputBytes) decline('more input than the output limit');
+    if (files.length === 0) decline('no resources');
+    return objectsOfFiles(files, namespace);
+  });
+}
+
+/** Runs a direct build, counting it in directBuildStats; a Declined build is undefined. */
+async function counted(build: () => Promise<KubeObject[]>): Promise<KubeObject[] | undefined> {
+  try {
+    const objects = await build();
     directBuildStats.direct++;
     return objects;
   } catch (err) {
@@ -306,4 +305,35 @@ export async function directBuild(dir: string, kustomizationFile: string, namesp
     directBuildStats.reasons[err.message] = (directBuildStats.reasons[err.message] ?? 0) + 1;
     return undefined;
   }
+}
+
+/** The objects of the resource files, checked, namespaced and sorted as kustomize outputs them; throws Declined. */
+function objectsOfFiles(files: readonly Uint8Array[], namespace: string | undefined): KubeObject[] {
+  const objects: KubeObject[] = [];
+  for (const data of files) {
+    let text: string;
+    try {
+      text = utf8.decode(data);
+    } catch {
+      decline('a file that is not UTF-8');
+    }
+    objects.push(...objectsOfFile(text));
+  }
+  const ids = new Set<string>();
+  for (let i = 0; i < objects.length; i++) {
+    let o = objects[i]!;
+    checkObject(o);
+    const before = idOf(o);
+    // What kustomize's namespace transformer does to a plain object (metadata.namespace only).
+    if (namespace !== undefined && isNamespacedForKustomize(o.apiVersion, o.kind)) {
+      o = objects[i] = { ...o, metadata: sortKeys({ ...o.metadata, namespace }) as KubeObject['metadata'] };
+    }
+    const after = idOf(o);
+    // kustomize refuses repeated ids (before and after the namespace change): let it say so.
+    if (ids.has(before) || ids.has(after)) decline('objects with the same id');
+    ids.add(before);
+    ids.add(after);
+  }
+  objects.sort(legacyCompare);
+  return objects;
 }

@@ -2,7 +2,9 @@
  * The direct build (shared/render/direct.ts) against the real `kubectl kustomize`: for every
  * fixture, a render that may skip kustomize gives exactly what a lone kubectl build gives
  * (the same objects, in the same order, with the same key order), or the same error; and the
- * fixtures a direct build cannot reproduce are handed to kustomize.
+ * fixtures a direct build cannot reproduce are handed to kustomize. The in-memory build of
+ * an artifact (direct-tree.ts) takes exactly the fixtures the direct build takes, with the
+ * same output.
  */
 import { describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
@@ -10,7 +12,10 @@ import assert from 'node:assert/strict';
 import { symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { renderKustomization } from '../../shared/render/build.js';
-import { directBuildEnabled, directBuildStats, legacyCompare } from '../../shared/render/direct.js';
+import { directBuildEnabled, directBuildSpec, directBuildStats, legacyCompare } from '../../shared/render/direct.js';
+import { directBuildTree } from '../../shared/render/direct-tree.js';
+import { applyCommonMetadata } from '../../shared/render/metadata.js';
+import { memoryTree } from '../../shared/artifacts/tree.js';
 import type { KubeObject, RenderSpec } from '../../shared/render/types.js';
 import { configMap, deployment, tempTree } from './helpers.js';
 
@@ -19,6 +24,13 @@ interface Fixture {
   spec: RenderSpec;
   /** Whether the direct build takes it (else kustomize runs). */
   direct: boolean;
+  /** The tree as the test's setup leaves it on disk holds what no artifact holds (a symlink): no in-memory build. */
+  diskOnly?: boolean;
+}
+
+/** `files` as an artifact held in memory. */
+function memoryTreeOf(files: Record<string, string>) {
+  return memoryTree({ entries: new Map(Object.entries(files).map(([rel, text]) => [rel, { data: Buffer.from(text), mode: 0o644 }])), directories: new Set() });
 }
 
 type Outcome = { ok: true; json: string; objects: KubeObject[] } | { ok: false; error: Error };
@@ -49,6 +61,12 @@ async function compare(t: TestContext, files: Record<string, string>, fixtures: 
     const before = { ...directBuildStats };
     const fast = await render(directRoot, f, true);
     assert.equal(directBuildStats.direct - before.direct, f.direct ? 1 : 0, `${f.path}: built ${f.direct ? 'directly' : 'by kustomize'} (declines so far: ${JSON.stringify(directBuildStats.reasons)})`);
+    if (!f.diskOnly && directBuildSpec(f.spec)) {
+      // From the artifact in memory: the same fixtures, the same objects (the rest is the disk path's).
+      const mem = await directBuildTree(memoryTreeOf(files), f.path, f.spec.targetNamespace);
+      assert.equal(mem !== undefined, f.direct, `${f.path}: built in memory exactly when the direct build takes it`);
+      if (mem) assert.equal(lone.ok && JSON.stringify(applyCommonMetadata(mem, f.spec.commonMetadata)), lone.ok && lone.json, `${f.path}: objects built in memory`);
+    }
     if (!lone.ok) {
       assert.equal(fast.ok, false, `${f.path}: failed with kubectl (${lone.error.message}) but not directly`);
       const e = (fast as { error: Error }).error;
@@ -190,6 +208,18 @@ subjects:
   'duplicate/b.yaml': configMap('same', { other: 'value' }),
   'noname/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  labels: {a: b}\n',
   'collide/a.yaml': yaml(configMap('one').replace('name: one', 'name: one\n  namespace: x'), configMap('one')),
+
+  // What the generator decides: a subdirectory with its own kustomization is a resource (left
+  // to kustomize), a YAML file that is not Kubernetes YAML fails the build, other files are not read.
+  'nested/cm.yaml': configMap('top'),
+  'nested/base/Kustomization': 'resources: [cm.yaml]\n',
+  'nested/base/cm.yaml': configMap('from-base'),
+  'notk8s/cm.yaml': configMap('fine'),
+  'notk8s/values.yaml': 'replicas: 3\n',
+  'others/cm.yaml': configMap('kept'),
+  'others/notes.json': '{"kind": "ConfigMap"}\n',
+  'others/README.md': '# not read\n',
+  'others/deeper/more/cm.yml': configMap('deeper'),
 };
 
 describe('direct builds of plain directories', () => {
@@ -208,12 +238,17 @@ describe('direct builds of plain directories', () => {
       { path: 'list', spec: { targetNamespace: 'x' }, direct: false },
       { path: 'anchors', spec: {}, direct: false },
       { path: 'annotated', spec: {}, direct: false },
-      { path: 'linked', spec: { targetNamespace: 'x' }, direct: false },
+      { path: 'linked', spec: { targetNamespace: 'x' }, direct: false, diskOnly: true },
       { path: 'duplicate', spec: {}, direct: false },
       { path: 'noname', spec: {}, direct: false },
       { path: 'collide', spec: { targetNamespace: 'x' }, direct: false },
       // A transformer beyond the namespace: always kustomize.
       { path: 'app', spec: { namePrefix: 'p-' }, direct: false },
+      { path: 'nested', spec: { targetNamespace: 'x' }, direct: false },
+      { path: 'notk8s', spec: {}, direct: false },
+      { path: './others/', spec: { targetNamespace: 'x' }, direct: true },
+      { path: '/', spec: {}, direct: false },
+      { path: 'nope', spec: {}, direct: false },
     ];
     const lone = await compare(t, TREE, fixtures, (root) => symlink('real.yaml', path.join(root, 'linked', 'link.yaml')));
 
@@ -233,6 +268,10 @@ describe('direct builds of plain directories', () => {
     assert.equal(objects(7).find((o) => o.kind === 'Namespace')?.metadata.name, 'renamed', 'kustomize renames the Namespace');
     assert.equal(lone[13]!.ok, false, 'duplicate ids fail');
     assert.equal(lone[14]!.ok, false, 'a missing name fails');
+    assert.deepEqual(objects(17).map((o) => o.metadata.name).sort(), ['from-base', 'top'], 'a nested kustomization is built');
+    assert.match(lone[18]!.ok ? '' : lone[18]!.error.message, /failed to decode Kubernetes YAML from notk8s\/values\.yaml/);
+    assert.deepEqual(objects(19).map((o) => o.metadata.name), ['deeper', 'kept'], 'only YAML files, at any depth');
+    assert.equal(lone[21]!.ok, false, 'a missing spec.path fails');
   });
 
   test('the legacy order: kind priority, then group/version/kind, then namespace and name as one string', () => {

@@ -1,12 +1,13 @@
 /**
- * Phase "build": the artifact's tree linked into a private work directory, then Flux's
- * build: generate + kustomize, SOPS decryption (`spec.decryption`), postBuild substitution,
- * owner labels, commonMetadata (never substituted), in kustomize-controller's order.
+ * Phase "build": the files the build reads, out of the cached artifact into a private work
+ * directory, then Flux's build: generate + kustomize, SOPS decryption (`spec.decryption`),
+ * postBuild substitution, owner labels, commonMetadata (never substituted), in
+ * kustomize-controller's order.
  *
  * With `spec.decryption`, the keys come from the Secret named by `secretRef` (read from the
  * management cluster, never impersonated, as Flux); generator inputs and patches are
- * decrypted in the private work tree before kustomize (the decrypted file replaces the
- * hard link into the artifact cache, which keeps the encrypted bytes), such a build never
+ * decrypted in the private work tree before kustomize (the decrypted file replaces the work
+ * tree's copy, a hard link when the cache extracted the artifact, and the cache keeps the encrypted bytes), such a build never
  * shares a kustomize run with others, and every rendered object is decrypted before
  * substitution. Without it, encrypted Secrets are kept as rendered: the apply phase refuses
  * them with Flux's message.
@@ -14,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import { rm } from '../../util/fs-inline.js';
 import path from 'node:path';
-import type { OpenedArtifact } from '../../artifacts/cache.js';
+import type { OpenedTree } from '../../artifacts/cache.js';
 import { isNotFound, type KubeClient } from '../../kube/client.js';
 import type { KubeObject } from '../../kube/object.js';
 import type { ReconcileServices } from '../../reconcile/contract.js';
@@ -24,6 +25,8 @@ import { findKustomizationFile, isLocalRelativePath, prepareKustomization } from
 import { createDecryptor, type Decryptor, type KmsOptions } from '../../sops/index.js';
 import { tenancyOf } from '../../kube/tenancy.js';
 import { materializeBuildTree } from '../../render/materialize.js';
+import { directBuildEnabled, directBuildSpec } from '../../render/direct.js';
+import { directBuildTree } from '../../render/direct-tree.js';
 import { mergeVariables, substituteVariables, type KubeObjectLike } from '../../render/substitute.js';
 import type { ArtifactInfo } from '../../state/records.js';
 import { FluxlessError, errorMessage } from '../../util/errors.js';
@@ -58,9 +61,13 @@ export interface BuildOptions {
   skipDecryption?: boolean;
 }
 
-/** Fetches (once per process), verifies and extracts the artifact, links what the build reads, and builds. */
+/**
+ * Fetches and verifies the artifact (once per process) and builds: a plain directory of YAML
+ * straight from the artifact in memory (direct-tree.ts), anything else in a work directory
+ * holding what the build reads.
+ */
 export async function buildFromArtifact(svc: ReconcileServices, spec: KustomizationSpec, artifact: ArtifactInfo, signal?: AbortSignal): Promise<Built> {
-  let opened: OpenedArtifact | undefined;
+  let opened: OpenedTree | undefined;
   let work: string | undefined;
   const release = async () => {
     opened?.release();
@@ -68,19 +75,31 @@ export async function buildFromArtifact(svc: ReconcileServices, spec: Kustomizat
   };
   try {
     try {
-      opened = await svc.artifactCache.open(artifact);
+      opened = await svc.artifactCache.openTree(artifact);
     } catch (err) {
       throw new ReconcileFailure('ArtifactFailed', `failed to fetch artifact ${artifact.revision}: ${errorMessage(err)}`, { retryMs: spec.retryIntervalMs, cause: err });
     }
-    work = await svc.artifactCache.workDir('ks-');
-    const root = path.join(work, 'src');
-    await materializeBuildTree(opened.root, spec.path ?? '', spec.render.components ?? [], root);
+    const buildFailed = (err: unknown) => new ReconcileFailure('BuildFailed', errorMessage(err), { retryMs: spec.retryIntervalMs, cause: err });
+    // A plain directory of YAML builds from the artifact in memory, with no work directory.
+    let direct: KubeObject[] | undefined;
+    if (!spec.decryption && directBuildSpec(spec.render) && directBuildEnabled()) {
+      direct = await directBuildTree(opened.tree, spec.path, spec.render.targetNamespace).catch((err: unknown) => {
+        throw buildFailed(err);
+      });
+    }
+    let root: string | undefined;
+    if (!direct) {
+      work = await svc.artifactCache.workDir('ks-');
+      root = path.join(work, 'src');
+      await materializeBuildTree(opened.tree, spec.path ?? '', spec.render.components ?? [], root);
+    }
     let objects: KubeObject[];
     const configs: ConfigVersion[] = [];
+    const opts: BuildOptions = { ...buildSettings(svc.settings), strict: gatesOf(svc.settings).strictPostBuildSubstitutions, configs, signal };
     try {
-      objects = await buildKustomization(svc.client, spec, root, { ...buildSettings(svc.settings), strict: gatesOf(svc.settings).strictPostBuildSubstitutions, configs, signal });
+      objects = direct ? await afterRender(svc.client, spec, direct, opts) : await buildKustomization(svc.client, spec, root!, opts);
     } catch (err) {
-      throw new ReconcileFailure('BuildFailed', errorMessage(err), { retryMs: spec.retryIntervalMs, cause: err });
+      throw buildFailed(err);
     }
     return { objects, configs, digest: buildDigest(objects), release };
   } catch (err) {
@@ -146,6 +165,12 @@ export async function buildKustomization(client: KubeClient, spec: Kustomization
   } finally {
     dec?.close();
   }
+  return afterRender(client, spec, objects, o);
+}
+
+/** What follows the render, in Flux's order: postBuild substitution, owner labels, then commonMetadata. */
+async function afterRender(client: KubeClient, spec: KustomizationSpec, rendered: KubeObject[], o: BuildOptions): Promise<KubeObject[]> {
+  let objects = rendered;
   if (spec.postBuild) {
     const vars = await substitutionVars(client, spec, o.configs);
     objects = substituteVariables(objects as KubeObjectLike[], vars, {

@@ -1,0 +1,73 @@
+/**
+ * The direct build (direct.ts) straight from an artifact held in memory, with nothing
+ * written to disk: for spec.path a plain directory of YAML (no kustomization file in it or
+ * below it), it lists the files Flux's generator would list (scanResources' walk: names in
+ * byte order at each level, `.yaml`/`.yml` files, each one Kubernetes YAML) and builds them
+ * in-process as `kubectl kustomize` would.
+ *
+ * Whenever the tree holds anything else (a kustomization file, a file the generator would
+ * refuse, more input than the output limit, a spec.path that is not a directory of the
+ * artifact), or the direct build itself declines, it returns undefined and the caller takes
+ * the disk path (materialize, generate, check, kustomize), so every error and every output
+ * stays exactly that path's. Plain trees are the commonest Flux layout: for them a build
+ * costs no file system call at all.
+ */
+import path from 'node:path';
+import type { ArtifactTree } from '../artifacts/tree.js';
+import { directBuildFiles } from './direct.js';
+import { KUSTOMIZATION_FILE_NAMES, isWithin, kubernetesYamlProblem } from './generator.js';
+import { DEFAULT_MAX_OUTPUT_BYTES } from './kustomize-run.js';
+import type { KubeObject } from './types.js';
+
+function byteOrder(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+/** Signals "take the disk path". */
+class NotPlain extends Error {}
+
+/**
+ * Builds `specPath` of `tree` in memory when it is a plain directory of YAML and the direct
+ * build accepts it, else undefined. `namespace` is the Kustomization's targetNamespace.
+ */
+export async function directBuildTree(tree: ArtifactTree, specPath: string | undefined, namespace?: string, maxInputBytes = DEFAULT_MAX_OUTPUT_BYTES): Promise<KubeObject[] | undefined> {
+  const raw = specPath ?? '';
+  if (raw.includes('\0')) return undefined;
+  // As resolveBuildPath reads spec.path: `\` as `/`, a leading `/` relative to the root.
+  const rel = path.posix.normalize(raw.replace(/\\/g, '/').replace(/^\/+/, '') || '.');
+  const dir = path.join(tree.root, rel);
+  if (!isWithin(tree.root, dir) || !(await tree.isDir(dir))) return undefined;
+  const files: Uint8Array[] = [];
+  let bytes = 0;
+  const hasKustomization = async (d: string) => {
+    for (const name of KUSTOMIZATION_FILE_NAMES) if (await tree.isFile(path.join(d, name))) return true;
+    return false;
+  };
+  const walk = async (current: string): Promise<void> => {
+    const entries = (await tree.list(current)).sort((a, b) => byteOrder(a.name, b.name));
+    for (const e of entries) {
+      const p = path.join(current, e.name);
+      if (e.isDirectory) {
+        // A directory with its own kustomization is a resource of its own: kustomize's.
+        if (await hasKustomization(p)) throw new NotPlain();
+        await walk(p);
+        continue;
+      }
+      const ext = path.extname(e.name);
+      if (ext !== '.yaml' && ext !== '.yml') continue;
+      const data = await tree.read(p);
+      bytes += data.byteLength;
+      // The generator's check reads the file as text (invalid UTF-8 replaced); the direct build then refuses such a file.
+      if (bytes > maxInputBytes || kubernetesYamlProblem(data.toString('utf8'))) throw new NotPlain();
+      files.push(data);
+    }
+  };
+  try {
+    if (await hasKustomization(dir)) return undefined;
+    await walk(dir);
+  } catch (err) {
+    if (err instanceof NotPlain) return undefined;
+    throw err;
+  }
+  return directBuildFiles(files, namespace, maxInputBytes);
+}
