@@ -13,6 +13,7 @@ import {
   MAX_HISTORY,
   removeCondition,
   setCondition,
+  type AppliedStamp,
   type Condition,
   type FluxEvent,
   type ObjectRecord,
@@ -61,6 +62,8 @@ export interface StatusUpdate {
   nextRunMs?: number;
   event?: EventInput;
   history?: HistoryInput;
+  /** Replaces the record's stamps of what was applied (the apply engine's no-op check reads them next time). */
+  applied?: Record<string, AppliedStamp>;
 }
 
 /** Appends an event, or counts it when it repeats the last one (same severity, reason, message, revision). */
@@ -126,7 +129,7 @@ export function applyStatus(cur: ObjectRecord | undefined, u: StatusUpdate, at: 
   if (u.handledRequest) status.lastHandledReconcileAt = u.handledRequest;
   if (u.history) status.history = recordHistory(status.history, u.history, now);
   const events = u.event ? appendEvent(cur.events, u.event, now) : cur.events;
-  return { ...cur, status, events };
+  return { ...cur, status, events, ...(u.applied ? { applied: u.applied } : {}) };
 }
 
 /**

@@ -62,15 +62,18 @@ test('SIGKILL of fluxless serve during an apply and during a health check; a res
     assert.notEqual(ready(f.record('Kustomization', 'apps')).status, 'True', 'apps was not finished');
   });
 
-  await t.test('restarted, killed while the health check waits for the gate', async () => {
+  await t.test('restarted, killed while the health check waits for the gate (after the inventory is recorded)', async () => {
     const look = proxy.hold((r) => r.method === 'GET' && r.path === `/api/v1/namespaces/${ns}/configmaps/gate`);
     const serve = await f.serve();
     await within(look.arrived, 90_000, "the health check's first look at the gate", serve.output);
+    // A health check that outlasts INVENTORY_EARLY_WRITE_MS records what was applied before it ends.
+    await waitFor('the attempted revision and inventory recorded during the health check', () => f.record('Kustomization', 'apps')?.status.lastAttemptedRevision === rev, 30_000, serve.output);
     await serve.kill();
     look.release();
     for (const n of NAMES) assert.equal((await cm(n))?.data?.v, n, `${n} applied before the health check`);
-    assert.equal(f.record('Kustomization', 'apps')?.status.lastAttemptedRevision, rev);
-    assert.notEqual(ready(f.record('Kustomization', 'apps')).status, 'True');
+    const apps = f.record('Kustomization', 'apps');
+    assert.deepEqual(apps?.status.inventory?.entries.map((e) => e.id.split('_')[1]).sort(), NAMES);
+    assert.notEqual(ready(apps).status, 'True');
   });
 
   await t.test('a third start (with a directory in the way in the queue): dead-lettered with a trace, then the scheduled reconcile converges', async () => {

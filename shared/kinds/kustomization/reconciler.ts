@@ -36,6 +36,9 @@ import { targetOf } from './target.js';
 import { authorizeDefinitions } from './authorize.js';
 import { unreachableCluster, type Target } from '../../kube/targets.js';
 
+/** How long the health checks may run before the inventory is written ahead of the status. */
+export const INVENTORY_EARLY_WRITE_MS = 2_000;
+
 /** kustomize-controller's prefix for errors that need a spec change (TerminalErrorMessage). */
 export const TERMINAL_ERROR_MESSAGE = 'Reconciliation failed terminally due to configuration error';
 
@@ -78,6 +81,9 @@ export async function reconcileKustomization(svc: ReconcileServices, req: Reconc
   const wake: Wake[] = [];
   let release: (() => Promise<void>) | undefined;
   let target: Target | undefined;
+  /** What this reconcile applied (set once the apply and prune are done), for the status write. */
+  let recorded: Recorded | undefined;
+  let ahead: { settle(): Promise<void> } | undefined;
   try {
     const artifact = await sourceArtifact(svc, spec, key);
     revision = artifact.revision;
@@ -117,16 +123,12 @@ export async function reconcileKustomization(svc: ReconcileServices, req: Reconc
     changes.push(...pruned.deleted);
     inventory.push(...pruned.kept);
     inventory.sort((a, b) => a.id.localeCompare(b.id));
+    // The inventory and stamps are written with the status at the end (one write less per
+    // reconcile), or first, if the health checks take longer than INVENTORY_EARLY_WRITE_MS,
+    // so that a process lost during a long wait still knows what it applied.
     const applied = stampsOf(changes);
-    await svc.state.update<ObjectRecord>(key, (cur) => {
-      if (!cur) return undefined;
-      // Unchanged on a no-op reconcile: no write (on AWS one S3 PUT less per reconcile).
-      const same =
-        cur.status.lastAttemptedRevision === revision &&
-        stableJson(cur.applied ?? {}) === stableJson(applied) &&
-        stableJson(cur.status.inventory?.entries ?? []) === stableJson(inventory);
-      return same ? undefined : { ...cur, applied, status: { ...cur.status, inventory: { entries: inventory }, lastAttemptedRevision: revision } };
-    });
+    recorded = { applied, inventory };
+    ahead = inventoryWriteAhead(svc, key, revision, recorded, logger);
     if (pruned.failures.length) throw new ReconcileFailure('PruneFailed', pruned.failures.join('\n'), { retryMs: spec.retryIntervalMs });
     // The other definitions are synced; a corrupt record is named with what to do, and retried.
     if (defs.corrupt.length) throw new ReconcileFailure('StateCorrupt', defs.corrupt.join('\n'), { retryMs: spec.retryIntervalMs });
@@ -141,6 +143,7 @@ export async function reconcileKustomization(svc: ReconcileServices, req: Reconc
 
     const changed = changes.filter((c) => c.action === 'created' || c.action === 'configured' || c.action === 'deleted');
     const message = `Applied revision: ${revision}`;
+    await ahead?.settle();
     await writeStatus(
       svc.state,
       key,
@@ -150,7 +153,8 @@ export async function reconcileKustomization(svc: ReconcileServices, req: Reconc
         message,
         handledRequest: requestedAt,
         // Flux copies the source's origin revision (OCI `org.opencontainers.image.revision`); absent, it is cleared.
-        fields: { lastAppliedRevision: revision, lastAttemptedRevision: revision, lastAppliedOriginRevision: originRevision, ...clusterField(rec, target) },
+        fields: { lastAppliedRevision: revision, lastAttemptedRevision: revision, lastAppliedOriginRevision: originRevision, inventory: { entries: inventory }, ...clusterField(rec, target) },
+        applied,
         conditions: checks.length ? [{ type: 'Healthy', status: 'True', reason: 'Succeeded', message: 'Health check passed' }] : undefined,
         removeConditions: checks.length ? undefined : ['Healthy'],
         event: changed.length
@@ -174,7 +178,8 @@ export async function reconcileKustomization(svc: ReconcileServices, req: Reconc
       : err instanceof ReconcileFailure
         ? err
         : new ReconcileFailure('ReconciliationFailed', errorMessage(err), { retryMs: spec.retryIntervalMs, cause: err });
-    const fields = { ...(revision ? { lastAttemptedRevision: revision } : {}), ...clusterField(rec, target) };
+    await ahead?.settle();
+    const fields = { ...(revision ? { lastAttemptedRevision: revision } : {}), ...(recorded ? { inventory: { entries: recorded.inventory } } : {}), ...clusterField(rec, target) };
     await writeStatus(
       svc.state,
       key,
@@ -191,15 +196,53 @@ export async function reconcileKustomization(svc: ReconcileServices, req: Reconc
         history: revision && digest ? { digest, durationMs: Date.now() - started, status: f.reason, metadata: historyMetadata(revision, originRevision, changes) } : undefined,
         // Stalled (AccessDenied): nothing is scheduled; a new definition reconciles it.
         nextRunMs: f.stalled ? undefined : (f.retryMs ?? spec.retryIntervalMs),
+        applied: recorded?.applied,
       },
       svc.now(),
     );
     logger.warn('reconcile failed', { reason: f.reason, error: f.message, durationMs: Date.now() - started, ...(target?.remote ? { cluster: target.cluster.name } : {}) });
     return { ready: false, reason: f.reason, message: f.message, revision, wake, transientError: down ? undefined : transientCause(err) };
   } finally {
+    await ahead?.settle();
     target?.release();
     await release?.();
   }
+}
+
+/** What a reconcile applied: the stamps of the applied objects and the new inventory. */
+interface Recorded {
+  applied: ReturnType<typeof stampsOf>;
+  inventory: ReturnType<typeof inventoryOf>;
+}
+
+/**
+ * Writes the inventory and stamps ahead of the status if the health checks outlast
+ * INVENTORY_EARLY_WRITE_MS (a failed write is logged: the status write carries them too).
+ * `settle()` cancels it, or waits for it once started, so it never races the status write.
+ */
+function inventoryWriteAhead(svc: ReconcileServices, key: ObjectKey, revision: string, r: Recorded, logger: ReconcileRequest['log']): { settle(): Promise<void> } {
+  let written: Promise<void> | undefined;
+  const timer = setTimeout(() => {
+    written = svc.state
+      .update<ObjectRecord>(key, (cur) => {
+        if (!cur) return undefined;
+        const same =
+          cur.status.lastAttemptedRevision === revision &&
+          stableJson(cur.applied ?? {}) === stableJson(r.applied) &&
+          stableJson(cur.status.inventory?.entries ?? []) === stableJson(r.inventory);
+        return same ? undefined : { ...cur, applied: r.applied, status: { ...cur.status, inventory: { entries: r.inventory }, lastAttemptedRevision: revision } };
+      })
+      .then(
+        () => undefined,
+        (err: unknown) => logger.warn('could not record the inventory before the health checks ended; the status write records it', { error: errorMessage(err) }),
+      );
+  }, INVENTORY_EARLY_WRITE_MS);
+  return {
+    settle: async () => {
+      clearTimeout(timer);
+      await written;
+    },
+  };
 }
 
 /**
