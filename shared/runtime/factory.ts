@@ -22,6 +22,7 @@ import { configureKustomizeBatching } from '../render/kustomize-batch-options.js
 import { FsStateStore, S3StateStore } from '../state/index.js';
 import { trackKindGenerations } from '../state/kind-generation.js';
 import { parseDuration } from '../util/duration.js';
+import { S3_CLIENT_DEFAULTS } from '../util/s3.js';
 import type { Runtime } from './runtime.js';
 
 /** The reconcile settings of a configuration (the tenancy lockdown included, kube/tenancy.ts). */
@@ -55,7 +56,7 @@ export function createRuntime(cfg: FluxlessConfig, opts: { kubeConfig?: KubeConf
   let state: Runtime['state'];
   let artifacts: Runtime['artifacts'];
   if (cfg.store.type === 's3') {
-    const s3 = new S3Client({ ...awsOpts, forcePathStyle: Boolean(cfg.aws.endpoint) });
+    const s3 = new S3Client({ ...S3_CLIENT_DEFAULTS, ...awsOpts, forcePathStyle: Boolean(cfg.aws.endpoint) });
     state = new S3StateStore({ client: s3, bucket: cfg.store.bucket, prefix: `${cfg.store.prefix}state/` });
     artifacts = new S3ArtifactStore({ client: s3, bucket: cfg.store.bucket, prefix: `${cfg.store.prefix}artifacts/` });
   } else {
