@@ -5,6 +5,13 @@
  * `If-None-Match: *` for ifAbsent, `If-Match` on DeleteObject; S3 answers 412 (or 409 when two
  * conditional writes race) and we raise ConflictError.
  *
+ * `update` first writes against the version this process last read or wrote (when recent),
+ * without a GET: a reconcile reads its record, then updates it twice, and each update would
+ * otherwise re-read what the process has just seen. The conditional PUT makes that safe: if
+ * anyone wrote the record meanwhile, it fails with 412 and the update re-reads and retries
+ * as usual. An updater that finds nothing to change on the remembered value is run again on
+ * a fresh read, so "no change" is never decided on a stale copy.
+ *
  * S3-compatible servers that ignore conditional headers (fauxqs used in tests) would silently
  * accept a stale write; `emulateConditions: true` adds a HEAD check before each conditional
  * write (correct for sequential writers; not atomic against racing ones).
@@ -18,6 +25,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
+import { ConflictError } from '../util/errors.js';
 import { isS3NotFound, isS3PreconditionFailed, readS3Body } from '../util/s3.js';
 import { CLUSTER_SCOPE_SEGMENT, compareKeys, isValidSegment, keyFromSegments, keySegments, prefixSegments, type ObjectKey } from './key.js';
 import {
@@ -46,6 +54,17 @@ export interface S3StateStoreOptions {
 }
 
 const SUFFIX = '.json';
+/** Remembered versions older than this are not written against (a stale one costs a failed PUT). */
+const HINT_MAX_AGE_MS = 60_000;
+/** Records remembered at most (the least recently used are forgotten). */
+const HINT_MAX_ENTRIES = 512;
+
+/** A record as this process last read or wrote it: its stored document and version. */
+interface Hint {
+  body: Buffer | string;
+  version: string;
+  at: number;
+}
 
 /** StateStore on S3 (Lambda mode): one object per record, with conditional requests on the ETag for optimistic concurrency. */
 export class S3StateStore implements StateStore {
@@ -53,6 +72,7 @@ export class S3StateStore implements StateStore {
   readonly prefix: string;
   private readonly client: S3Client;
   private readonly emulate: boolean;
+  private readonly hints = new Map<string, Hint>();
 
   constructor(opts: S3StateStoreOptions) {
     this.client = opts.client;
@@ -70,10 +90,13 @@ export class S3StateStore implements StateStore {
     const k = this.objectKeyFor(key);
     try {
       const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: k }));
-      const env = parseEnvelope<T>(await readS3Body(res.Body), `s3://${this.bucket}/${k}`);
+      const body = await readS3Body(res.Body);
+      const env = parseEnvelope<T>(body, `s3://${this.bucket}/${k}`);
       if (!res.ETag) throw new Error(`S3 returned no ETag for s3://${this.bucket}/${k}`);
+      this.remember(k, body, res.ETag);
       return { value: env.value, version: res.ETag };
     } catch (err) {
+      this.hints.delete(k);
       if (isS3NotFound(err)) return undefined;
       throw err;
     }
@@ -90,18 +113,22 @@ export class S3StateStore implements StateStore {
       value,
     };
     if (this.emulate && (opts.ifAbsent || opts.ifVersion !== undefined)) await this.checkEmulated(key, k, opts.ifVersion, opts.ifAbsent);
+    const body = JSON.stringify(env);
+    // Forgotten until the write is known to have landed (a failed or unknown one tells nothing).
+    this.hints.delete(k);
     try {
       const res = await this.client.send(
         new PutObjectCommand({
           Bucket: this.bucket,
           Key: k,
-          Body: JSON.stringify(env),
+          Body: body,
           ContentType: 'application/json',
           IfMatch: opts.ifVersion,
           IfNoneMatch: opts.ifAbsent ? '*' : undefined,
         }),
       );
       if (!res.ETag) throw new Error(`S3 returned no ETag for s3://${this.bucket}/${k}`);
+      this.remember(k, body, res.ETag);
       return res.ETag;
     } catch (err) {
       if (isS3PreconditionFailed(err)) {
@@ -115,6 +142,7 @@ export class S3StateStore implements StateStore {
 
   async delete(key: ObjectKey, opts: DeleteOptions = {}): Promise<boolean> {
     const k = this.objectKeyFor(key);
+    this.hints.delete(k);
     const cur = await this.head(k);
     if (opts.ifVersion !== undefined && cur !== opts.ifVersion) {
       throw conflict(key, cur === undefined ? `does not exist (expected version ${opts.ifVersion})` : `changed since version ${opts.ifVersion}`);
@@ -154,8 +182,29 @@ export class S3StateStore implements StateStore {
     return out.sort(compareKeys);
   }
 
-  update<T>(key: ObjectKey, fn: Updater<T>, opts?: UpdateOptions): Promise<Versioned<T> | undefined> {
+  async update<T>(key: ObjectKey, fn: Updater<T>, opts?: UpdateOptions): Promise<Versioned<T> | undefined> {
+    const k = this.objectKeyFor(key);
+    const hint = this.hints.get(k);
+    if (hint && Date.now() - hint.at <= HINT_MAX_AGE_MS) {
+      // A private copy of the remembered value (the updater may keep or change what it gets).
+      const next = fn(parseEnvelope<T>(hint.body, `s3://${this.bucket}/${k}`).value);
+      if (next !== undefined) {
+        try {
+          return { value: next, version: await this.put(key, next, { ifVersion: hint.version }) };
+        } catch (err) {
+          if (!(err instanceof ConflictError)) throw err;
+          // Written by someone else since: the usual read-modify-write below.
+        }
+      }
+    }
     return updateWithRetry(this, key, fn, opts);
+  }
+
+  /** Remembers a record as read or written, as the most recently used. */
+  private remember(k: string, body: Buffer | string, version: string): void {
+    this.hints.delete(k);
+    this.hints.set(k, { body, version, at: Date.now() });
+    if (this.hints.size > HINT_MAX_ENTRIES) this.hints.delete(this.hints.keys().next().value!);
   }
 
   private async head(k: string): Promise<string | undefined> {

@@ -244,6 +244,45 @@ test('S3StateStore sends If-Match / If-None-Match and maps S3 refusals to Confli
   assert.equal(proxy.refused() - refusedBefore, 2, 'the two conflicts were refused by the server, not guessed by the client');
 });
 
+test('S3StateStore.update writes against the version it last read or wrote, with no GET; a record changed by another process is re-read, never overwritten', async () => {
+  const aws = await (await testEnv()).aws();
+  proxy ??= await startConditionalProxy(aws.endpoint);
+  const client = createS3Client({ ...aws, endpoint: proxy.endpoint });
+  const h = await s3Harness(client, false, true);
+  const sent: string[] = [];
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      sent.push(String(context.commandName).replace(/Command$/, ''));
+      return next(args);
+    },
+    { step: 'initialize', name: 'recordCommands' },
+  );
+  // Another process (its own store on the same bucket).
+  const other = new S3StateStore({ client: createS3Client({ ...aws, endpoint: proxy.endpoint }), bucket: (h.store as S3StateStore).bucket, prefix: 'state' });
+  const key = ks('hinted');
+  await h.store.put(key, { phase: 'a', n: 0 });
+  await h.store.get(key);
+  sent.length = 0;
+  await h.store.update<Status>(key, (c) => ({ phase: 'b', n: (c?.n ?? 0) + 1 }));
+  await h.store.update<Status>(key, (c) => ({ phase: 'c', n: (c?.n ?? 0) + 1 }));
+  assert.deepEqual(sent, ['PutObject', 'PutObject'], 'two updates after a read: two conditional writes, no re-read');
+  assert.deepEqual((await other.get<Status>(key))?.value, { phase: 'c', n: 2 });
+
+  await other.update<Status>(key, (c) => ({ phase: 'other', n: (c?.n ?? 0) + 10 }));
+  sent.length = 0;
+  const refused = proxy.refused();
+  const res = await h.store.update<Status>(key, (c) => ({ phase: 'd', n: (c?.n ?? 0) + 1 }));
+  assert.deepEqual(res?.value, { phase: 'd', n: 13 }, "the other process's write is kept");
+  assert.equal(proxy.refused() - refused, 1, 'the write against the remembered version was refused by S3');
+  assert.deepEqual(sent, ['PutObject', 'GetObject', 'PutObject']);
+
+  // "Nothing to change" is decided on a fresh read, not on the remembered copy.
+  await other.put<Status>(key, { phase: 'needs-fix', n: 0 });
+  const fixed = await h.store.update<Status>(key, (c) => (c?.phase === 'needs-fix' ? { phase: 'fixed', n: 1 } : undefined));
+  assert.deepEqual(fixed?.value, { phase: 'fixed', n: 1 });
+  assert.deepEqual((await other.get<Status>(key))?.value, { phase: 'fixed', n: 1 });
+});
+
 // --- filesystem only: processes and crashes ---------------------------------------------------
 
 function runChild(script: string, args: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
