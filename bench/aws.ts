@@ -71,6 +71,7 @@ interface Sample {
   esm: { batches: number; records: number; deleted: number; itemFailures: number; batchFailures: number };
   logBytes: number;
   kubeCalls: number;
+  kubeByVerb: Counts;
   cpu: CpuReading;
   at: number;
 }
@@ -98,6 +99,8 @@ interface Phase {
   esm: Sample['esm'];
   logBytes: number;
   kubeCalls: number;
+  /** Kubernetes API requests by verb and resource (`GET deployments`), all clients. */
+  kubeByVerb: Counts;
   /** CPU line: where the phase's CPU seconds went. */
   cpu: string;
 }
@@ -131,6 +134,7 @@ function phaseOf(after: Sample, before: Sample): Phase {
     },
     logBytes: after.logBytes - before.logBytes,
     kubeCalls: after.kubeCalls - before.kubeCalls,
+    kubeByVerb: diff(after.kubeByVerb, before.kubeByVerb),
     cpu:
       `machine busy ${(after.cpu.machineBusy - before.cpu.machineBusy).toFixed(1)} s of ${(after.cpu.machineTotal - before.cpu.machineTotal).toFixed(1)} s; ` +
       `bench process (fauxqs, proxies, mapping) ${(after.cpu.bench - before.cpu.bench).toFixed(1)} s; ` +
@@ -182,18 +186,28 @@ function fmtPhase(label: string, p: Phase, sls: ServerlessSettings, reconciles: 
       `    Lambda ${f}: ${s.invocations} invocations (${s.coldStarts} cold${inits}; ${s.errors} errors), ${(s.durationMs / 1000).toFixed(1)} s billed, ${gbs(p, sls, f).toFixed(1)} GB-s at ${sls.functions[f].memoryMb} MB`,
     );
   }
-  lines.push(`    logs ${(p.logBytes / 1024).toFixed(0)} KiB; Kubernetes API requests (apiserver_request_total, all clients) ${p.kubeCalls}`);
+  const topVerbs = Object.entries(p.kubeByVerb).sort((a, b) => b[1] - a[1]).slice(0, 6).map(([k, v]) => `${k} ${v}`).join(', ');
+  lines.push(`    logs ${(p.logBytes / 1024).toFixed(0)} KiB; Kubernetes API requests (apiserver_request_total, all clients) ${p.kubeCalls}${topVerbs ? ` (${topVerbs}, ...)` : ''}`);
   lines.push(`    CPU: ${p.cpu}`);
   return lines.join('\n');
 }
 
-/** Sum of apiserver_request_total (every client; the bench's own cluster). */
-async function kubeRequestTotal(client: KubeClient): Promise<number> {
+/** apiserver_request_total (every client; the bench's own cluster): the sum, and by verb and resource. */
+async function kubeRequests(client: KubeClient): Promise<{ total: number; byVerb: Counts }> {
   const text = await client.request<string>('GET', '/metrics').catch(() => '');
-  if (typeof text !== 'string') return 0;
-  let n = 0;
-  for (const line of text.split('\n')) if (line.startsWith('apiserver_request_total{')) n += Number(line.slice(line.lastIndexOf(' ') + 1)) || 0;
-  return n;
+  const byVerb: Counts = {};
+  let total = 0;
+  if (typeof text !== 'string') return { total, byVerb };
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('apiserver_request_total{')) continue;
+    const n = Number(line.slice(line.lastIndexOf(' ') + 1)) || 0;
+    total += n;
+    const label = (name: string) => new RegExp(`[{,]${name}="([^"]*)"`).exec(line)?.[1] ?? '';
+    const sub = label('subresource');
+    const k = `${label('verb')} ${label('resource') || label('component')}${sub ? `/${sub}` : ''}${label('dry_run') ? ' (dry-run)' : ''}`;
+    byVerb[k] = (byVerb[k] ?? 0) + n;
+  }
+  return { total, byVerb };
 }
 
 function dirBytes(dir: string): number {
@@ -307,7 +321,7 @@ async function runSize(n: number, env: { kubeconfigPath: string; fauxqs: string;
     pools: Object.fromEntries(FNS.map((f) => [f, { ...pools[f].stats, inits: [...pools[f].stats.inits], spawns: [...pools[f].stats.spawns] }])) as Record<Fn, PoolStats>,
     esm: { ...esm.stats },
     logBytes: dirBytes(logDir),
-    kubeCalls: await kubeRequestTotal(kube),
+    ...(await kubeRequests(kube).then((r) => ({ kubeCalls: r.total, kubeByVerb: r.byVerb }))),
     cpu: cpuReading(),
     at: performance.now(),
   });
