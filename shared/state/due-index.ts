@@ -48,7 +48,7 @@ export async function scheduleDue(state: StateStore, key: ObjectKey, at: string,
   await state.put<Marker>(markerKey(b, key), { key });
   if (previous) {
     const pb = bucketOf(previous);
-    if (Number.isFinite(pb) && pb !== b) await state.delete(markerKey(pb, key));
+    if (Number.isFinite(pb) && pb !== b) await state.delete(markerKey(pb, key), { blind: true });
   }
 }
 

@@ -101,7 +101,7 @@ export class FsStateStore implements StateStore {
       if (opts.ifVersion !== undefined && cur !== opts.ifVersion) {
         throw conflict(key, cur === undefined ? `does not exist (expected version ${opts.ifVersion})` : `changed since version ${opts.ifVersion}`);
       }
-      if (cur === undefined) return false;
+      if (cur === undefined) return Boolean(opts.blind && opts.ifVersion === undefined);
       await assertHeld();
       await fsp.rm(file, { force: true });
       if (this.opts.durable ?? true) await fsyncDir(path.dirname(file));

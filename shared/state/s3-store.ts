@@ -143,6 +143,11 @@ export class S3StateStore implements StateStore {
   async delete(key: ObjectKey, opts: DeleteOptions = {}): Promise<boolean> {
     const k = this.objectKeyFor(key);
     this.hints.delete(k);
+    if (opts.blind && opts.ifVersion === undefined) {
+      // S3 answers 204 whether or not the object existed.
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: k }));
+      return true;
+    }
     const cur = await this.head(k);
     if (opts.ifVersion !== undefined && cur !== opts.ifVersion) {
       throw conflict(key, cur === undefined ? `does not exist (expected version ${opts.ifVersion})` : `changed since version ${opts.ifVersion}`);

@@ -92,6 +92,11 @@ function stateStoreSuite(name: string, make: (t: TestContext) => Promise<Harness
       await assert.rejects(store.delete(ks('d'), { ifVersion: v2 }), ConflictError);
       await store.put<Status>(ks('d'), { phase: 'again' }, { ifAbsent: true });
       await assert.rejects(store.put<Status>(ks('d'), { phase: 'x' }, { ifVersion: v2 }), ConflictError);
+      // A blind delete removes the record and does not say whether there was one.
+      assert.equal(await store.delete(ks('d'), { blind: true }), true);
+      assert.equal(await store.get(ks('d')), undefined);
+      assert.equal(await store.delete(ks('d'), { blind: true }), true);
+      assert.equal(await store.get(ks('d')), undefined);
     });
 
     test('list: all, by kind, by kind and namespace; sorted; cluster-scoped keys', async (t) => {
