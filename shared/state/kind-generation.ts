@@ -93,13 +93,52 @@ export function trackKindGenerations(inner: StateStore, kinds: Readonly<Record<s
   return store;
 }
 
+/** Per store and kind: the marker read in flight, and the one that callers arriving during it share. */
+const reads = new WeakMap<StateStore, Map<string, { running?: Promise<string | undefined>; next?: Promise<string | undefined> }>>();
+
 /**
  * The current generation of `kind`, or undefined when `state` does not track generations
  * (then the caller must list every time). A missing marker is created, so that the caller's
  * listing, taken after this call, is valid for the returned generation.
+ *
+ * Concurrent callers in one process share reads, and every caller gets a read that started
+ * after its call: with none in flight, one starts at once; during one, the callers wait
+ * together for the next (a read that started before a call could miss a change written just
+ * before it). Ten reconciles emitting events at once cost two GETs, not ten.
  */
 export async function kindGeneration(state: StateStore, kind: string): Promise<string | undefined> {
   if (!tracking.has(state)) return undefined;
+  let perStore = reads.get(state);
+  if (!perStore) reads.set(state, (perStore = new Map()));
+  let slot = perStore.get(kind);
+  if (!slot) perStore.set(kind, (slot = {}));
+  const s = slot;
+  const start = (): Promise<string | undefined> => {
+    const p = readGeneration(state, kind);
+    s.running = p;
+    const done = () => {
+      if (s.running === p) s.running = undefined;
+    };
+    p.then(done, done);
+    return p;
+  };
+  if (!s.running) return start();
+  if (!s.next) {
+    const prev = s.running;
+    const next = prev.then(
+      () => undefined,
+      () => undefined,
+    ).then(() => {
+      s.next = undefined;
+      return start();
+    });
+    s.next = next;
+  }
+  return s.next;
+}
+
+/** One read of the marker (created when missing). */
+async function readGeneration(state: StateStore, kind: string): Promise<string | undefined> {
   const key = markerKey(kind);
   const cur = await state.get(key);
   if (cur) return cur.version;

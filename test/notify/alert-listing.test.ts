@@ -3,7 +3,8 @@
  * while no Alert changes, an event costs one read of the Alert generation marker instead of
  * a LIST and a read per Alert; a new, changed, suspended or deleted Alert is matched by the
  * very next event; a status-only write to an Alert keeps the listing; a write that bypasses
- * tracking is seen once the listing's maximum age has passed. On the filesystem store and on
+ * tracking is seen once the listing's maximum age has passed; concurrent events share the
+ * marker reads, each read starting after its event. On the filesystem store and on
  * S3 (fauxqs), whose marker creation uses a conditional write.
  */
 import { describe, test, type TestContext } from 'node:test';
@@ -110,6 +111,21 @@ function listingSuite(name: string, makeStore: (t: TestContext) => Promise<State
       await rt.state.update<ObjectRecord>(alertKey('b'), (cur) => (cur ? { ...cur, suspended: false } : cur));
       await rt.state.delete(alertKey('a'));
       assert.deepEqual(await send(), [`${NS}/b`], 'a deleted Alert is gone, a resumed one is back');
+    });
+
+    test('concurrent events share the marker reads; an event sent after an Alert is created sees it', async (t) => {
+      const { rt, count } = await runtimeOver(t, await makeStore(t));
+      await rt.state.put(alertKey('a'), alertRecord('a'));
+      await dispatchEvent(rt, event(), undefined);
+      count.reset();
+      const all = await Promise.all(Array.from({ length: 10 }, () => dispatchEvent(rt, event(), undefined)));
+      for (const r of all) assert.deepEqual(r.enqueued, [`${NS}/a`]);
+      const markerReads = count.gets().filter((k) => k === 'KindGeneration').length;
+      assert.ok(markerReads >= 1 && markerReads <= 2, `${markerReads} marker reads for 10 concurrent events`);
+      const inFlight = dispatchEvent(rt, event(), undefined);
+      await rt.state.put(alertKey('b'), alertRecord('b'));
+      assert.deepEqual((await dispatchEvent(rt, event(), undefined)).enqueued, [`${NS}/a`, `${NS}/b`]);
+      await inFlight;
     });
 
     test('a write that bypasses tracking is seen once the listing is older than its maximum age', async (t) => {
