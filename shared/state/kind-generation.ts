@@ -17,6 +17,7 @@
  */
 import type { ObjectKey } from './key.js';
 import { ConflictError } from '../util/errors.js';
+import { SharedReads } from '../util/shared-read.js';
 import type { DeleteOptions, PutOptions, StateStore, UpdateOptions, Updater, Versioned } from './store.js';
 
 /** Kind of the marker records (one per tracked kind, named after it). */
@@ -93,48 +94,22 @@ export function trackKindGenerations(inner: StateStore, kinds: Readonly<Record<s
   return store;
 }
 
-/** Per store and kind: the marker read in flight, and the one that callers arriving during it share. */
-const reads = new WeakMap<StateStore, Map<string, { running?: Promise<string | undefined>; next?: Promise<string | undefined> }>>();
+/** Per store: concurrent reads of a marker, shared (util/shared-read.ts). */
+const reads = new WeakMap<StateStore, SharedReads<string | undefined>>();
 
 /**
  * The current generation of `kind`, or undefined when `state` does not track generations
  * (then the caller must list every time). A missing marker is created, so that the caller's
  * listing, taken after this call, is valid for the returned generation.
  *
- * Concurrent callers in one process share reads, and every caller gets a read that started
- * after its call: with none in flight, one starts at once; during one, the callers wait
- * together for the next (a read that started before a call could miss a change written just
- * before it). Ten reconciles emitting events at once cost two GETs, not ten.
+ * Concurrent callers in one process share reads (SharedReads), each one getting a read that
+ * started after its call: ten reconciles emitting events at once cost two GETs, not ten.
  */
 export async function kindGeneration(state: StateStore, kind: string): Promise<string | undefined> {
   if (!tracking.has(state)) return undefined;
-  let perStore = reads.get(state);
-  if (!perStore) reads.set(state, (perStore = new Map()));
-  let slot = perStore.get(kind);
-  if (!slot) perStore.set(kind, (slot = {}));
-  const s = slot;
-  const start = (): Promise<string | undefined> => {
-    const p = readGeneration(state, kind);
-    s.running = p;
-    const done = () => {
-      if (s.running === p) s.running = undefined;
-    };
-    p.then(done, done);
-    return p;
-  };
-  if (!s.running) return start();
-  if (!s.next) {
-    const prev = s.running;
-    const next = prev.then(
-      () => undefined,
-      () => undefined,
-    ).then(() => {
-      s.next = undefined;
-      return start();
-    });
-    s.next = next;
-  }
-  return s.next;
+  let shared = reads.get(state);
+  if (!shared) reads.set(state, (shared = new SharedReads()));
+  return shared.read(kind, () => readGeneration(state, kind));
 }
 
 /** One read of the marker (created when missing). */

@@ -26,6 +26,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { ConflictError } from '../util/errors.js';
+import { SharedReads } from '../util/shared-read.js';
 import { isS3NotFound, isS3PreconditionFailed, readS3Body } from '../util/s3.js';
 import { CLUSTER_SCOPE_SEGMENT, compareKeys, isValidSegment, keyFromSegments, keySegments, prefixSegments, type ObjectKey } from './key.js';
 import {
@@ -73,6 +74,7 @@ export class S3StateStore implements StateStore {
   private readonly client: S3Client;
   private readonly emulate: boolean;
   private readonly hints = new Map<string, Hint>();
+  private readonly reads = new SharedReads<{ body: Buffer; version: string } | undefined>();
 
   constructor(opts: S3StateStoreOptions) {
     this.client = opts.client;
@@ -86,15 +88,25 @@ export class S3StateStore implements StateStore {
     return `${this.prefix}${kind}/${ns}/${name}${SUFFIX}`;
   }
 
+  /**
+   * Concurrent gets of one record share a GetObject (util/shared-read.ts: each caller's read
+   * started after its call); each caller parses its own copy of the value.
+   */
   async get<T>(key: ObjectKey): Promise<Versioned<T> | undefined> {
     const k = this.objectKeyFor(key);
+    const got = await this.reads.read(k, () => this.fetch(k));
+    if (!got) return undefined;
+    return { value: parseEnvelope<T>(got.body, `s3://${this.bucket}/${k}`).value, version: got.version };
+  }
+
+  /** One GetObject: the stored document and its ETag, undefined when missing. */
+  private async fetch(k: string): Promise<{ body: Buffer; version: string } | undefined> {
     try {
       const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: k }));
       const body = await readS3Body(res.Body);
-      const env = parseEnvelope<T>(body, `s3://${this.bucket}/${k}`);
       if (!res.ETag) throw new Error(`S3 returned no ETag for s3://${this.bucket}/${k}`);
       this.remember(k, body, res.ETag);
-      return { value: env.value, version: res.ETag };
+      return { body, version: res.ETag };
     } catch (err) {
       this.hints.delete(k);
       if (isS3NotFound(err)) return undefined;
@@ -190,9 +202,15 @@ export class S3StateStore implements StateStore {
   async update<T>(key: ObjectKey, fn: Updater<T>, opts?: UpdateOptions): Promise<Versioned<T> | undefined> {
     const k = this.objectKeyFor(key);
     const hint = this.hints.get(k);
-    if (hint && Date.now() - hint.at <= HINT_MAX_AGE_MS) {
+    let remembered: T | undefined;
+    try {
       // A private copy of the remembered value (the updater may keep or change what it gets).
-      const next = fn(parseEnvelope<T>(hint.body, `s3://${this.bucket}/${k}`).value);
+      if (hint && Date.now() - hint.at <= HINT_MAX_AGE_MS) remembered = parseEnvelope<T>(hint.body, `s3://${this.bucket}/${k}`).value;
+    } catch {
+      this.hints.delete(k); // not a valid document: the read below reports it, or finds it repaired
+    }
+    if (hint && remembered !== undefined) {
+      const next = fn(remembered);
       if (next !== undefined) {
         try {
           return { value: next, version: await this.put(key, next, { ifVersion: hint.version }) };

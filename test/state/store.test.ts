@@ -288,6 +288,27 @@ test('S3StateStore.update writes against the version it last read or wrote, with
   assert.deepEqual((await other.get<Status>(key))?.value, { phase: 'fixed', n: 1 });
 });
 
+test('S3StateStore: concurrent gets of one record share GetObjects, and each caller gets its own copy of the value', async () => {
+  const aws = await (await testEnv()).aws();
+  const client = createS3Client(aws);
+  const h = await s3Harness(client, true, false);
+  let gets = 0;
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === 'GetObjectCommand') gets += 1;
+      return next(args);
+    },
+    { step: 'initialize', name: 'countGets' },
+  );
+  await h.store.put<Status>(ks('shared'), { phase: 'a', n: 1 });
+  const all = await Promise.all(Array.from({ length: 10 }, () => h.store.get<Status>(ks('shared'))));
+  assert.ok(gets >= 1 && gets <= 2, `${gets} GetObject requests for 10 concurrent gets`);
+  for (const r of all) assert.deepEqual(r?.value, { phase: 'a', n: 1 });
+  all[0]!.value.phase = 'changed by one caller';
+  assert.equal(all[1]!.value.phase, 'a', 'callers do not share one object');
+  assert.equal(new Set(all.map((r) => r?.version)).size, 1);
+});
+
 // --- filesystem only: processes and crashes ---------------------------------------------------
 
 function runChild(script: string, args: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
