@@ -5,9 +5,9 @@
  * `If-None-Match: *` for ifAbsent, `If-Match` on DeleteObject; S3 answers 412 (or 409 when two
  * conditional writes race) and we raise ConflictError.
  *
- * `update` first writes against the version this process last read or wrote (when recent),
- * without a GET: a reconcile reads its record, then updates it twice, and each update would
- * otherwise re-read what the process has just seen. The conditional PUT makes that safe: if
+ * `update` first writes against the version this process last read or wrote (when recent
+ * and small), without a GET: a reconcile reads its record, then writes its status, and the
+ * update would otherwise re-read what the process has just seen. The conditional PUT makes that safe: if
  * anyone wrote the record meanwhile, it fails with 412 and the update re-reads and retries
  * as usual. An updater that finds nothing to change on the remembered value is run again on
  * a fresh read, so "no change" is never decided on a stale copy.
@@ -59,6 +59,8 @@ const SUFFIX = '.json';
 const HINT_MAX_AGE_MS = 60_000;
 /** Records remembered at most (the least recently used are forgotten). */
 const HINT_MAX_ENTRIES = 512;
+/** Larger documents are not remembered (512 of them stay under 64 MiB). */
+const HINT_MAX_BODY_BYTES = 128 * 1024;
 
 /** A record as this process last read or wrote it: its stored document and version. */
 interface Hint {
@@ -226,6 +228,7 @@ export class S3StateStore implements StateStore {
   /** Remembers a record as read or written, as the most recently used. */
   private remember(k: string, body: Buffer | string, version: string): void {
     this.hints.delete(k);
+    if (body.length > HINT_MAX_BODY_BYTES) return;
     this.hints.set(k, { body, version, at: Date.now() });
     if (this.hints.size > HINT_MAX_ENTRIES) this.hints.delete(this.hints.keys().next().value!);
   }
