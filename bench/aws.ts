@@ -47,7 +47,7 @@ import { startHttpApi } from './aws/http-adapter.js';
 import { FunctionPool, type PoolStats } from './aws/pool.js';
 import { diff, s3PriceClasses, snapshot, sqsRequests, startCountingProxy, sum, type Counts, type CountingProxy } from './aws/proxy.js';
 import { readServerless, type ServerlessSettings } from './aws/serverless.js';
-import { benchCluster, cpuDelta, processCpu, systemCpu } from './common.js';
+import { allHoldStep, benchCluster, cpuDelta, processCpu, systemCpu } from './common.js';
 import { fleetApp } from './fleet.js';
 
 const run = promisify(execFile);
@@ -337,26 +337,12 @@ async function runSize(n: number, env: { kubeconfigPath: string; fauxqs: string;
   };
   const keys = Array.from({ length: n }, (_, i) => ({ kind: 'Kustomization', namespace: ns, name: `app-${i}` }));
   /**
-   * Waits until every Kustomization satisfies `ok`. It polls from the first one not yet seen
-   * there, then confirms all N once: reading every pending record each step would be up to N
-   * S3 GETs every 500 ms served by the same process (fauxqs) that serves the workers, CPU the
-   * bench would take from what it measures.
+   * Waits until every Kustomization satisfies `ok` (allHoldStep: reading every pending record
+   * each step would be up to N S3 GETs every 500 ms, served by the same process, fauxqs, that
+   * serves the workers).
    */
-  const allOf = async (what: string, ok: (r: Awaited<ReturnType<typeof readRecord>>) => boolean) => {
-    const there = async (i: number) => ok(await readRecord(state, keys[i]!));
-    let next = 0;
-    await until(what, async () => {
-      while (next < n && (await there(next))) next++;
-      if (next < n) return false;
-      for (let i = 0; i < n; i++) {
-        if (!(await there(i))) {
-          next = i;
-          return false;
-        }
-      }
-      return true;
-    }, 20 * 60_000);
-  };
+  const allOf = (what: string, ok: (r: Awaited<ReturnType<typeof readRecord>>) => boolean) =>
+    until(what, allHoldStep(n, async (i) => ok(await readRecord(state, keys[i]!))), 20 * 60_000);
 
   try {
     // Bootstrap: the first tick writes flux-system's GitRepository and Kustomization and enqueues them.

@@ -33,6 +33,27 @@ export async function timed<T>(f: () => Promise<T>): Promise<{ ms: number; value
 }
 
 /**
+ * One step of a wait for "all N hold" (`holds(i)` for i in 0..n-1): it checks from the first
+ * index not yet seen holding, and once all were seen, confirms all N in one pass (going back
+ * to the first that no longer holds). A full pass on every step would read up to N records
+ * each time, CPU the bench takes from what it measures.
+ */
+export function allHoldStep(n: number, holds: (i: number) => Promise<boolean>): () => Promise<boolean> {
+  let next = 0;
+  return async () => {
+    while (next < n && (await holds(next))) next++;
+    if (next < n) return false;
+    for (let i = 0; i < n; i++) {
+      if (!(await holds(i))) {
+        next = i;
+        return false;
+      }
+    }
+    return true;
+  };
+}
+
+/**
  * Deletes a namespace and waits (up to 3 minutes) until the cluster has finished deleting it,
  * so the next measurement does not run against that work.
  */

@@ -18,7 +18,7 @@ import { ensureTools } from '../shared/render/tools.js';
 import { enqueue } from '../shared/runtime/enqueue.js';
 import { configureLogging } from '../shared/util/log.js';
 import { sendGithubPush } from '../test/harness/github.js';
-import { benchCluster, cpuDelta, processCpu, startBenchFleet, systemCpu } from './common.js';
+import { allHoldStep, benchCluster, cpuDelta, processCpu, startBenchFleet, systemCpu } from './common.js';
 
 const SIZES = (process.env.BENCH_SIZES ?? '100,500').split(',').map(Number);
 const CONCURRENCY = process.env.FLUXLESS_CONCURRENCY ?? String(DEFAULT_CONCURRENCY);
@@ -70,25 +70,12 @@ async function runSize(kubeconfigPath: string, n: number): Promise<SizeResult> {
     const t0 = performance.now();
     const res = await sendGithubPush({ url: local.url, namespace: ns, token, head, repository: { full_name: 'bench/fleet' } });
     if (res.status !== 200) throw new Error(`webhook answered ${res.status}: ${await res.text()}`);
-    // Poll from the first Kustomization not yet seen Ready (a full pass each time would read
-    // up to N records every 250 ms, CPU the bench takes from the process it measures), then
-    // confirm once that all N are Ready together.
+    // Polled from the first Kustomization not yet seen Ready, then all N confirmed together.
     const isReady = async (i: number) => {
       const r = await readRecord(rt.state, { kind: 'Kustomization', namespace: ns, name: `app-${i}` });
       return getCondition(r, 'Ready')?.status === 'True' && r?.status.lastAppliedRevision === rev;
     };
-    let pending = 0;
-    await wait(`${n} Kustomizations Ready`, async () => {
-      while (pending < n && (await isReady(pending))) pending++;
-      if (pending < n) return false;
-      for (let i = 0; i < n; i++) {
-        if (!(await isReady(i))) {
-          pending = i;
-          return false;
-        }
-      }
-      return true;
-    }, 15 * 60_000);
+    await wait(`${n} Kustomizations Ready`, allHoldStep(n, isReady), 15 * 60_000);
     const s = (performance.now() - t0) / 1000;
     const self = process.cpuUsage(self0);
     const cpu = systemCpu();
@@ -111,15 +98,11 @@ async function runSize(kubeconfigPath: string, n: number): Promise<SizeResult> {
       const calls0 = rt.client.requestCount;
       const n0 = performance.now();
       for (const k of keys) await enqueue(rt, k, 'drift', { dedupKey: `bench-noop-${n0}` });
-      let pending = 0;
-      await wait(`${n} ${label} re-reconciles`, async () => {
-        for (; pending < keys.length; pending++) {
-          const k = keys[pending]!;
-          const at = (await readRecord(rt.state, k))?.status.lastReconciledAt;
-          if (!at || at === before.get(k.name)) return false;
-        }
-        return true;
-      }, 15 * 60_000);
+      const reconciled = async (i: number) => {
+        const at = (await readRecord(rt.state, keys[i]!))?.status.lastReconciledAt;
+        return Boolean(at) && at !== before.get(keys[i]!.name);
+      };
+      await wait(`${n} ${label} re-reconciles`, allHoldStep(n, reconciled), 15 * 60_000);
       const seconds = (performance.now() - n0) / 1000;
       const calls = (rt.client.requestCount - calls0) / n;
       console.log(`  ${label} re-reconcile of all ${n}: ${seconds.toFixed(1)} s, API calls per Kustomization ${calls.toFixed(2)} (4 objects each, of 4 kinds in one namespace)`);
