@@ -101,9 +101,10 @@ export class ArtifactCache {
   /** Fetches and extracts the artifact unless already cached; hold it until release() is called. */
   async open(ref: CachedArtifactRef): Promise<OpenedArtifact> {
     const { hex } = parseDigest(ref.digest);
-    const { entry, release } = await this.hold(`dir:${hex}`, (e) => {
+    const { entry, release } = await this.hold(`dir:${hex}`, async (e) => {
+      const data = await this.fetched(ref);
       e.dir = this.entryDir();
-      return this.extract(ref, e.dir);
+      await this.extractBytes(data, ref, e.dir);
     });
     return { root: entry.dir!, release };
   }
@@ -115,8 +116,7 @@ export class ArtifactCache {
   async openTree(ref: CachedArtifactRef): Promise<OpenedTree> {
     const { hex } = parseDigest(ref.digest);
     const { entry, release } = await this.hold(`tree:${hex}`, async (e) => {
-      const data = await this.opts.fetch(ref);
-      if (this.closed) throw new Error('artifact cache is closed');
+      const data = await this.fetched(ref);
       const cap = Math.min(this.opts.memoryTreeMaxBytes ?? DEFAULT_MEMORY_TREE_MAX_BYTES, DEFAULT_MAX_BYTES);
       try {
         e.tree = memoryTree(await readArtifact(data, { expectedDigest: ref.digest, maxBytes: cap }));
@@ -210,10 +210,11 @@ export class ArtifactCache {
     }
   }
 
-  private async extract(ref: CachedArtifactRef, dir: string): Promise<void> {
+  /** The artifact's bytes; fails if the cache was closed meanwhile. */
+  private async fetched(ref: CachedArtifactRef): Promise<Buffer> {
     const data = await this.opts.fetch(ref);
     if (this.closed) throw new Error('artifact cache is closed');
-    await this.extractBytes(data, ref, dir);
+    return data;
   }
 
   private async extractBytes(data: Buffer, ref: CachedArtifactRef, dir: string): Promise<void> {
