@@ -6,6 +6,14 @@ import { describeFsError } from './fs-errors.js';
 import { isWithin } from './generator.js';
 
 /**
+ * spec.path as a normalized relative POSIX path (`.` for the root), as the build reads it:
+ * `\` is taken as `/` and a leading `/` as relative to the root. It may still climb (`..`).
+ */
+export function specPathRelative(specPath: string | undefined): string {
+  return path.posix.normalize((specPath ?? '').replace(/\\/g, '/').replace(/^\/+/, '') || '.');
+}
+
+/**
  * Joins spec.path to the artifact root without letting it escape: `..` that climbs above the
  * root is rejected, as is a path whose symlinks resolve outside the root. A leading `/` is
  * taken as relative to the root (as Flux's SecureJoin does). Returns both symlink-resolved.
@@ -19,7 +27,7 @@ export async function resolveBuildPath(root: string, specPath: string | undefine
   }
   const raw = specPath ?? '';
   if (raw.includes('\0')) throw new ValidationError(`spec.path ${JSON.stringify(raw)} contains a NUL byte`);
-  const rel = path.posix.normalize(raw.replace(/\\/g, '/').replace(/^\/+/, '') || '.');
+  const rel = specPathRelative(raw);
   if (rel === '..' || rel.startsWith('../')) {
     throw new ValidationError(`spec.path '${raw}' points outside the source artifact`, {
       hint: 'spec.path is relative to the root of the source artifact, e.g. ./apps/production',

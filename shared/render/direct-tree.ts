@@ -14,28 +14,25 @@
  */
 import path from 'node:path';
 import type { ArtifactTree } from '../artifacts/tree.js';
-import { directBuildFiles } from './direct.js';
-import { KUSTOMIZATION_FILE_NAMES, isWithin, kubernetesYamlProblem } from './generator.js';
+import { directBuildEnabled, directBuildFiles, directBuildSpec } from './direct.js';
+import { specPathRelative } from './build-path.js';
+import { KUSTOMIZATION_FILE_NAMES, byteOrder, isWithin, kubernetesYamlProblem } from './generator.js';
 import { DEFAULT_MAX_OUTPUT_BYTES } from './kustomize-run.js';
-import type { KubeObject } from './types.js';
-
-function byteOrder(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
-}
+import type { KubeObject, RenderSpec } from './types.js';
 
 /** Signals "take the disk path". */
 class NotPlain extends Error {}
 
 /**
- * Builds `specPath` of `tree` in memory when it is a plain directory of YAML and the direct
- * build accepts it, else undefined. `namespace` is the Kustomization's targetNamespace.
+ * Builds `specPath` of `tree` in memory when the spec asks for nothing a direct build cannot
+ * do (directBuildSpec), spec.path is a plain directory of YAML and the direct build accepts
+ * it, else undefined. Like the direct build on disk, it is off with FLUXLESS_KUSTOMIZE_DIRECT=0.
  */
-export async function directBuildTree(tree: ArtifactTree, specPath: string | undefined, namespace?: string, maxInputBytes = DEFAULT_MAX_OUTPUT_BYTES): Promise<KubeObject[] | undefined> {
+export async function directBuildTree(tree: ArtifactTree, specPath: string | undefined, spec: RenderSpec, maxInputBytes = DEFAULT_MAX_OUTPUT_BYTES): Promise<KubeObject[] | undefined> {
+  if (!directBuildSpec(spec) || !directBuildEnabled()) return undefined;
   const raw = specPath ?? '';
   if (raw.includes('\0')) return undefined;
-  // As resolveBuildPath reads spec.path: `\` as `/`, a leading `/` relative to the root.
-  const rel = path.posix.normalize(raw.replace(/\\/g, '/').replace(/^\/+/, '') || '.');
-  const dir = path.join(tree.root, rel);
+  const dir = path.join(tree.root, specPathRelative(raw));
   if (!isWithin(tree.root, dir) || !(await tree.isDir(dir))) return undefined;
   const files: Uint8Array[] = [];
   let bytes = 0;
@@ -69,5 +66,5 @@ export async function directBuildTree(tree: ArtifactTree, specPath: string | und
     if (err instanceof NotPlain) return undefined;
     throw err;
   }
-  return directBuildFiles(files, namespace, maxInputBytes);
+  return directBuildFiles(files, spec.targetNamespace, maxInputBytes);
 }

@@ -96,7 +96,8 @@ export async function assertInside(root: string, file: string): Promise<void> {
   }
 }
 
-function byteOrder(a: string, b: string): number {
+/** Compares names by their UTF-8 bytes (Go's string order, as Flux's generator lists files). */
+export function byteOrder(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 

@@ -19,6 +19,7 @@
 import { mkdir } from '../util/fs-inline.js';
 import path from 'node:path';
 import { diskTree, type ArtifactTree, type TreeEntry } from '../artifacts/tree.js';
+import { specPathRelative } from './build-path.js';
 import { fsFailure } from './fs-errors.js';
 import { KUSTOMIZATION_FILE_NAMES, displayPath, isWithin } from './generator.js';
 import { readKustomization, type KustomizationFile } from './kustomization-file.js';
@@ -67,8 +68,7 @@ export async function materializeBuildTree(from: string | ArtifactTree, specPath
   const tree = typeof from === 'string' ? diskTree(from) : from;
   const src = tree.root;
   await mkdir(dest, { recursive: true });
-  const rel = path.posix.normalize((specPath ?? '').replace(/\\/g, '/').replace(/^\/+/, '') || '.');
-  const start = path.join(src, rel);
+  const start = path.join(src, specPathRelative(specPath));
   // Outside the artifact or missing: link nothing; the build reports the path.
   if (!isWithin(src, start)) return { dirs: [], files: 0 };
   if (!(await tree.isDir(start))) {

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { renderKustomization } from '../../shared/render/build.js';
-import { directBuildEnabled, directBuildSpec, directBuildStats, legacyCompare } from '../../shared/render/direct.js';
+import { directBuildEnabled, directBuildStats, legacyCompare } from '../../shared/render/direct.js';
 import { directBuildTree } from '../../shared/render/direct-tree.js';
 import { applyCommonMetadata } from '../../shared/render/metadata.js';
 import { memoryTree } from '../../shared/artifacts/tree.js';
@@ -61,9 +61,9 @@ async function compare(t: TestContext, files: Record<string, string>, fixtures: 
     const before = { ...directBuildStats };
     const fast = await render(directRoot, f, true);
     assert.equal(directBuildStats.direct - before.direct, f.direct ? 1 : 0, `${f.path}: built ${f.direct ? 'directly' : 'by kustomize'} (declines so far: ${JSON.stringify(directBuildStats.reasons)})`);
-    if (!f.diskOnly && directBuildSpec(f.spec)) {
+    if (!f.diskOnly) {
       // From the artifact in memory: the same fixtures, the same objects (the rest is the disk path's).
-      const mem = await directBuildTree(memoryTreeOf(files), f.path, f.spec.targetNamespace);
+      const mem = await directBuildTree(memoryTreeOf(files), f.path, f.spec);
       assert.equal(mem !== undefined, f.direct, `${f.path}: built in memory exactly when the direct build takes it`);
       if (mem) assert.equal(lone.ok && JSON.stringify(applyCommonMetadata(mem, f.spec.commonMetadata)), lone.ok && lone.json, `${f.path}: objects built in memory`);
     }

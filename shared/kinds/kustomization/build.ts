@@ -7,10 +7,10 @@
  * With `spec.decryption`, the keys come from the Secret named by `secretRef` (read from the
  * management cluster, never impersonated, as Flux); generator inputs and patches are
  * decrypted in the private work tree before kustomize (the decrypted file replaces the work
- * tree's copy, a hard link when the cache extracted the artifact, and the cache keeps the encrypted bytes), such a build never
- * shares a kustomize run with others, and every rendered object is decrypted before
- * substitution. Without it, encrypted Secrets are kept as rendered: the apply phase refuses
- * them with Flux's message.
+ * tree's copy, a hard link when the cache extracted the artifact; the cache keeps the
+ * encrypted bytes), such a build never shares a kustomize run with others, and every
+ * rendered object is decrypted before substitution. Without it, encrypted Secrets are kept
+ * as rendered: the apply phase refuses them with Flux's message.
  */
 import { createHash } from 'node:crypto';
 import { rm } from '../../util/fs-inline.js';
@@ -25,7 +25,6 @@ import { findKustomizationFile, isLocalRelativePath, prepareKustomization } from
 import { createDecryptor, type Decryptor, type KmsOptions } from '../../sops/index.js';
 import { tenancyOf } from '../../kube/tenancy.js';
 import { materializeBuildTree } from '../../render/materialize.js';
-import { directBuildEnabled, directBuildSpec } from '../../render/direct.js';
 import { directBuildTree } from '../../render/direct-tree.js';
 import { mergeVariables, substituteVariables, type KubeObjectLike } from '../../render/substitute.js';
 import type { ArtifactInfo } from '../../state/records.js';
@@ -82,8 +81,8 @@ export async function buildFromArtifact(svc: ReconcileServices, spec: Kustomizat
     const buildFailed = (err: unknown) => new ReconcileFailure('BuildFailed', errorMessage(err), { retryMs: spec.retryIntervalMs, cause: err });
     // A plain directory of YAML builds from the artifact in memory, with no work directory.
     let direct: KubeObject[] | undefined;
-    if (!spec.decryption && directBuildSpec(spec.render) && directBuildEnabled()) {
-      direct = await directBuildTree(opened.tree, spec.path, spec.render.targetNamespace).catch((err: unknown) => {
+    if (!spec.decryption) {
+      direct = await directBuildTree(opened.tree, spec.path, spec.render).catch((err: unknown) => {
         throw buildFailed(err);
       });
     }
