@@ -109,9 +109,21 @@ export async function installPostRenderPlugin(pluginsDir: string, opts: { transp
   return dir;
 }
 
+/**
+ * Checks the post-rendered stream before it goes back to helm; a reason refuses it (helm then
+ * fails with RECHECK_MESSAGE and the caller runs the command again without the check).
+ */
+export type ManifestCheck = (manifest: string) => Promise<string | undefined>;
+
+/** What helm prints when a ManifestCheck refused the stream (the runner recognises the job, not this text). */
+export const RECHECK_MESSAGE = 'the manifest goes to helm OpenAPI validation';
+
 interface Job {
   config: PostRenderConfig;
+  check?: ManifestCheck;
   error?: string;
+  /** Why the check refused the stream. */
+  recheck?: string;
   calls: number;
 }
 
@@ -147,18 +159,18 @@ export class PostRenderServer {
     return this.listening;
   }
 
-  /** Registers a post-render job; returns its token (for `--post-renderer-args`). */
-  register(config: PostRenderConfig): string {
+  /** Registers a post-render job (with a check of its output, if given); returns its token (for `--post-renderer-args`). */
+  register(config: PostRenderConfig, check?: ManifestCheck): string {
     const token = randomBytes(16).toString('hex');
-    this.jobs.set(token, { config, calls: 0 });
+    this.jobs.set(token, { config, calls: 0, ...(check ? { check } : {}) });
     return token;
   }
 
-  /** Ends a job; returns the error the post-renderer hit, if any. */
-  release(token: string): { error?: string; calls: number } {
+  /** Ends a job; returns the error the post-renderer hit, or why its check refused the output, if either. */
+  release(token: string): { error?: string; recheck?: string; calls: number } {
     const job = this.jobs.get(token);
     this.jobs.delete(token);
-    return { error: job?.error, calls: job?.calls ?? 0 };
+    return { error: job?.error, recheck: job?.recheck, calls: job?.calls ?? 0 };
   }
 
   private handle(conn: net.Socket): void {
@@ -180,6 +192,13 @@ export class PostRenderServer {
       void (async () => {
         try {
           const out = await postRender(body.toString('utf8'), job.config, await this.kustomize());
+          // A check that fails for its own reasons only sends the stream to helm's validation.
+          const why = job.check ? await job.check(out).catch((e: unknown) => `the check failed: ${e instanceof Error ? e.message : String(e)}`) : undefined;
+          if (why !== undefined) {
+            job.recheck = why;
+            conn.end(`ERR\n${RECHECK_MESSAGE}\n`);
+            return;
+          }
           conn.end(Buffer.concat([Buffer.from('OK\n'), Buffer.from(out)]));
         } catch (err) {
           job.error = err instanceof Error ? err.message : String(err);

@@ -21,7 +21,7 @@ import { EnvironmentError } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { HelmCommandError, type HelmFailureKind } from './errors.js';
 import { defaultLauncher, type Launcher } from './launcher.js';
-import { installPostRenderPlugin, POSTRENDER_PLUGIN, PostRenderServer } from './postrender-plugin.js';
+import { installPostRenderPlugin, POSTRENDER_PLUGIN, PostRenderServer, type ManifestCheck } from './postrender-plugin.js';
 import type { PostRenderConfig } from './postrender.js';
 import type { Values } from './values.js';
 
@@ -55,6 +55,15 @@ export interface HelmRunnerOptions {
   maxOutputBytes?: number;
   /** Extra environment variables passed to helm (e.g. AWS_* for an exec credential plugin). */
   env?: Record<string, string>;
+  /**
+   * Checks a post-rendered release manifest as helm's client-side OpenAPI validation would
+   * (validation-source.ts): undefined when that validation would pass it, else why not
+   * certainly. With it, an install or upgrade that validates runs helm with
+   * `--disable-openapi-validation` once the check passed its manifest, and runs it again
+   * with helm's own validation when the check did not: helm then reads and parses the
+   * cluster's OpenAPI document only for manifests that may be invalid.
+   */
+  manifestCheck?: (manifest: string, signal?: AbortSignal) => Promise<string | undefined>;
 }
 
 /** Per-call options every verb takes. */
@@ -72,6 +81,9 @@ export interface CallOptions {
    */
   kubeConfig?: KubeConfig;
 }
+
+/** A command's manifest did not pass the runner's manifestCheck: it runs again with helm's own validation. */
+class ValidationRecheck extends Error {}
 
 /** What exec needs beyond the caller's options. */
 type ExecCall = CallOptions & { timeoutMs?: number; pathsToHide?: string[]; postRenderToken?: string; kubeconfigFile?: string };
@@ -465,6 +477,11 @@ export class HelmRunner {
           .filter((l) => l.trim() && !/^WARNING: /.test(l) && !/^level=(DEBUG|INFO|WARN)/.test(l));
         let message = lines.join('\n').replace(/^Error: /, '').trim();
         if (message.length > 4096) message = message.slice(0, 4096) + ' ...';
+        const pr = call.postRenderToken ? this.postRenderServer?.release(call.postRenderToken) : undefined;
+        if (pr?.recheck && !killedFor) {
+          reject(new ValidationRecheck(pr.recheck));
+          return;
+        }
         let kind: HelmFailureKind;
         if (killedFor) {
           kind = killedFor === 'cancelled' ? 'Aborted' : killedFor.startsWith('did not finish') ? 'Timeout' : 'Aborted';
@@ -473,7 +490,6 @@ export class HelmRunner {
           kind = classifyHelmError(message);
           if (!message) message = `helm ${verb} exited with ${code === null ? `signal ${signal}` : `code ${code}`}`;
         }
-        const pr = call.postRenderToken ? this.postRenderServer?.release(call.postRenderToken) : undefined;
         if (pr?.error) {
           kind = 'PostRender';
           message = `post-render failed: ${this.clean(pr.error, call, call.pathsToHide)}`;
@@ -484,7 +500,7 @@ export class HelmRunner {
     });
   }
 
-  private async postRenderArgs(cfg: PostRenderConfig | undefined): Promise<{ args: string[]; token?: string }> {
+  private async postRenderArgs(cfg: PostRenderConfig | undefined, check?: ManifestCheck): Promise<{ args: string[]; token?: string }> {
     if (!cfg) return { args: [] };
     if (!this.postRenderServer) {
       this.postRenderServer = new PostRenderServer(async () => ({
@@ -493,7 +509,7 @@ export class HelmRunner {
       }));
     }
     const port = await this.postRenderServer.start();
-    const token = this.postRenderServer.register(cfg);
+    const token = this.postRenderServer.register(cfg, check);
     return { args: ['--post-renderer', POSTRENDER_PLUGIN, '--post-renderer-args', String(port), '--post-renderer-args', token], token };
   }
 
@@ -519,9 +535,26 @@ export class HelmRunner {
     return a;
   }
 
-  private async releaseCall(verb: 'install' | 'upgrade', head: string[], req: ReleaseRequest, extra: string[]): Promise<ReleaseJson | undefined> {
+  /**
+   * One install or upgrade. When it validates, is not a dry run, is post-rendered, and runs
+   * on the runner's own cluster as itself, the manifestCheck goes first (see the option).
+   */
+  private async releaseCall(verb: 'install' | 'upgrade', head: string[], req: ReleaseRequest, extra: string[], dryRun: boolean): Promise<ReleaseJson | undefined> {
+    const check = this.opts.manifestCheck;
+    if (check && !req.disableOpenAPIValidation && !dryRun && req.postRender && !req.kubeConfig && !req.asUser && !req.asGroups?.length) {
+      try {
+        return await this.releaseOnce(verb, head, { ...req, disableOpenAPIValidation: true }, extra, (m) => check(m, req.signal));
+      } catch (err) {
+        if (!(err instanceof ValidationRecheck)) throw err;
+        log.debug('release manifest goes to helm OpenAPI validation', { verb, release: req.releaseName, why: err.message });
+      }
+    }
+    return this.releaseOnce(verb, head, req, extra);
+  }
+
+  private async releaseOnce(verb: 'install' | 'upgrade', head: string[], req: ReleaseRequest, extra: string[], check?: ManifestCheck): Promise<ReleaseJson | undefined> {
     const values = await this.valuesFile(req.values);
-    const pr = await this.postRenderArgs(req.postRender);
+    const pr = await this.postRenderArgs(req.postRender, check);
     try {
       const args = [...head, req.releaseName, req.chartPath, ...this.globalArgs(req, req.namespace), '-f', values, ...this.releaseFlags(req), ...extra, ...pr.args, '-o', 'json'];
       const res = await this.exec(verb, args, {
@@ -546,7 +579,7 @@ export class HelmRunner {
     if (req.replace) extra.push('--replace');
     if (req.createNamespace) extra.push('--create-namespace');
     if (req.dryRun) extra.push('--dry-run=server');
-    return this.releaseCall('install', ['install'], req, extra);
+    return this.releaseCall('install', ['install'], req, extra, Boolean(req.dryRun));
   }
 
   /**
@@ -564,7 +597,7 @@ export class HelmRunner {
     extra.push(req.reuseValues ? '--reuse-values' : '--reset-values');
     if (req.install) extra.push('--install');
     if (req.dryRun) extra.push('--dry-run=server');
-    return this.releaseCall('upgrade', ['upgrade'], req, extra);
+    return this.releaseCall('upgrade', ['upgrade'], req, extra, Boolean(req.dryRun));
   }
 
   /** `helm rollback <release> <revision>`. */

@@ -51,6 +51,8 @@ export interface RequestOptions {
   timeoutMs?: number;
   /** Extra request headers (impersonation); they override the client's own except Authorization. */
   headers?: Record<string, string>;
+  /** Called with the status and headers of the response before it is read (ETag, 304 Not Modified: the body is then undefined). */
+  onResponse?: (status: number, headers: http.IncomingHttpHeaders) => void;
 }
 
 /** A Kubernetes API client (one cluster, one identity). */
@@ -164,6 +166,7 @@ export function createKubeClient(kc: KubeConfig, opts: KubeClientOptions = {}): 
           timeout: ro.timeoutMs ?? opts.timeoutMs ?? 60_000,
         },
         (res) => {
+          ro.onResponse?.(res.statusCode ?? 0, res.headers);
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('error', reject);

@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { HelmRunner } from '../../helm/runner.js';
+import { validationSourceFor } from '../../helm/validation-source.js';
 import type { KubeClient } from '../../kube/client.js';
 import { KUBECONFIG_DATA_ENV, loadKubeConfigFile, parseKubeConfig } from '../../kube/kubeconfig.js';
 import type { ReconcileServices } from '../../reconcile/contract.js';
@@ -89,12 +90,18 @@ function settings(svc: Pick<ReconcileServices, 'settings'>): { memoryMiB: number
   return { memoryMiB: svc.settings.toolMemoryMiB || 1024, concurrency: Number.isInteger(c) && c > 0 ? c : 8 };
 }
 
-/** The process's HelmRunner for the services' cluster (created on first use). */
+/**
+ * The process's HelmRunner for the services' cluster (created on first use). Its release
+ * manifests are checked against the cluster's OpenAPI document by this process first
+ * (helm/validation-source.ts), so helm parses that document only for a manifest that may
+ * not pass.
+ */
 export function helmRunnerFor(svc: Pick<ReconcileServices, 'client' | 'settings'> & { kubeConfig?: KubeConfig }): Promise<HelmRunner> {
   const kc = helmKubeConfig(svc);
   let r = runners.get(kc);
   if (!r) {
-    r = HelmRunner.create({ kubeConfig: kc, ...settings(svc) }).then(track);
+    const source = validationSourceFor(svc.client);
+    r = HelmRunner.create({ kubeConfig: kc, ...settings(svc), manifestCheck: (m, signal) => source.problem(m, signal) }).then(track);
     runners.set(kc, r);
     r.catch(() => runners.delete(kc));
   }
