@@ -11,6 +11,7 @@
  * exactly, such as a `List`, a `---` line with content, or YAML it cannot read), and the
  * caller then lets helm validate as it always does.
  */
+import { splitApiVersion } from '../kube/object.js';
 import { GoYamlError, parseGoYaml } from './goyaml.js';
 import type { ValidationModels } from './validation-models.js';
 
@@ -36,11 +37,8 @@ function splitDocuments(stream: string): string[] | string {
 
 /** apimachinery's ParseGroupVersion, refusing what it would refuse (and the empty version it would accept). */
 function groupVersion(apiVersion: string): { group: string; version: string } | undefined {
-  if (apiVersion === '' || apiVersion === '/') return undefined;
-  const parts = apiVersion.split('/');
-  if (parts.length === 1) return { group: '', version: parts[0] };
-  if (parts.length === 2) return { group: parts[0], version: parts[1] };
-  return undefined;
+  if (apiVersion === '' || apiVersion === '/' || apiVersion.split('/').length > 2) return undefined;
+  return splitApiVersion(apiVersion);
 }
 
 /**

@@ -12,6 +12,7 @@
  * goes to helm's own validation (validation-manifest.ts). Where kube-openapi's reading of a
  * schema is in doubt, this reading is the stricter one, so "passes" stays a promise.
  */
+import { isRecord } from '../util/guards.js';
 
 /** One model, as kube-openapi's proto package reads a schema. */
 type Model =
@@ -28,10 +29,6 @@ type Schema = Record<string, unknown>;
 class SchemaRefused extends Error {}
 
 const GVK_EXTENSION = 'x-kubernetes-group-version-kind';
-
-function isObject(v: unknown): v is Schema {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** gnostic's TypeItem: `type: x` or `type: [x, y]`. */
 function typesOf(s: Schema): string[] {
@@ -52,7 +49,7 @@ export class ValidationModels {
     const known = new Set(names);
     for (const name of names) {
       const def = definitions[name];
-      if (!isObject(def)) throw new SchemaRefused(`definition ${name} is not an object`);
+      if (!isRecord(def)) throw new SchemaRefused(`definition ${name} is not an object`);
       this.models.set(name, parseSchema(def, known));
     }
     // kubectl lists models sorted by name; a later model wins a GroupVersionKind.
@@ -60,7 +57,7 @@ export class ValidationModels {
       const ext = (definitions[name] as Schema)[GVK_EXTENSION];
       if (!Array.isArray(ext)) continue;
       for (const e of ext) {
-        if (!isObject(e)) continue;
+        if (!isRecord(e)) continue;
         const { group, version, kind } = e;
         if (typeof group !== 'string' || typeof version !== 'string' || typeof kind !== 'string' || kind === '') continue;
         this.byGvk.set(gvkKey(group, version, kind), this.models.get(name)!);
@@ -73,20 +70,15 @@ export class ValidationModels {
    * validation fails every manifest, and only helm can say how).
    */
   static parse(doc: unknown): ValidationModels | undefined {
-    if (!isObject(doc)) return undefined;
+    if (!isRecord(doc)) return undefined;
     const defs = doc.definitions ?? {};
-    if (!isObject(defs)) return undefined;
+    if (!isRecord(defs)) return undefined;
     try {
       return new ValidationModels(defs);
     } catch (err) {
       if (err instanceof SchemaRefused) return undefined;
       throw err;
     }
-  }
-
-  /** Whether the document has a model for this kind (kubectl skips validation of kinds it has none for). */
-  has(group: string, version: string, kind: string): boolean {
-    return this.byGvk.has(gvkKey(group, version, kind));
   }
 
   /**
@@ -168,7 +160,7 @@ function gvkKey(group: string, version: string, kind: string): string {
 function parseSchema(s: Schema, known: ReadonlySet<string>): Model {
   const ref = s.$ref;
   if (typeof ref === 'string' && ref !== '') {
-    if (isObject(s.properties) && Object.keys(s.properties).length > 0) throw new SchemaRefused('unallowed embedded type definition');
+    if (isRecord(s.properties) && Object.keys(s.properties).length > 0) throw new SchemaRefused('unallowed embedded type definition');
     if (typesOf(s).length > 0) throw new SchemaRefused("definition reference can't have a type");
     if (!ref.startsWith('#/definitions/')) throw new SchemaRefused(`unallowed reference to non-definition ${ref}`);
     const name = ref.slice('#/definitions/'.length);
@@ -186,7 +178,7 @@ function parseSchema(s: Schema, known: ReadonlySet<string>): Model {
   if (t === 'array') {
     // gnostic's ItemsItem: one schema, or a list that must hold exactly one.
     const items = Array.isArray(s.items) && s.items.length === 1 ? s.items[0] : s.items;
-    if (!isObject(items)) throw new SchemaRefused('array should have exactly one sub-item');
+    if (!isRecord(items)) throw new SchemaRefused('array should have exactly one sub-item');
     return { t: 'array', sub: parseSchema(items, known) };
   }
   if (t === 'string' || t === 'number' || t === 'integer' || t === 'boolean') return { t: 'primitive', type: t };
@@ -194,10 +186,10 @@ function parseSchema(s: Schema, known: ReadonlySet<string>): Model {
 }
 
 function parseKind(s: Schema, known: ReadonlySet<string>): Model {
-  if (!isObject(s.properties)) throw new SchemaRefused('object properties are not a map');
+  if (!isRecord(s.properties)) throw new SchemaRefused('object properties are not a map');
   const fields = new Map<string, Model>();
   for (const [name, sub] of Object.entries(s.properties)) {
-    if (!isObject(sub)) throw new SchemaRefused(`property ${name} is not a schema`);
+    if (!isRecord(sub)) throw new SchemaRefused(`property ${name} is not a schema`);
     fields.set(name, parseSchema(sub, known));
   }
   const req = s.required;
@@ -209,5 +201,5 @@ function parseKind(s: Schema, known: ReadonlySet<string>): Model {
 function parseMap(s: Schema, known: ReadonlySet<string>): Model {
   const ap = s.additionalProperties;
   // `additionalProperties: true|false` or none: any value (kube-openapi ignores the boolean form).
-  return { t: 'map', sub: isObject(ap) ? parseSchema(ap, known) : { t: 'arbitrary' } };
+  return { t: 'map', sub: isRecord(ap) ? parseSchema(ap, known) : { t: 'arbitrary' } };
 }
