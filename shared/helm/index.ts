@@ -35,6 +35,7 @@ export {
   readLatestRelease,
   readReleaseHistory,
   listReleases,
+  listReleasesAfterWrite,
   markReleaseFailed,
   encodeReleasePayload,
   ReleaseSet,

@@ -315,6 +315,61 @@ export async function listReleases(client: KubeClient, namespace: string, name: 
   return ReleaseSet.of(name, list.items ?? []);
 }
 
+/**
+ * Every revision of release `name`, read right after a helm action wrote `versions` (the
+ * revision it created and the one it superseded, updated or tested). The resourceVersion
+ * of the newest of those Secrets (one GET each, by key) is a point the API server's watch
+ * cache is sure to reach, so the LIST is asked `NotOlderThan` it and served from the cache
+ * instead of reading every Secret of the namespace from etcd (what a label-selector LIST
+ * costs before Kubernetes 1.31). The result holds every write up to and including the
+ * action's last, as a plain LIST made then would. Helm's last write of an install, upgrade,
+ * rollback or test is to one of those two revisions; an uninstall that deleted them, a
+ * server without numeric resourceVersions, or any error of the cached read falls back to
+ * `listReleases`.
+ */
+export async function listReleasesAfterWrite(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+  versions: readonly number[],
+  signal?: AbortSignal,
+): Promise<ReleaseSet> {
+  const wanted = [...new Set(versions.filter((v) => Number.isInteger(v) && v > 0))];
+  const rvs = await Promise.all(
+    wanted.map(async (v) => {
+      try {
+        const s = await client.request<ReleaseSecret & { metadata?: { resourceVersion?: string } }>(
+          'GET',
+          `${secretsPath(namespace)}/${encodeURIComponent(releaseSecretName(name, v))}`,
+          { signal },
+        );
+        return s.metadata?.resourceVersion;
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
+    }),
+  );
+  let newest: bigint | undefined;
+  for (const rv of rvs) {
+    if (rv === undefined) continue;
+    if (!/^[0-9]{1,30}$/.test(rv)) return listReleases(client, namespace, name, signal);
+    const n = BigInt(rv);
+    if (newest === undefined || n > newest) newest = n;
+  }
+  if (newest === undefined) return listReleases(client, namespace, name, signal);
+  try {
+    const list = await client.request<{ items?: ReleaseSecret[] }>('GET', secretsPath(namespace), {
+      query: { labelSelector: `owner=helm,name=${name}`, resourceVersion: newest.toString(), resourceVersionMatch: 'NotOlderThan' },
+      signal,
+    });
+    return ReleaseSet.of(name, list.items ?? []);
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    return listReleases(client, namespace, name, signal);
+  }
+}
+
 /** Helm's `release` payload for a release JSON: base64 of gzip of the JSON. */
 export function encodeReleasePayload(raw: Record<string, unknown>): string {
   return gzipSync(Buffer.from(JSON.stringify(raw))).toString('base64');

@@ -119,6 +119,7 @@ export async function runRelease(ctx: ReleaseContext, action: 'install' | 'upgra
     }
     w.f.lastAttemptedReleaseActionDuration = formatGoDuration(Date.now() - started);
     const after = read ?? (await readAfter(ctx));
+    ctx.settledSet = after;
     const written = writtenSince(before, after);
     recordOnHistory(ctx, written, { action, ociDigest: w.f.lastAttemptedRevisionDigest });
     await recordInventory(ctx, written[0]);

@@ -199,9 +199,11 @@ export async function runAtomicRelease(ctx: ReleaseContext, progress: () => Prom
       await progress();
     }
     ctx.log.info(`running '${next.name}' action with timeout of ${formatGoDuration(next.timeoutMs)}`);
+    ctx.settledSet = undefined;
     try {
       await next.run(ctx);
     } catch (err) {
+      ctx.settledSet = undefined;
       const retry = activeRetry(ctx);
       if (retry) {
         ctx.log.warn(`failed to run '${next.name}' action`, { error: errorMessage(err) });

@@ -86,6 +86,12 @@ export interface ReleaseContext {
   runner(): Promise<ReleaseHelm>;
   /** The storage as the last state determination read it (what an action changes is compared with it). */
   lastSet?: ReleaseSet;
+  /**
+   * The storage as an install or upgrade read it back after its last write, with nothing
+   * written by us since: the next state determination takes it instead of listing again
+   * (it is the same read a LIST made then would return). Taken once.
+   */
+  settledSet?: ReleaseSet;
 }
 
 /** The remediation settings of one action kind (api/v2 Remediation). */

@@ -3,18 +3,23 @@
  * revisions written during the action (new ones, and existing ones whose status changed)
  * become `status.history` snapshots (observedReleases.recordOnObject), and the newest
  * one's manifest (plus the chart's CRDs) becomes `status.inventory`. The CLI writes the
- * storage, so "observed" means read back with one LIST and compared with the LIST made
+ * storage, so "observed" means read back (listReleasesAfterWrite: from the API server's
+ * watch cache, at least as new as the action's last write) and compared with the LIST made
  * before the action.
  */
 import { snapshotOf, type Snapshot } from '../../helm/observation.js';
-import { listReleases, type ReleaseSet, type StoredRelease } from '../../helm/storage.js';
+import { listReleasesAfterWrite, type ReleaseSet, type StoredRelease } from '../../helm/storage.js';
 import type { ReleaseContext } from './context.js';
 import { targets } from './history.js';
 import { defaultNamespaces, inventoryOf, manifestObjects } from './manifest.js';
 
-/** The storage after an action (on the release's target). */
+/**
+ * The storage after an action (on the release's target). Helm's last write of an action is
+ * to the revision it created (one past the newest before it) or to that newest one.
+ */
 export function readAfter(ctx: ReleaseContext): Promise<ReleaseSet> {
-  return listReleases(ctx.target.client, ctx.hr.storageNamespace, ctx.hr.releaseName, ctx.signal);
+  const newest = ctx.lastSet?.latestVersion ?? 0;
+  return listReleasesAfterWrite(ctx.target.client, ctx.hr.storageNamespace, ctx.hr.releaseName, [newest + 1, newest], ctx.signal);
 }
 
 /** Revisions in `after` that are new, or whose status differs from `before`, newest first. */

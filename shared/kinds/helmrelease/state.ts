@@ -2,8 +2,8 @@
  * helm-controller's DetermineReleaseState (internal/reconcile/state.go): the state of the
  * release in Helm's storage compared with the HelmRelease (its history, chart, values,
  * post-renderers, tests and, when enabled, the cluster): Absent, Locked, Unmanaged,
- * Failed, OutOfSync, Untested, Drifted or InSync. One LIST of the release's Secrets;
- * only the newest revision is decoded.
+ * Failed, OutOfSync, Untested, Drifted or InSync. One LIST of the release's Secrets (or the
+ * read an install or upgrade just made, `settledSet`); only the newest revision is decoded.
  */
 import { observationDigest } from '../../helm/observation.js';
 import { listReleases, type ReleaseSet } from '../../helm/storage.js';
@@ -30,7 +30,8 @@ export class ReleaseStateError extends Error {}
 /** Determines the release state (see the module comment). */
 export async function determineReleaseState(ctx: ReleaseContext): Promise<ReleaseState> {
   const { hr, w } = ctx;
-  const set = await listReleases(ctx.target.client, hr.storageNamespace, hr.releaseName, ctx.signal);
+  const set = ctx.settledSet ?? (await listReleases(ctx.target.client, hr.storageNamespace, hr.releaseName, ctx.signal));
+  ctx.settledSet = undefined;
   const rls = set.latest();
   if (!rls) return { status: 'Absent', reason: 'no release in storage for object', set };
   if (rls.status.startsWith('pending-')) return { status: 'Locked', reason: `release with status '${rls.status}'`, set };
