@@ -30,7 +30,7 @@ import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-s
 import { build } from 'esbuild';
 import { EXTERNAL_KUBECONFIG_ENV } from '../shared/devenv/controlplane.js';
 import { startGitServer } from '../shared/devenv/git-server.js';
-import { createKubeClient, type KubeClient } from '../shared/kube/client.js';
+import { createKubeClient } from '../shared/kube/client.js';
 import { loadKubeConfig } from '../shared/kube/kubeconfig.js';
 import { reconcileMessage, toQueueId } from '../shared/queue/message.js';
 import { ensureTools } from '../shared/render/tools.js';
@@ -47,7 +47,7 @@ import { startHttpApi } from './aws/http-adapter.js';
 import { FunctionPool, type PoolStats } from './aws/pool.js';
 import { diff, s3PriceClasses, snapshot, sqsRequests, startCountingProxy, sum, type Counts, type CountingProxy } from './aws/proxy.js';
 import { readServerless, type ServerlessSettings } from './aws/serverless.js';
-import { allHoldStep, benchCluster, cpuDelta, processCpu, systemCpu } from './common.js';
+import { allHoldStep, benchCluster, cpuDelta, kubeRequests, processCpu, systemCpu } from './common.js';
 import { fleetApp } from './fleet.js';
 
 const run = promisify(execFile);
@@ -190,24 +190,6 @@ function fmtPhase(label: string, p: Phase, sls: ServerlessSettings, reconciles: 
   lines.push(`    logs ${(p.logBytes / 1024).toFixed(0)} KiB; Kubernetes API requests (apiserver_request_total, all clients) ${p.kubeCalls}${topVerbs ? ` (${topVerbs}, ...)` : ''}`);
   lines.push(`    CPU: ${p.cpu}`);
   return lines.join('\n');
-}
-
-/** apiserver_request_total (every client; the bench's own cluster): the sum, and by verb and resource. */
-async function kubeRequests(client: KubeClient): Promise<{ total: number; byVerb: Counts }> {
-  const text = await client.request<string>('GET', '/metrics').catch(() => '');
-  const byVerb: Counts = {};
-  let total = 0;
-  if (typeof text !== 'string') return { total, byVerb };
-  for (const line of text.split('\n')) {
-    if (!line.startsWith('apiserver_request_total{')) continue;
-    const n = Number(line.slice(line.lastIndexOf(' ') + 1)) || 0;
-    total += n;
-    const label = (name: string) => new RegExp(`[{,]${name}="([^"]*)"`).exec(line)?.[1] ?? '';
-    const sub = label('subresource');
-    const k = `${label('verb')} ${label('resource') || label('component')}${sub ? `/${sub}` : ''}${label('dry_run') ? ' (dry-run)' : ''}`;
-    byVerb[k] = (byVerb[k] ?? 0) + n;
-  }
-  return { total, byVerb };
 }
 
 function dirBytes(dir: string): number {

@@ -186,3 +186,30 @@ export function systemCpu(): { busy: number; total: number } | undefined {
 export function cpuDelta(before: Record<string, number>, after: Record<string, number>, names: string[] = COMPONENTS): string {
   return [...names.map((c) => `${c} ${((after[c] ?? 0) - (before[c] ?? 0)).toFixed(1)} s`), `child processes ${((after.children ?? 0) - (before.children ?? 0)).toFixed(1)} s`].join(', ');
 }
+
+/** apiserver_request_total (every client; the bench's own cluster): the sum, and by verb and resource. */
+export async function kubeRequests(client: KubeClient): Promise<{ total: number; byVerb: Record<string, number> }> {
+  const text = await client.request<string>('GET', '/metrics').catch(() => '');
+  const byVerb: Record<string, number> = {};
+  let total = 0;
+  if (typeof text !== 'string') return { total, byVerb };
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('apiserver_request_total{')) continue;
+    const n = Number(line.slice(line.lastIndexOf(' ') + 1)) || 0;
+    total += n;
+    const label = (name: string) => new RegExp(`[{,]${name}="([^"]*)"`).exec(line)?.[1] ?? '';
+    const sub = label('subresource');
+    const k = `${label('verb')} ${label('resource') || label('component')}${sub ? `/${sub}` : ''}${label('dry_run') ? ' (dry-run)' : ''}`;
+    byVerb[k] = (byVerb[k] ?? 0) + n;
+  }
+  return { total, byVerb };
+}
+
+/** Requests per item between two kubeRequests readings, largest first: `GET secrets 3.0, ...`. */
+export function kubeRequestsPer(before: { byVerb: Record<string, number> }, after: { byVerb: Record<string, number> }, per: number, top = 8): string {
+  const rows = Object.entries(after.byVerb)
+    .map(([k, v]) => [k, (v - (before.byVerb[k] ?? 0)) / per] as const)
+    .filter(([, v]) => v >= 0.05)
+    .sort((a, b) => b[1] - a[1]);
+  return rows.slice(0, top).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
+}

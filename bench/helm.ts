@@ -31,7 +31,7 @@ import { enqueue } from '../shared/runtime/enqueue.js';
 import { configureLogging } from '../shared/util/log.js';
 import { sendGithubPush } from '../test/harness/github.js';
 import { startRegistry } from '../test/harness/registry.js';
-import { benchCluster, cpuDelta, processCpu, startBenchFleet, systemCpu } from './common.js';
+import { benchCluster, cpuDelta, kubeRequests, kubeRequestsPer, processCpu, startBenchFleet, systemCpu } from './common.js';
 
 const run = promisify(execFile);
 const SIZES = (process.env.BENCH_SIZES ?? '100,500').split(',').map(Number);
@@ -187,12 +187,15 @@ async function helmBaseline(kubeconfigPath: string, chartTgz: string, n: number)
   try {
     const c0 = systemCpu();
     const p0 = processCpu();
+    const k0 = await kubeRequests(client);
     const t0 = performance.now();
     await pool(names, HELM_CONCURRENCY, (name) => helmCommand(helm, ['upgrade', '--install', name, chartTgz, '-n', ns], env, home));
     const installS = (performance.now() - t0) / 1000;
     const c1 = systemCpu();
     const p1 = processCpu();
+    const k1 = await kubeRequests(client);
     console.log(`  baseline: helm upgrade --install x${n} ${installS.toFixed(1)} s (${HELM_CONCURRENCY} at once)${c0 && c1 ? `; CPU: machine busy ${(c1.busy - c0.busy).toFixed(1)} s of ${(c1.total - c0.total).toFixed(1)} s; ${cpuDelta(p0, p1)}` : ''}`);
+    console.log(`  baseline: API server requests per release: ${kubeRequestsPer(k0, k1, n)}`);
     const t1 = performance.now();
     await pool(names, HELM_CONCURRENCY, (name) => helmCommand(helm, ['upgrade', name, chartTgz, '-n', ns], env, home));
     const upgradeS = (performance.now() - t1) / 1000;
@@ -219,6 +222,7 @@ async function runSize(kubeconfigPath: string, n: number, s: Sources): Promise<{
     const proc0 = process.cpuUsage();
     const comp0 = processCpu();
     const calls0 = rt.client.requestCount;
+    const kube0 = await kubeRequests(rt.client);
     const t0 = performance.now();
     const res = await sendGithubPush({ url: local.url, namespace: ns, token, head, repository: { full_name: 'bench/fleet' } });
     if (res.status !== 200) throw new Error(`webhook answered ${res.status}: ${await res.text()}`);
@@ -241,6 +245,7 @@ async function runSize(kubeconfigPath: string, n: number, s: Sources): Promise<{
     const cpu1 = systemCpu();
     const proc = process.cpuUsage(proc0);
     const comp1 = processCpu();
+    const kube1 = await kubeRequests(rt.client);
     console.log(`N=${n}: webhook -> all ${n} HelmReleases Ready in ${readyS.toFixed(1)} s (${CONCURRENCY} workers, ${HELM_CONCURRENCY} helm processes, source ${SOURCE})`);
     if (cpu0 && cpu1) {
       console.log(
@@ -248,6 +253,7 @@ async function runSize(kubeconfigPath: string, n: number, s: Sources): Promise<{
           `API calls per HelmRelease ${((rt.client.requestCount - calls0) / n).toFixed(1)}; ${loadNote()}`,
       );
     }
+    console.log(`  API server requests per HelmRelease (all clients, helm included): ${kubeRequestsPer(kube0, kube1, n)}`);
 
     // The no-op: every release reconciled again, nothing changed: no helm command may run.
     const helmCalls: string[] = [];
