@@ -18,7 +18,7 @@ import { ensureTools } from '../shared/render/tools.js';
 import { enqueue } from '../shared/runtime/enqueue.js';
 import { configureLogging } from '../shared/util/log.js';
 import { sendGithubPush } from '../test/harness/github.js';
-import { allHoldStep, benchCluster, cpuDelta, processCpu, startBenchFleet, systemCpu } from './common.js';
+import { allHoldStep, benchCluster, cpuDelta, kubeRequests, kubeRequestsPer, processCpu, startBenchFleet, systemCpu } from './common.js';
 
 const SIZES = (process.env.BENCH_SIZES ?? '100,500').split(',').map(Number);
 const CONCURRENCY = process.env.FLUXLESS_CONCURRENCY ?? String(DEFAULT_CONCURRENCY);
@@ -67,6 +67,7 @@ async function runSize(kubeconfigPath: string, n: number): Promise<SizeResult> {
     const comp0 = processCpu();
     const self0 = process.cpuUsage();
     const calls0 = rt.client.requestCount;
+    const kube0 = await kubeRequests(rt.client);
     const t0 = performance.now();
     const res = await sendGithubPush({ url: local.url, namespace: ns, token, head, repository: { full_name: 'bench/fleet' } });
     if (res.status !== 200) throw new Error(`webhook answered ${res.status}: ${await res.text()}`);
@@ -80,6 +81,7 @@ async function runSize(kubeconfigPath: string, n: number): Promise<SizeResult> {
     const self = process.cpuUsage(self0);
     const cpu = systemCpu();
     const comp1 = processCpu();
+    const kube1 = await kubeRequests(rt.client);
     console.log(`N=${n}: webhook -> all ${n} Kustomizations Ready in ${s.toFixed(1)} s (${CONCURRENCY} workers)`);
     if (cpu && cpu0) {
       console.log(
@@ -89,6 +91,7 @@ async function runSize(kubeconfigPath: string, n: number): Promise<SizeResult> {
           `; API calls per Kustomization ${((rt.client.requestCount - calls0) / n).toFixed(1)}; kustomize ${JSON.stringify(kustomizeBatcher((await ensureTools()).kubectl).stats)}`,
       );
     }
+    console.log(`  API server requests per Kustomization (all clients, controllers included): ${kubeRequestsPer(kube0, kube1, n, 12)}`);
     // A no-op re-reconcile of every Kustomization (what the drift schedule does): nothing
     // changed, so the apply engine's stamps settle it with one read per kind and namespace.
     const keys = Array.from({ length: n }, (_, i) => ({ kind: 'Kustomization', namespace: ns, name: `app-${i}` }));
