@@ -29,8 +29,25 @@ const LOADERS: Readonly<Record<string, Loader>> = {
 /** The kinds a loader exists for (the registry test checks they are the descriptors' kinds). */
 export const LOADABLE_KINDS: readonly string[] = Object.keys(LOADERS);
 
+/**
+ * Loads in flight or done, per kind: every later call gets the same promise, so a warm
+ * worker does not go through the module loader (its resolve hooks) once per message.
+ */
+const loaded = new Map<string, Promise<KindReconciler>>();
+
 /** The reconciler of `kind`, imported on first use; undefined when Fluxless does not know the kind. */
 export function loadReconciler(kind: string): Promise<KindReconciler | undefined> {
   const load = Object.hasOwn(LOADERS, kind) ? LOADERS[kind] : undefined;
-  return load ? load() : Promise.resolve(undefined);
+  if (!load) return Promise.resolve(undefined);
+  let p = loaded.get(kind);
+  if (!p) {
+    const started = load();
+    loaded.set(kind, started);
+    // A failed import (a missing chunk, a syntax error in a bundle) is not cached: the next message tries again.
+    started.catch(() => {
+      if (loaded.get(kind) === started) loaded.delete(kind);
+    });
+    p = started;
+  }
+  return p;
 }
