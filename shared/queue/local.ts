@@ -29,7 +29,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promis
 import path from 'node:path';
 import { ConflictError, EnvironmentError, errorMessage } from '../util/errors.js';
 import { acquireLock, type HeldLock } from '../util/file-lock.js';
-import { removeStaleTemps, writeFileAtomic } from '../util/fs-atomic.js';
+import { removeFile, removeStaleTemps, writeFileAtomic } from '../util/fs-atomic.js';
 import { log } from '../util/log.js';
 import { consume } from './consume.js';
 import { parseMessage, type QueueMessage } from './message.js';
@@ -563,7 +563,7 @@ export class LocalWorkQueue implements WorkQueue {
       }
       await rename(tmp, path.join(this.paths.incoming, name));
     } catch (err) {
-      await rm(tmp, { force: true }).catch(() => undefined);
+      await removeFile(tmp).catch(() => undefined);
       throw new EnvironmentError(`could not write a message to the local work queue in ${this.dir}: ${errorMessage(err)}`, {
         cause: err,
         hint: 'Check that the directory exists and is writable, and that the disk is not full.',
@@ -595,7 +595,7 @@ export class LocalWorkQueue implements WorkQueue {
       try {
         await this.appendDedup(this.dedupLine(r.dedupId, entry, rec.seq));
       } catch (err) {
-        await rm(this.msgPath(id), { force: true }).catch(() => undefined);
+        await removeFile(this.msgPath(id)).catch(() => undefined);
         throw err;
       }
     } catch (err) {
@@ -664,7 +664,7 @@ export class LocalWorkQueue implements WorkQueue {
         continue;
       }
       if (!this.records.has(inc.id)) await this.enqueue(resolved, inc.id, inc.sentAt);
-      await rm(p, { force: true });
+      await removeFile(p);
     }
   }
 
@@ -753,7 +753,7 @@ export class LocalWorkQueue implements WorkQueue {
     if (!rec) return; // settled already, or delivered again after its timeout
     this.unindex(rec);
     try {
-      await this.track(rm(this.msgPath(rec.id), { force: true }));
+      await this.track(removeFile(this.msgPath(rec.id)));
     } catch (err) {
       this.index(rec);
       throw new EnvironmentError(`could not remove message ${rec.id} from the local work queue in ${this.dir}: ${errorMessage(err)}`, {
@@ -803,7 +803,7 @@ export class LocalWorkQueue implements WorkQueue {
       this.index(rec);
       throw new EnvironmentError(`could not dead-letter message ${rec.id} in ${this.dir}: ${errorMessage(err)}`, { cause: err });
     }
-    await rm(this.msgPath(rec.id), { force: true }).catch((err: unknown) =>
+    await removeFile(this.msgPath(rec.id)).catch((err: unknown) =>
       qlog.warn('could not remove a dead-lettered message file; it is removed on the next start', {
         messageId: rec.id,
         error: errorMessage(err),

@@ -8,11 +8,10 @@
  * intact plus, at most, a temp file (ignored, cleaned later) and a lock (recovered: dead owner
  * at once, otherwise after `staleLockMs`).
  */
-import { promises as fsp } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { acquireLock, type LockOptions } from '../util/file-lock.js';
-import { readDirIfExists, readSmallIfExists, writeFileAtomic, fsyncDir } from '../util/fs-atomic.js';
+import { uniqueId } from '../util/unique.js';
+import { readDirIfExists, readSmallIfExists, removeFile, writeFileAtomic, fsyncDir } from '../util/fs-atomic.js';
 import { CLUSTER_SCOPE_SEGMENT, compareKeys, describeKey, isValidSegment, keyFromSegments, keySegments, prefixSegments, type ObjectKey } from './key.js';
 import {
   ENVELOPE_TAG,
@@ -103,7 +102,7 @@ export class FsStateStore implements StateStore {
       }
       if (cur === undefined) return Boolean(opts.blind && opts.ifVersion === undefined);
       await assertHeld();
-      await fsp.rm(file, { force: true });
+      await removeFile(file);
       if (this.opts.durable ?? true) await fsyncDir(path.dirname(file));
       return true;
     });
@@ -161,7 +160,7 @@ export class FsStateStore implements StateStore {
 }
 
 function newVersion(): string {
-  return `${Date.now().toString(36)}-${randomBytes(8).toString('hex')}`;
+  return `${Date.now().toString(36)}-${uniqueId()}`;
 }
 
 function normKey(key: ObjectKey): ObjectKey {

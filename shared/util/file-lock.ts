@@ -21,8 +21,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { ConflictError } from './errors.js';
 import { log } from './log.js';
-import { readSmallIfExists, tempPathFor } from './fs-atomic.js';
+import { readSmallIfExists, removeFile, tempPathFor } from './fs-atomic.js';
 import { sleep } from './time.js';
+import { uniqueId } from './unique.js';
 
 /** Options of acquireLock. */
 export interface LockOptions {
@@ -92,7 +93,7 @@ export async function acquireLock(target: string, opts: LockOptions = {}): Promi
   const staleMs = opts.staleMs ?? 30_000;
   const timeoutMs = opts.timeoutMs ?? 15_000;
   const lockPath = `${target}.lock`;
-  const token = randomBytes(12).toString('hex');
+  const token = uniqueId();
   const owner: Owner = { pid: process.pid, host: HOST, token, at: Date.now() };
   const deadline = Date.now() + timeoutMs;
   let tmp: string | undefined;
@@ -142,7 +143,7 @@ export async function acquireLock(target: string, opts: LockOptions = {}): Promi
       await sleep(Math.min(50, 1 + attempt * 2) * (0.5 + Math.random()));
     }
   } finally {
-    if (tmp) await fsp.rm(tmp, { force: true }).catch(() => undefined);
+    if (tmp) await removeFile(tmp).catch(() => undefined);
   }
 }
 
@@ -166,7 +167,7 @@ function makeHeld(lockPath: string, token: string, acquiredAt: number, staleMs: 
       released = true;
       heldTokens.delete(token);
       const o = await readOwner(lockPath);
-      if (o && o.token === token) await fsp.rm(lockPath, { force: true });
+      if (o && o.token === token) await removeFile(lockPath);
     },
   };
 }
@@ -196,10 +197,10 @@ async function breakIfStale(lockPath: string, staleMs: number): Promise<boolean>
   if (!sameLock) {
     // We grabbed a lock someone took after our look: put it back if nobody locked since.
     await fsp.link(grave, lockPath).catch(() => undefined);
-    await fsp.rm(grave, { force: true });
+    await removeFile(grave);
     return false;
   }
-  await fsp.rm(grave, { force: true });
+  await removeFile(grave);
   log.warn('recovered a stale lock left by a crashed writer', {
     lock: lockPath,
     ownerPid: o?.pid,
@@ -215,7 +216,7 @@ async function removeTempsOf(dir: string, pid: number): Promise<void> {
   const mark = `.tmp-${pid}-`;
   try {
     for (const name of await fsp.readdir(dir)) {
-      if (name.startsWith('.') && name.includes(mark)) await fsp.rm(path.join(dir, name), { force: true });
+      if (name.startsWith('.') && name.includes(mark)) await removeFile(path.join(dir, name));
     }
   } catch {
     // best effort

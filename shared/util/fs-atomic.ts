@@ -8,15 +8,15 @@
  */
 import { promises as fsp, readFileSync } from 'node:fs';
 import type { Dirent } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { uniqueId } from './unique.js';
 
 /** Marks temp files (`.<name>.tmp-<pid>-<rand>`): listings skip them. */
 export const TEMP_MARK = '.tmp-';
 
 /** A temp path next to `target`, named so listings skip it and the writer's pid is known. */
 export function tempPathFor(target: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}${TEMP_MARK}${process.pid}-${randomBytes(6).toString('hex')}`);
+  return path.join(path.dirname(target), `.${path.basename(target)}${TEMP_MARK}${process.pid}-${uniqueId()}`);
 }
 
 /** True for a name made by tempPathFor. */
@@ -57,7 +57,7 @@ export async function writeFileAtomic(target: string, data: Uint8Array | string,
     if (opts.beforeRename) await opts.beforeRename();
     await fsp.rename(tmp, target);
   } catch (err) {
-    await fsp.rm(tmp, { force: true }).catch(() => undefined);
+    await removeFile(tmp).catch(() => undefined);
     throw err;
   }
   if (opts.syncDir ?? durable) await fsyncDir(path.dirname(target));
@@ -101,6 +101,19 @@ export function readSmallIfExists(file: string): Buffer | undefined {
   }
 }
 
+/**
+ * Deletes one file; a file that does not exist is not an error (like `rm(file, { force: true })`
+ * on a file). One unlink: `fs/promises.rm` first lstats the path and walks it as a tree, which
+ * doubled the system calls of every lock release and queue acknowledgement. Not for directories.
+ */
+export async function removeFile(file: string): Promise<void> {
+  try {
+    await fsp.unlink(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
 /** Directory entries, or [] when the directory does not exist. */
 export async function readDirIfExists(dir: string): Promise<Dirent[]> {
   try {
@@ -122,7 +135,7 @@ export async function removeStaleTemps(dir: string, olderThanMs: number): Promis
     try {
       const st = await fsp.stat(p);
       if (now - st.mtimeMs > olderThanMs) {
-        await fsp.rm(p, { force: true });
+        await removeFile(p);
         removed++;
       }
     } catch {
