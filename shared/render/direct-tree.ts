@@ -14,9 +14,9 @@
  */
 import path from 'node:path';
 import type { ArtifactTree } from '../artifacts/tree.js';
-import { directBuildEnabled, directBuildFiles, directBuildSpec } from './direct.js';
+import { directBuildEnabled, directBuildFiles, directBuildSpec, type ResourceFile } from './direct.js';
 import { specPathRelative } from './build-path.js';
-import { KUSTOMIZATION_FILE_NAMES, byteOrder, isWithin, kubernetesYamlProblem } from './generator.js';
+import { KUSTOMIZATION_FILE_NAMES, byteOrder, isWithin, kubernetesYamlCheck } from './generator.js';
 import { DEFAULT_MAX_OUTPUT_BYTES } from './kustomize-run.js';
 import type { KubeObject, RenderSpec } from './types.js';
 
@@ -34,7 +34,7 @@ export async function directBuildTree(tree: ArtifactTree, specPath: string | und
   if (raw.includes('\0')) return undefined;
   const dir = path.join(tree.root, specPathRelative(raw));
   if (!isWithin(tree.root, dir) || !(await tree.isDir(dir))) return undefined;
-  const files: Uint8Array[] = [];
+  const files: ResourceFile[] = [];
   let bytes = 0;
   const hasKustomization = async (d: string) => {
     for (const name of KUSTOMIZATION_FILE_NAMES) if (await tree.isFile(path.join(d, name))) return true;
@@ -54,9 +54,13 @@ export async function directBuildTree(tree: ArtifactTree, specPath: string | und
       if (ext !== '.yaml' && ext !== '.yml') continue;
       const data = await tree.read(p);
       bytes += data.byteLength;
+      if (bytes > maxInputBytes) throw new NotPlain();
       // The generator's check reads the file as text (invalid UTF-8 replaced); the direct build then refuses such a file.
-      if (bytes > maxInputBytes || kubernetesYamlProblem(data.toString('utf8'))) throw new NotPlain();
-      files.push(data);
+      // The documents it parsed are the build's (no second parse) when that text is the file's.
+      const text = data.toString('utf8');
+      const check = kubernetesYamlCheck(text);
+      if (check.problem !== undefined) throw new NotPlain();
+      files.push({ data, parsed: check.documents ? { text, documents: check.documents } : undefined });
     }
   };
   try {

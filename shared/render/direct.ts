@@ -206,12 +206,12 @@ export function legacyCompare(a: KubeObject, b: KubeObject): number {
 }
 
 /** The objects of one resource file, or Declined. */
-function objectsOfFile(text: string): KubeObject[] {
+function objectsOfFile(text: string, documents?: readonly Document.Parsed[]): KubeObject[] {
   if (FORBIDDEN_CHARS.test(text)) decline('control characters or a byte order mark');
   if (/^%/m.test(text)) decline('YAML directives');
-  if (yamlNestingProblem(text)) decline('YAML nested too deep to read here');
+  if (!documents && yamlNestingProblem(text)) decline('YAML nested too deep to read here');
   const out: KubeObject[] = [];
-  for (const doc of parseAllDocuments(text, { uniqueKeys: false })) {
+  for (const doc of documents ?? parseAllDocuments(text, { uniqueKeys: false })) {
     checkDocument(doc);
     const c = doc.contents;
     if (c === null || (isScalar(c) && (c.value === null || c.value === undefined))) continue;
@@ -285,12 +285,23 @@ export async function directBuild(dir: string, kustomizationFile: string, namesp
  * caller has checked what directBuild checks on disk: regular files, the input limit), or
  * undefined when kustomize must run. `namespace` is the Kustomization's targetNamespace.
  */
-export async function directBuildFiles(files: readonly Uint8Array[], namespace?: string, maxInputBytes = DEFAULT_MAX_OUTPUT_BYTES): Promise<KubeObject[] | undefined> {
+export async function directBuildFiles(files: readonly (Uint8Array | ResourceFile)[], namespace?: string, maxInputBytes = DEFAULT_MAX_OUTPUT_BYTES): Promise<KubeObject[] | undefined> {
   return counted(async () => {
-    if (files.reduce((n, f) => n + f.byteLength, 0) > maxInputBytes) decline('more input than the output limit');
+    if (files.reduce((n, f) => n + (f instanceof Uint8Array ? f : f.data).byteLength, 0) > maxInputBytes) decline('more input than the output limit');
     if (files.length === 0) decline('no resources');
     return objectsOfFiles(files, namespace);
   });
+}
+
+/**
+ * A resource file of directBuildFiles with the documents its caller already parsed (by
+ * kubernetesYamlCheck: `parseAllDocuments(text, { uniqueKeys: false })`, so the same
+ * documents this build would parse); they are used only when `text` is exactly the file's
+ * strict UTF-8 decoding.
+ */
+export interface ResourceFile {
+  data: Uint8Array;
+  parsed?: { text: string; documents: readonly Document.Parsed[] };
 }
 
 /** Runs a direct build, counting it in directBuildStats; a Declined build is undefined. */
@@ -308,16 +319,19 @@ async function counted(build: () => Promise<KubeObject[]>): Promise<KubeObject[]
 }
 
 /** The objects of the resource files, checked, namespaced and sorted as kustomize outputs them; throws Declined. */
-function objectsOfFiles(files: readonly Uint8Array[], namespace: string | undefined): KubeObject[] {
+function objectsOfFiles(files: readonly (Uint8Array | ResourceFile)[], namespace: string | undefined): KubeObject[] {
   const objects: KubeObject[] = [];
-  for (const data of files) {
+  for (const f of files) {
+    const data = f instanceof Uint8Array ? f : f.data;
     let text: string;
     try {
       text = utf8.decode(data);
     } catch {
       decline('a file that is not UTF-8');
     }
-    objects.push(...objectsOfFile(text));
+    // The caller's documents stand only for the very text decoded here (a BOM, for one, is not in it).
+    const parsed = f instanceof Uint8Array ? undefined : f.parsed;
+    objects.push(...objectsOfFile(text, parsed?.text === text ? parsed.documents : undefined));
   }
   const ids = new Set<string>();
   for (let i = 0; i < objects.length; i++) {

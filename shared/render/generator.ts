@@ -106,34 +106,49 @@ export function byteOrder(a: string, b: string): number {
  * apiVersion and kind (items of a `*List` too). Returns a problem description, or undefined.
  */
 export function kubernetesYamlProblem(content: string): string | undefined {
+  return kubernetesYamlCheck(content).problem;
+}
+
+/**
+ * What kubernetesYamlCheck found: the problem, or (none found) the documents it parsed, as
+ * `parseAllDocuments(content, { uniqueKeys: false })` returns them, unchanged; no documents
+ * for a stream of only comments.
+ */
+export interface KubernetesYamlCheck {
+  problem?: string;
+  documents?: readonly Document.Parsed[];
+}
+
+/** kubernetesYamlProblem, also giving the parsed documents, so a caller that builds from them parses the file once. */
+export function kubernetesYamlCheck(content: string): KubernetesYamlCheck {
   // The yaml package's own duplicate-key check is quadratic in the size of a mapping; parse
   // without it and check duplicates in linear time (duplicateKeyProblem), with its message.
   const deep = yamlNestingProblem(content);
-  if (deep) return deep;
+  if (deep) return { problem: deep };
   const docs = parseAllDocuments(content, { uniqueKeys: false });
-  if (!Array.isArray(docs)) return undefined; // only comments / empty stream
+  if (!Array.isArray(docs)) return {}; // only comments / empty stream
   for (let i = 0; i < docs.length; i++) {
     const doc = docs[i];
     const where = docs.length > 1 ? `document ${i + 1}: ` : '';
-    if (doc.errors.length) return `${where}${doc.errors[0].message.split('\n')[0]}`;
+    if (doc.errors.length) return { problem: `${where}${doc.errors[0].message.split('\n')[0]}` };
     const duplicate = duplicateKeyProblem(doc, content);
-    if (duplicate) return `${where}${duplicate}`;
+    if (duplicate) return { problem: `${where}${duplicate}` };
     const c = doc.contents;
     if (c === null || (isScalar(c) && (c.value === null || c.value === undefined))) continue; // empty doc
-    if (!isMap(c)) return `${where}not a mapping (a Kubernetes object needs apiVersion, kind and metadata)`;
+    if (!isMap(c)) return { problem: `${where}not a mapping (a Kubernetes object needs apiVersion, kind and metadata)` };
     const problem = objectProblem(c);
-    if (problem) return `${where}${problem}`;
+    if (problem) return { problem: `${where}${problem}` };
     const kind: unknown = c.get('kind');
     const items: unknown = c.get('items');
     if (typeof kind === 'string' && kind.endsWith('List') && isSeq(items)) {
       for (let j = 0; j < items.items.length; j++) {
         const it = items.items[j];
         const p = isMap(it) ? objectProblem(it) : 'not a mapping';
-        if (p) return `${where}items[${j}]: ${p}`;
+        if (p) return { problem: `${where}items[${j}]: ${p}` };
       }
     }
   }
-  return undefined;
+  return { documents: docs };
 }
 
 /** The yaml package's "Map keys must be unique" error for the first repeated scalar key, found in linear time. */

@@ -183,6 +183,8 @@ stringData:
   ),
   'mixed/sub/deploy.yaml': deployment('api', 'busybox'),
   'mixed/z-cm.yaml': configMap('alpha'),
+  // A byte order mark: the check reads the file with it, the build without it.
+  'bom/cm.yaml': `\uFEFF${configMap('marked')}`,
 
   // Left to kustomize: YAML 1.1 numbers and timestamps, a Namespace under targetNamespace, a
   // RoleBinding, a List, anchors, a symlink, kustomize annotations.
@@ -249,6 +251,7 @@ describe('direct builds of plain directories', () => {
       { path: './others/', spec: { targetNamespace: 'x' }, direct: true },
       { path: '/', spec: {}, direct: false },
       { path: 'nope', spec: {}, direct: false },
+      { path: 'bom', spec: { targetNamespace: 'x' }, direct: true },
     ];
     const lone = await compare(t, TREE, fixtures, (root) => symlink('real.yaml', path.join(root, 'linked', 'link.yaml')));
 
@@ -272,6 +275,7 @@ describe('direct builds of plain directories', () => {
     assert.match(lone[18]!.ok ? '' : lone[18]!.error.message, /failed to decode Kubernetes YAML from notk8s\/values\.yaml/);
     assert.deepEqual(objects(19).map((o) => o.metadata.name), ['deeper', 'kept'], 'only YAML files, at any depth');
     assert.equal(lone[21]!.ok, false, 'a missing spec.path fails');
+    assert.deepEqual(objects(22).map((o) => o.metadata.name), ['marked'], 'a file with a byte order mark is read');
   });
 
   test('the legacy order: kind priority, then group/version/kind, then namespace and name as one string', () => {
