@@ -67,25 +67,65 @@ export interface PlannedEntry {
   /** Header name: `.` for the root, else the relative path with `/`. */
   name: string;
   type: 'file' | 'dir';
-  /** Absolute path on disk. */
+  /** Absolute path on disk (for a tree read from Git, the path it would have in a checkout). */
   abs: string;
+  /** Reads a file entry (its bytes and execute bit); undefined when it is no longer a regular file. */
+  read?: () => Promise<ArtifactFileData | undefined>;
 }
 
-interface Child {
+/** A file's content as the archive takes it: the bytes and whether any execute bit is set. */
+export interface ArtifactFileData {
+  bytes: Buffer;
+  exec: boolean;
+}
+
+/** One entry of an ArtifactDir: a directory, a regular file, or anything else (dropped, as Flux drops it). */
+export interface ArtifactChild {
   name: string;
   kind: 'dir' | 'file' | 'other';
-  dir?: DirNode;
+  /** The directory's own node (kind dir). */
+  dir?: ArtifactDir;
+  /** Reads the file (kind file); without it the file is read from `<abs of its directory>/<name>`. */
+  read?: () => Promise<ArtifactFileData | undefined>;
 }
 
-interface DirNode {
+/**
+ * A directory of a tree to archive, from disk (buildArtifact walks it) or from anywhere else
+ * (a Git commit's objects): its children in any order, and how to read its `.sourceignore`.
+ */
+export interface ArtifactDir {
+  /** Where it is (or would be) on disk; used in messages and as the base of file paths. */
   abs: string;
+  /** Path from the root, one element per directory. */
   rel: string[];
-  children: Child[];
-  sourceIgnore?: string;
+  children: ArtifactChild[];
+  /** Reads this directory's `.sourceignore`; undefined when there is none or it is not to be read. */
+  readSourceIgnore?: () => Promise<string | undefined>;
 }
+
+type Child = ArtifactChild;
+type DirNode = ArtifactDir;
 
 /** Walks `dir` and returns the entries that go into the artifact, in archive order. */
 export async function planArtifact(dir: string, opts: { ignore?: string } = {}): Promise<PlannedEntry[]> {
+  return planTree(await walkDir(dir), opts);
+}
+
+/** The entries of a tree that go into the artifact, in archive order (children sorted bytewise). */
+async function planTree(tree: ArtifactDir, opts: { ignore?: string }): Promise<PlannedEntry[]> {
+  sortTree(tree);
+  const userPatterns: Pattern[] = [];
+  await collectSourceIgnore(tree, userPatterns);
+  if (opts.ignore !== undefined && opts.ignore !== null) userPatterns.push(...parsePatterns(opts.ignore, []));
+  const matcher = sourceIgnoreMatcher(userPatterns);
+
+  const out: PlannedEntry[] = [{ name: '.', type: 'dir', abs: tree.abs }];
+  emit(tree, matcher, out);
+  return out;
+}
+
+/** Stats `dir` (a directory, else ValidationError) and walks it. */
+async function walkDir(dir: string): Promise<ArtifactDir> {
   const root = path.resolve(dir);
   let st;
   try {
@@ -94,21 +134,25 @@ export async function planArtifact(dir: string, opts: { ignore?: string } = {}):
     throw new ValidationError(`cannot archive ${root}: ${(err as Error).message}`, { cause: err });
   }
   if (!st.isDirectory()) throw new ValidationError(`cannot archive ${root}: not a directory`);
+  return walkTree(root);
+}
 
-  const tree = await walkTree(root);
-  const userPatterns: Pattern[] = [];
-  await collectSourceIgnore(tree, root, userPatterns);
-  if (opts.ignore !== undefined && opts.ignore !== null) userPatterns.push(...parsePatterns(opts.ignore, []));
-  const matcher = sourceIgnoreMatcher(userPatterns);
-
-  const out: PlannedEntry[] = [{ name: '.', type: 'dir', abs: root }];
-  emit(tree, matcher, out);
-  return out;
+function sortTree(node: ArtifactDir): void {
+  node.children.sort((a, b) => compareBytewise(a.name, b.name));
+  for (const c of node.children) if (c.dir) sortTree(c.dir);
 }
 
 /** Builds the artifact of `dir` in memory. See the module comment for the format. */
 export async function buildArtifact(dir: string, opts: BuildArtifactOptions = {}): Promise<BuiltArtifact> {
-  const entries = await planArtifact(dir, opts);
+  return buildArtifactOf(await walkDir(dir), opts);
+}
+
+/**
+ * Builds the artifact of a tree given as ArtifactDir nodes (a Git commit read from its
+ * objects, with no checkout): byte for byte what buildArtifact gives for the same tree on disk.
+ */
+export async function buildArtifactOf(tree: ArtifactDir, opts: BuildArtifactOptions = {}): Promise<BuiltArtifact> {
+  const entries = await planTree(tree, opts);
   const gz = new ParallelGzip({ level: opts.level, blockSize: opts.gzipBlockSize });
   const window = Math.max(1, opts.readConcurrency ?? 32);
   const reads: (Promise<FileData | undefined> | undefined)[] = new Array(entries.length);
@@ -117,7 +161,7 @@ export async function buildArtifact(dir: string, opts: BuildArtifactOptions = {}
     for (; started < entries.length && started < limit; started++) {
       const e = entries[started]!;
       if (e.type === 'file') {
-        const p = readFileEntry(e.abs);
+        const p = e.read ? e.read() : readFileEntry(e.abs);
         p.catch(() => undefined); // awaited in order below
         reads[started] = p;
       }
@@ -157,10 +201,7 @@ export async function buildArtifact(dir: string, opts: BuildArtifactOptions = {}
   };
 }
 
-interface FileData {
-  bytes: Buffer;
-  exec: boolean;
-}
+type FileData = ArtifactFileData;
 
 const OPEN_FLAGS = fsc.O_RDONLY | (fsc.O_NOFOLLOW ?? 0);
 
@@ -235,13 +276,12 @@ async function walkTree(root: string): Promise<DirNode> {
         children.push({ name: d.name, kind: 'dir', dir: { abs: path.join(node.abs, d.name), rel: [...node.rel, d.name], children: [] } });
       } else if (d.isFile()) {
         children.push({ name: d.name, kind: 'file' });
-        if (d.name === IGNORE_FILE) node.sourceIgnore = path.join(node.abs, d.name);
+        if (d.name === IGNORE_FILE) node.readSourceIgnore = () => readIgnoreFile(path.join(node.abs, d.name), root);
       } else {
         children.push({ name: d.name, kind: 'other' });
-        if (d.name === IGNORE_FILE && d.isSymbolicLink()) node.sourceIgnore = path.join(node.abs, d.name);
+        if (d.name === IGNORE_FILE && d.isSymbolicLink()) node.readSourceIgnore = () => readIgnoreFile(path.join(node.abs, d.name), root);
       }
     }
-    children.sort((a, b) => compareBytewise(a.name, b.name));
     node.children = children;
     await Promise.all(children.filter((c) => c.dir).map((c) => visit(c.dir!)));
   };
@@ -252,17 +292,17 @@ async function walkTree(root: string): Promise<DirNode> {
 }
 
 /** Flux's LoadIgnorePatterns order: this dir's file, then each subdir in name order. */
-async function collectSourceIgnore(tree: DirNode, root: string, out: Pattern[]): Promise<void> {
-  const files: { node: DirNode; file: string }[] = [];
+async function collectSourceIgnore(tree: DirNode, out: Pattern[]): Promise<void> {
+  const nodes: DirNode[] = [];
   const gather = (n: DirNode) => {
-    if (n.sourceIgnore) files.push({ node: n, file: n.sourceIgnore });
+    if (n.readSourceIgnore) nodes.push(n);
     for (const c of n.children) if (c.dir) gather(c.dir);
   };
   gather(tree);
-  const texts = await Promise.all(files.map((f) => readIgnoreFile(f.file, root)));
-  files.forEach((f, i) => {
+  const texts = await Promise.all(nodes.map((n) => n.readSourceIgnore!()));
+  nodes.forEach((n, i) => {
     const text = texts[i];
-    if (text !== undefined) out.push(...parsePatterns(text, f.node.rel));
+    if (text !== undefined) out.push(...parsePatterns(text, n.rel));
   });
 }
 
@@ -293,7 +333,7 @@ function emit(node: DirNode, matcher: Matcher, out: PlannedEntry[]): void {
       if (!excluded) out.push({ name: rel.join('/'), type: 'dir', abs: c.dir!.abs });
       emit(c.dir!, matcher, out);
     } else if (!excluded) {
-      out.push({ name: rel.join('/'), type: 'file', abs: path.join(node.abs, c.name) });
+      out.push({ name: rel.join('/'), type: 'file', abs: path.join(node.abs, c.name), ...(c.read ? { read: c.read } : {}) });
     }
   }
 }

@@ -434,7 +434,7 @@ async function fetchCommit(s: Session, dir: string, ref: Extract<GitRef, { kind:
 
 /**
  * Fetches the GitRepository's ref into opts.dir and checks out its commit (detached HEAD,
- * git dir at `<dir>/.git`). When opts.lastRevision is given and the remote still resolves
+ * git dir at `<dir>/.git`; with opts.checkout false, the work tree stays empty). When opts.lastRevision is given and the remote still resolves
  * to it, returns `{ changed: false }` without fetching anything. The whole operation is
  * bounded by spec.timeout; after a timeout the directory may be half written (discard it).
  */
@@ -443,7 +443,7 @@ export async function fetchGitRepository(spec: GitRepositorySpec, auth: GitCrede
   return withTimeout(spec, opts.signal, 'fetching', async (signal) => {
     const s = await makeSession(spec, auth, signal);
     try {
-      return await fetchWith(s, dir, opts.lastRevision);
+      return await fetchWith(s, dir, opts.lastRevision, opts.checkout ?? true);
     } finally {
       s.close();
     }
@@ -451,7 +451,7 @@ export async function fetchGitRepository(spec: GitRepositorySpec, auth: GitCrede
 }
 
 /** fetchGitRepository's work within one session (one connection for SSH). */
-async function fetchWith(s: Session, dir: string, lastRevision: string | undefined): Promise<GitFetchResult> {
+async function fetchWith(s: Session, dir: string, lastRevision: string | undefined, checkout: boolean): Promise<GitFetchResult> {
   const { signal, spec } = s;
   const ref = spec.ref;
   let resolved: ResolvedGitRevision | undefined;
@@ -502,7 +502,7 @@ async function fetchWith(s: Session, dir: string, lastRevision: string | undefin
     }
   }
   signal.throwIfAborted();
-  await git.checkout({ fs, dir, ref: commit, force: true, cache: s.cache });
+  if (checkout) await git.checkout({ fs, dir, ref: commit, force: true, cache: s.cache });
   const { commit: c } = await git.readCommit({ fs, dir, oid: commit, cache: s.cache });
   const rawCommit = await git.readObject({ fs, dir, oid: commit, format: 'content', cache: s.cache });
   const revision = formatRevision(ref, commit, followed);

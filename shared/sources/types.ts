@@ -130,4 +130,6 @@ export interface GitFetchOptions {
   lastRevision?: string;
   /** Cancels the operation (in addition to spec.timeout). */
   signal?: AbortSignal;
+  /** false: fetch only, leave the work tree empty (read the commit with git-tree.ts). Default true. */
+  checkout?: boolean;
 }

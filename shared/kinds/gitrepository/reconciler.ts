@@ -9,7 +9,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { buildArtifact } from '../../artifacts/build.js';
+import { buildArtifact, buildArtifactOf } from '../../artifacts/build.js';
 import type { KindReconciler, ReconcileRequest, ReconcileResult, ReconcileServices } from '../../reconcile/contract.js';
 import { gitRepositoryDescriptor } from './descriptor.js';
 import { transientCause } from '../../reconcile/failure.js';
@@ -17,6 +17,7 @@ import { dropIndex } from '../../reconcile/reverse-index.js';
 import { sourceUsers } from '../../reconcile/source-users.js';
 import { writeStatus } from '../../reconcile/status.js';
 import { fetchGitRepository, parseGitRepository } from '../../sources/git.js';
+import { checkoutCommit, commitTree } from '../../sources/git-tree.js';
 import { GitAuthError, GitVerificationError } from '../../sources/git-errors.js';
 import { gitTrustedKeys, verifyGitObject, type GitTrustedKeys } from '../../sources/git-verify.js';
 import type { GitFetchResult, GitVerification } from '../../sources/types.js';
@@ -86,6 +87,14 @@ async function verifyCheckout(res: Extract<GitFetchResult, { changed: true }>, v
   return `verified signature of\n${lines.map((l) => `\t- ${l}`).join('\n')}`;
 }
 
+/** The artifact of `commit`, fetched into `dir` without a checkout: from its objects, or from a checkout when only one can tell. */
+async function buildGitArtifact(dir: string, commit: string, ignore: string | undefined) {
+  const tree = await commitTree(dir, commit);
+  if (tree) return buildArtifactOf(tree, { ignore });
+  await checkoutCommit(dir, commit);
+  return buildArtifact(dir, { ignore });
+}
+
 /** Reconciles one GitRepository. */
 export async function reconcileGitRepository(svc: ReconcileServices, req: ReconcileRequest): Promise<ReconcileResult> {
   const { key, record: rec, signal } = req;
@@ -102,10 +111,12 @@ export async function reconcileGitRepository(svc: ReconcileServices, req: Reconc
     const cur = rec.status.artifact;
     const verify = repo.spec.verify;
     const sameRules = cur && (cur.ignore ?? '') === (repo.spec.ignore ?? '') && !requiresVerification(verify, rec.status.sourceVerificationMode as string | undefined);
-    let res = await fetchGitRepository(repo.spec, auth, { dir: path.join(work, 'checkout'), lastRevision: sameRules ? cur.revision : undefined, signal });
+    // No checkout: the artifact is built from the commit's objects (git-tree.ts).
+    const dir = path.join(work, 'checkout');
+    let res = await fetchGitRepository(repo.spec, auth, { dir, lastRevision: sameRules ? cur.revision : undefined, signal, checkout: false });
     if (!res.changed && cur && !(await artifactIntact(svc, cur))) {
       req.log.warn('stored artifact is missing or corrupt: rebuilding it', { revision: cur.revision });
-      res = await fetchGitRepository(repo.spec, auth, { dir: path.join(work, 'checkout'), signal });
+      res = await fetchGitRepository(repo.spec, auth, { dir, signal, checkout: false });
     }
     if (!res.changed) {
       const message = `stored artifact for revision '${res.revision}'`;
@@ -115,7 +126,7 @@ export async function reconcileGitRepository(svc: ReconcileServices, req: Reconc
     }
     // Signatures first: a checkout that fails verification is not archived (the last artifact stays).
     const verified = verify ? await verifyCheckout(res, verify, await verifyKeys(svc, key.namespace, verify.secretRef.name)) : undefined;
-    const art = await buildArtifact(res.dir, { ignore: repo.spec.ignore });
+    const art = await buildGitArtifact(res.dir, res.commit, repo.spec.ignore);
     const stored = await svc.artifacts.put(key, res.revision, art.tarGz);
     await svc.artifacts.gc(key, 2, { protect: [stored.key] }).catch((err: unknown) => req.log.warn('artifact gc failed', { error: errorMessage(err) }));
     const message = `stored artifact for revision '${res.revision}'`;
