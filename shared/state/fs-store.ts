@@ -2,16 +2,20 @@
  * StateStore on a local directory (local mode): `<root>/<kind>/<namespace|_>/<name>.json`.
  *
  * Reads take no lock: records are only ever replaced by rename, so a reader sees a whole old
- * or whole new document. Writes and deletes take a per-record lock file (see lock.ts) so the
- * version check and the rename are atomic across processes on this host, then write a temp
- * file, fsync, and rename it over the record. A writer that crashes leaves the old record
- * intact plus, at most, a temp file (ignored, cleaned later) and a lock (recovered: dead owner
- * at once, otherwise after `staleLockMs`).
+ * or whole new document. A write first writes the new document to a temp file and fsyncs it,
+ * then takes the record's lock by hard-linking that temp file as `<name>.json.lock` (the
+ * document's leading `writer` field names the lock's owner, see file-lock.ts), checks the
+ * version, renames the temp file over the record and fsyncs the directory, and unlinks the
+ * lock. A delete takes the lock with an owner file of its own. So the version check and the
+ * rename are atomic across processes on this host. A writer that crashes leaves the old
+ * record intact plus, at most, a temp file (ignored, cleaned later) and a lock (recovered:
+ * dead owner at once, otherwise after `staleLockMs`).
  */
 import path from 'node:path';
-import { acquireLock, type LockOptions } from '../util/file-lock.js';
+import { promises as fsp } from 'node:fs';
+import { acquireLock, acquireLockLinking, newLockOwner, withWriterField, type HeldLock, type LockOptions } from '../util/file-lock.js';
 import { uniqueId } from '../util/unique.js';
-import { readDirIfExists, readSmallIfExists, removeFile, writeFileAtomic, fsyncDir } from '../util/fs-atomic.js';
+import { readDirIfExists, readSmallIfExists, removeFile, writeTempFile, fsyncDir } from '../util/fs-atomic.js';
 import { CLUSTER_SCOPE_SEGMENT, compareKeys, describeKey, isValidSegment, keyFromSegments, keySegments, prefixSegments, type ObjectKey } from './key.js';
 import {
   ENVELOPE_TAG,
@@ -73,23 +77,33 @@ export class FsStateStore implements StateStore {
     const file = this.fileFor(key);
     const nonce = newVersion();
     const env: StoredEnvelope<T> = { fluxless: ENVELOPE_TAG, key: normKey(key), nonce, updatedAt: new Date().toISOString(), value };
-    const body = JSON.stringify(env);
-    return this.locked(file, key, async (assertHeld) => {
-      if (opts.ifVersion !== undefined || opts.ifAbsent) {
-        const cur = await this.currentVersion(file);
-        if (opts.ifAbsent && cur !== undefined) throw conflict(key, 'already exists');
-        if (opts.ifVersion !== undefined && cur !== opts.ifVersion) {
-          throw conflict(key, cur === undefined ? `does not exist (expected version ${opts.ifVersion})` : `changed since version ${opts.ifVersion}`);
+    const json = JSON.stringify(env);
+    // The new record's temp file, written (and fsynced) before the lock is taken, is the lock
+    // itself: its leading `writer` field names us (acquireLockLinking), so a write creates one file.
+    return this.queued(file, async () => {
+      const owner = newLockOwner();
+      const durable = this.opts.durable ?? true;
+      let tmp: string | undefined = await writeTempFile(file, withWriterField(owner, json), { durable });
+      let lock: HeldLock | undefined;
+      try {
+        lock = await acquireLockLinking(file, tmp, owner, this.lockOptions(key));
+        if (opts.ifVersion !== undefined || opts.ifAbsent) {
+          const cur = await this.currentVersion(file);
+          if (opts.ifAbsent && cur !== undefined) throw conflict(key, 'already exists');
+          if (opts.ifVersion !== undefined && cur !== opts.ifVersion) {
+            throw conflict(key, cur === undefined ? `does not exist (expected version ${opts.ifVersion})` : `changed since version ${opts.ifVersion}`);
+          }
         }
+        await this.opts.beforeCommit?.(key);
+        await lock.assertHeld();
+        await fsp.rename(tmp, file);
+        tmp = undefined;
+        if (durable) await fsyncDir(path.dirname(file));
+        return nonce;
+      } finally {
+        if (tmp) await removeFile(tmp).catch(() => undefined);
+        await lock?.release();
       }
-      await writeFileAtomic(file, body, {
-        durable: this.opts.durable,
-        beforeRename: async () => {
-          await this.opts.beforeCommit?.(key);
-          await assertHeld();
-        },
-      });
-      return nonce;
     });
   }
 
@@ -138,18 +152,26 @@ export class FsStateStore implements StateStore {
     return raw === undefined ? undefined : parseEnvelope(raw, file).nonce;
   }
 
+  private lockOptions(key: ObjectKey): LockOptions {
+    return { staleMs: this.opts.staleLockMs, timeoutMs: this.opts.lockTimeoutMs, what: `state record ${describeKey(key)}` };
+  }
+
   /** Runs `fn` holding the record's in-process queue slot and its cross-process lock. */
-  private async locked<R>(file: string, key: ObjectKey, fn: (assertHeld: () => Promise<void>) => Promise<R>): Promise<R> {
-    const prev = this.queues.get(file) ?? Promise.resolve();
-    const run = prev.catch(() => undefined).then(async () => {
-      const lockOpts: LockOptions = { staleMs: this.opts.staleLockMs, timeoutMs: this.opts.lockTimeoutMs, what: `state record ${describeKey(key)}` };
-      const lock = await acquireLock(file, lockOpts);
+  private locked<R>(file: string, key: ObjectKey, fn: (assertHeld: () => Promise<void>) => Promise<R>): Promise<R> {
+    return this.queued(file, async () => {
+      const lock = await acquireLock(file, this.lockOptions(key));
       try {
         return await fn(() => lock.assertHeld());
       } finally {
         await lock.release();
       }
     });
+  }
+
+  /** Runs `fn` after the calls for the same record before it in this process (so they do not spin on its lock file). */
+  private async queued<R>(file: string, fn: () => Promise<R>): Promise<R> {
+    const prev = this.queues.get(file) ?? Promise.resolve();
+    const run = prev.catch(() => undefined).then(fn);
     this.queues.set(file, run);
     try {
       return await run;

@@ -35,9 +35,12 @@ export interface AtomicWriteOptions {
   beforeRename?: () => Promise<void>;
 }
 
-/** Writes `data` to `target` atomically (temp + fsync + rename), creating parent dirs. */
-export async function writeFileAtomic(target: string, data: Uint8Array | string, opts: AtomicWriteOptions = {}): Promise<void> {
-  const durable = opts.durable ?? true;
+/**
+ * The first half of writeFileAtomic: writes `data` to a new temp file beside `target`
+ * (creating parent dirs), fsynced when durable, and returns its path; the caller renames it
+ * over `target` (then fsyncs the directory) or removes it.
+ */
+export async function writeTempFile(target: string, data: Uint8Array | string, opts: { durable?: boolean; mode?: number } = {}): Promise<string> {
   const tmp = tempPathFor(target);
   let fh: fsp.FileHandle;
   try {
@@ -50,10 +53,22 @@ export async function writeFileAtomic(target: string, data: Uint8Array | string,
   try {
     try {
       await fh.writeFile(data);
-      if (durable) await fh.datasync();
+      if (opts.durable ?? true) await fh.datasync();
     } finally {
       await fh.close();
     }
+  } catch (err) {
+    await removeFile(tmp).catch(() => undefined);
+    throw err;
+  }
+  return tmp;
+}
+
+/** Writes `data` to `target` atomically (temp + fsync + rename), creating parent dirs. */
+export async function writeFileAtomic(target: string, data: Uint8Array | string, opts: AtomicWriteOptions = {}): Promise<void> {
+  const durable = opts.durable ?? true;
+  const tmp = await writeTempFile(target, data, { durable, mode: opts.mode });
+  try {
     if (opts.beforeRename) await opts.beforeRename();
     await fsp.rename(tmp, target);
   } catch (err) {
