@@ -3,7 +3,10 @@
  *
  * Acquire: write our owner record `{pid, host, token}` to a temp file and hard-link it to
  * `<path>.lock`; link() fails if the lock exists, so exactly one process wins, and the lock
- * file is never seen empty. Release: unlink it (only if it is still ours).
+ * file is never seen empty. Release: unlink it (only if it is still ours). A writer that is
+ * about to rename a new version over `<path>` can instead link that version's temp file, whose
+ * leading `writer` field is the owner record (acquireLockLinking): the lock then costs no file
+ * of its own.
  *
  * Stale locks (a writer crashed while holding one) are recovered when the owner is a process
  * on this host that no longer runs (or that is us but not held by us: a reused pid), or when
